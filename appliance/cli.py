@@ -1,0 +1,265 @@
+"""`stampbox`: the owner's and the scripts' command line. Every command takes --json.
+
+Exit status: 0 done (stamped, cooldown, voucher, redeemed), 3 refused or unknown card,
+2 bad usage or bad input, 1 the appliance could not start (a sentence says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import box as box_mod
+from .clock import parse_moment
+from .settings import SettingsError, load_settings
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Bad input from the person at the keyboard: printed as a sentence, exit 2."""
+
+
+def _emit(args, data: dict, text: str, code: int = EXIT_OK) -> int:
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print(text)
+    return code
+
+
+def _moment(text: str | None):
+    if text is None:
+        return None
+    try:
+        return parse_moment(text)
+    except ValueError:
+        raise UsageError(f"--at {text!r} is not an ISO-8601 time like 2026-11-24T09:30:00Z.") from None
+
+
+def cmd_init(args) -> int:
+    from .provision import init_box
+
+    result = init_box(load_settings())
+    if result["owner"]:
+        text = (
+            f"Stampbox is ready in {result['data_dir']}.\n"
+            f"Owner login (shown only this once): username {result['owner']['username']}, "
+            f"password {result['owner']['password']}"
+        )
+    else:
+        text = f"Stampbox data folder {result['data_dir']} is already set up."
+    return _emit(args, result, text)
+
+
+def cmd_tap(args) -> int:
+    from .counter import handle
+
+    box_mod.start()
+    amount = None
+    if args.amount is not None:
+        try:
+            amount = round(float(args.amount) * 100)
+        except ValueError:
+            raise UsageError(f"--amount {args.amount!r} is not a number.") from None
+    try:
+        result = handle(
+            args.token, source="cli", stamps=args.stamps, now=_moment(args.at), amount_cents=amount
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if result.status == "refused" and result.reason in ("bad_token", "unrecognised"):
+        code = EXIT_USAGE
+    elif result.status in ("refused", "unknown_card"):
+        code = EXIT_REFUSED
+    else:
+        code = EXIT_OK
+    lines = [result.message]
+    lines += [f"  unlocked: {v['reward']}  {v['code']}" for v in result.unlocked]
+    lines += [f"  waiting:  {v['reward']}  {v['code']}  until {v['valid_until']}"
+              for v in result.vouchers if v not in result.unlocked]
+    if code != EXIT_OK and not args.json:
+        print(result.message, file=sys.stderr)
+        return code
+    return _emit(args, result.to_dict(), "\n".join(lines), code)
+
+
+def cmd_redeem(args) -> int:
+    from .vouchers import redeem_voucher
+
+    box_mod.start()
+    result = redeem_voucher(args.code, now=_moment(args.at), by="cli", source="cli")
+    code = EXIT_OK if result.status == "redeemed" else EXIT_REFUSED
+    if code != EXIT_OK and not args.json:
+        print(result.message, file=sys.stderr)
+        return code
+    return _emit(args, result.to_dict(), result.message, code)
+
+
+def cmd_member_add(args) -> int:
+    from .members import MemberError, add_member
+
+    box_mod.start()
+    try:
+        member = add_member(args.name, args.email, args.phone, args.birthday, args.card)
+    except MemberError as exc:
+        raise UsageError(str(exc)) from None
+    cards = ", ".join(c["code"] + (f" (NFC {c['nfc_uid']})" if c["nfc_uid"] else "")
+                      for c in member["cards"])
+    return _emit(args, member, f"Member {member['id']} enrolled. Card: {cards}")
+
+
+def cmd_program_set(args) -> int:
+    from .program import ProgramError, parse_tier, set_program
+
+    box_mod.start()
+    try:
+        state = set_program([parse_tier(t) for t in args.tier], args.voucher_days)
+    except ProgramError as exc:
+        raise UsageError(str(exc)) from None
+    tiers = ", ".join(f"{t.stamps} stamps: {t.reward}" for t in state.tiers)
+    return _emit(args, state.to_dict(),
+                 f"Program saved. {tiers}. Vouchers valid {state.voucher_days} days.")
+
+
+def cmd_program_show(args) -> int:
+    from .program import load_program
+
+    box_mod.start()
+    state = load_program()
+    if state is None:
+        raise UsageError("No program yet: run `stampbox init` first.")
+    tiers = ", ".join(f"{t.stamps} stamps: {t.reward}" for t in state.tiers)
+    return _emit(args, state.to_dict(), f"{tiers}. Vouchers valid {state.voucher_days} days.")
+
+
+def cmd_import(args) -> int:
+    from .importer import ImportError_, import_files
+
+    box_mod.start()
+    try:
+        report = import_files(args.members, args.visits)
+    except ImportError_ as exc:
+        raise UsageError(str(exc)) from None
+    return _emit(
+        args, report,
+        f"Imported {report['members_added']} new members and {report['visits_added']} new visits "
+        f"({report['members_skipped']} members and {report['visits_skipped']} visits were already there).",
+    )
+
+
+def cmd_device_token_create(args) -> int:
+    from .staff import TokenError, create_device_token
+
+    box_mod.start()
+    try:
+        token = create_device_token(args.name)
+    except TokenError as exc:
+        raise UsageError(str(exc)) from None
+    return _emit(args, {"name": args.name, "token": token},
+                 f"Token for {args.name} (shown only this once): {token}")
+
+
+def cmd_web(args) -> int:
+    from .processes import run_web
+
+    return run_web(args.host, args.port)
+
+
+def cmd_worker(args) -> int:
+    from .processes import run_worker
+
+    return run_worker()
+
+
+def cmd_bridge(args) -> int:
+    from .processes import run_bridge
+
+    return run_bridge()
+
+
+def cmd_run(args) -> int:
+    from .processes import run_all
+
+    return run_all(args.host, args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    parser = argparse.ArgumentParser(prog="stampbox", description="Stampbox loyalty appliance",
+                                     parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, func, help_text, parent=sub):
+        p = parent.add_parser(name, help=help_text, parents=[common], description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    add("init", cmd_init, "create the data folder, secrets and owner account")
+    p = add("run", cmd_run, "run web, worker and bridge together")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p = add("web", cmd_web, "run the web process (gunicorn)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    add("worker", cmd_worker, "run the job worker (Huey consumer)")
+    add("bridge", cmd_bridge, "run the device bridge")
+
+    member = sub.add_parser("member", help="members").add_subparsers(
+        dest="member_command", required=True, metavar="ACTION")
+    p = add("add", cmd_member_add, "enrol a member", member)
+    p.add_argument("--name", default="")
+    p.add_argument("--email")
+    p.add_argument("--phone")
+    p.add_argument("--birthday", help="MM-DD or YYYY-MM-DD")
+    p.add_argument("--card", help="NFC card UID (hex)")
+
+    p = add("tap", cmd_tap, "tap a card or scan a code at the counter")
+    p.add_argument("token")
+    p.add_argument("--at", help="ISO-8601 time of the visit (backdating, imports, tests)")
+    p.add_argument("--stamps", type=int, default=1, help="stamps for a multi-item purchase")
+    p.add_argument("--amount", help="amount spent, e.g. 4.50")
+
+    p = add("redeem", cmd_redeem, "redeem a voucher code")
+    p.add_argument("code")
+    p.add_argument("--at", help="ISO-8601 time of the redemption")
+
+    program = sub.add_parser("program", help="the stamp program").add_subparsers(
+        dest="program_command", required=True, metavar="ACTION")
+    p = add("set", cmd_program_set, "set reward tiers", program)
+    p.add_argument("--tier", action="append", required=True, metavar="N:REWARD")
+    p.add_argument("--voucher-days", type=int)
+    add("show", cmd_program_show, "show the program", program)
+
+    p = add("import", cmd_import, "import members.csv and visits.csv (all or nothing)")
+    p.add_argument("members")
+    p.add_argument("visits")
+
+    token = sub.add_parser("device-token", help="API tokens for POS devices").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION")
+    p = add("create", cmd_device_token_create, "create a token for a device", token)
+    p.add_argument("name")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        if args.json:
+            print(json.dumps({"status": "error", "error": str(exc)}))
+        print(f"stampbox: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SettingsError as exc:
+        print(f"stampbox: configuration problem: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

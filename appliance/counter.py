@@ -1,0 +1,220 @@
+"""The counter loop: one tap or scan in, one short transaction, one plain result out.
+
+This is the hot path. It speaks hand-written SQL through the database's cursor: building
+Peewee queries costs more than SQLite itself does here (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from . import box as box_mod
+from .clock import from_micros, iso, to_micros, utcnow
+from .codes import CodeError, format_code, parse_code
+from .db import sql
+from .events import CounterResult, record_event
+from .outbox import add_outbox
+from .program import ProgramState, advance, load_program
+from .tokens import BadToken, classify, is_random_uid
+from .vouchers import issue_voucher_sql, usable_vouchers, voucher_refusal
+
+MAX_STAMPS_PER_VISIT = 50
+STATUSES = ("stamped", "cooldown", "unknown_card", "voucher", "refused")
+
+
+# -- SQL of the hot path, written once with ? placeholders ---------------------------------
+
+_CARD_BY_UID = (
+    "SELECT c.id, c.code, c.blocked_at, m.id, m.external_id, m.name, m.stamps, m.rounds,"
+    " m.last_stamp_at FROM card c JOIN member m ON m.id = c.member_id WHERE c.nfc_uid = ?"
+)
+_CARD_BY_CODE = _CARD_BY_UID.replace("c.nfc_uid = ?", "c.code = ?")
+_STAMP = (
+    "UPDATE member SET stamps = ?, rounds = ?, last_stamp_at = ?,"
+    " visit_count = visit_count + 1, last_visit_at = ?,"
+    " first_visit_at = COALESCE(first_visit_at, ?), spend_cents = spend_cents + ?"
+    # the guard makes the read-check-write safe without relying on the lock kind:
+    # a concurrent stamp changes stamps/rounds/last_stamp_at and this matches nothing
+    " WHERE id = ? AND stamps = ? AND rounds = ?"
+    " AND (last_stamp_at IS NULL OR last_stamp_at <= ?)"
+)
+_VISIT = (
+    "INSERT INTO visit (member_id, card_id, at, stamps, amount_cents, source, staff_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+
+def _local(box, moment: datetime) -> str:
+    return moment.astimezone(box.zone).strftime("%H:%M")
+
+
+def handle(
+    token,
+    source: str = "counter",
+    *,
+    stamps: int = 1,
+    now: datetime | None = None,
+    amount_cents: int | None = None,
+    staff_id: int | None = None,
+    box=None,
+) -> CounterResult:
+    """Resolve a token and act on it: stamp a card, show a voucher, or refuse with a reason.
+
+    Raises ValueError for a bad `stamps`/`amount_cents` argument (a programming or usage error);
+    bad tokens are refusals in the result, and change nothing.
+    """
+    if not 1 <= stamps <= MAX_STAMPS_PER_VISIT:
+        raise ValueError(f"stamps must be between 1 and {MAX_STAMPS_PER_VISIT}")
+    if amount_cents is not None and not 0 <= amount_cents <= 10**9:
+        raise ValueError("amount must be between 0 and 10,000,000")
+    box = box or box_mod.current()
+    now = now or utcnow()
+    source = str(source)[:40]
+    try:
+        token = classify(token)
+    except BadToken as exc:
+        return CounterResult("refused", str(exc), reason=exc.reason, source=source, at=iso(now))
+    if token.kind == "nfc" and is_random_uid(token.value):
+        return CounterResult(
+            "refused",
+            "This is a phone or bank card: its number changes at every tap. Use a loyalty card.",
+            reason="random_uid", source=source, at=iso(now),
+        )
+    kind = "C"
+    if token.kind == "code":
+        try:
+            kind, _ = parse_code(box.code_key, token.value)
+        except CodeError as exc:
+            return CounterResult(
+                "refused", f"Code refused: {exc}", reason="invalid_code", source=source, at=iso(now)
+            )
+    db = box.db
+    for _attempt in range(3):
+        try:
+            with db.atomic():
+                if kind == "V":
+                    result, member_id = _scan_voucher(db, box, token.value, now, source)
+                else:
+                    result, member_id = _tap_card(
+                        db, box, token, now, source, stamps, amount_cents, staff_id
+                    )
+                result.event_id = record_event(db, result, member_id, now)
+            return result
+        except _Retry:
+            continue
+    raise RuntimeError("the card kept changing under this tap; try again")
+
+
+def _card_state(code: str, stamps: int, program: ProgramState) -> dict:
+    return {"code": format_code(code), "stamps": stamps, "stamps_needed": program.stamps_needed}
+
+
+def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id):
+    query = _CARD_BY_UID if token.kind == "nfc" else _CARD_BY_CODE
+    row = db.execute_sql(sql(query, db), (token.value,)).fetchone()
+    at = iso(now)
+    if row is None:
+        enrol = {"nfc_uid": token.value} if token.kind == "nfc" else {"card_code": token.value}
+        what = "card" if token.kind == "nfc" else "printed card"
+        return CounterResult(
+            "unknown_card", f"Unknown {what}: enrol this customer to start their stamp card.",
+            reason="unknown_card", enrol=enrol, source=source, at=at,
+        ), None
+    card_id, code, blocked_at, member_id, external_id, name, cur, rounds, last = row
+    member = {"id": member_id, "external_id": external_id, "name": name}
+    program = load_program(db)
+    if blocked_at is not None:
+        return CounterResult(
+            "refused", f"This card was blocked on {from_micros(blocked_at):%d %b %Y}. Ask the owner.",
+            reason="card_blocked", member=member, card=_card_state(code, cur, program),
+            source=source, at=at,
+        ), member_id
+    now_us = to_micros(now)
+    waiting = usable_vouchers(db, member_id, now_us)
+    who = name or "Customer"
+    if last is not None and now_us - last < box.cooldown_micros:
+        next_at = from_micros(last + box.cooldown_micros)
+        ago = max(0, (now_us - last) // 60_000_000)
+        return CounterResult(
+            "cooldown",
+            f"{who} already got a stamp {ago} min ago; next stamp from {_local(box, next_at)}.",
+            reason="cooldown", member=member, card=_card_state(code, cur, program),
+            vouchers=waiting, next_stamp_at=iso(next_at), source=source, at=at,
+        ), member_id
+    new_stamps, new_rounds, unlocked = advance(cur, rounds, stamps, program.tiers)
+    changed = db.execute_sql(
+        sql(_STAMP, db),
+        (new_stamps, new_rounds, now_us, now_us, now_us, amount_cents or 0,
+         member_id, cur, rounds, now_us - box.cooldown_micros),
+    ).rowcount
+    if changed != 1:
+        # only reachable where another writer slipped in between (PostgreSQL): re-read
+        raise _Retry()
+    db.execute_sql(
+        sql(_VISIT, db), (member_id, card_id, now_us, stamps, amount_cents, source, staff_id)
+    )
+    issued = []
+    for rnd, tier in unlocked:
+        key = f"tier:{member_id}:{rnd}:{tier.stamps}"
+        voucher = issue_voucher_sql(
+            db, box.code_key, member_id, "tier", tier.reward, now,
+            now + timedelta(days=program.voucher_days), key,
+        )
+        # the reward message goes out from the worker; written here, in the tap's transaction
+        add_outbox(db, f"reward_unlocked:{key}", "reward_unlocked", member_id, voucher, now)
+        issued.append(voucher)
+    if issued:
+        waiting = usable_vouchers(db, member_id, now_us)
+        message = f"{who}: card full! Reward unlocked: " + ", ".join(v["reward"] for v in issued)
+    else:
+        message = f"{who}: stamp {new_stamps} of {program.stamps_needed}."
+    if waiting and not issued:
+        message += f" {len(waiting)} reward(s) waiting."
+    return CounterResult(
+        "stamped", message, member=member, card=_card_state(code, new_stamps, program),
+        stamps_added=stamps, vouchers=waiting, unlocked=issued, source=source, at=at,
+    ), member_id
+
+
+class _Retry(Exception):
+    pass
+
+
+def _scan_voucher(db, box, code, now, source):
+    now_us = to_micros(now)
+    row = db.execute_sql(
+        sql(
+            "SELECT v.id, v.code, v.kind, v.reward, v.valid_from, v.valid_until, v.redeemed_at,"
+            " m.id, m.external_id, m.name FROM voucher v JOIN member m ON m.id = v.member_id"
+            " WHERE v.code = ?",
+            db,
+        ),
+        (code,),
+    ).fetchone()
+    at = iso(now)
+    if row is None:
+        # correctly signed but unknown here: issued by another box or deleted
+        return CounterResult(
+            "refused", "This voucher is not known on this box.", reason="invalid_code",
+            source=source, at=at,
+        ), None
+    member_id = row[7]
+    member = {"id": member_id, "external_id": row[8], "name": row[9]}
+    voucher = {
+        "code": format_code(row[1]), "kind": row[2], "reward": row[3],
+        "valid_from": iso(from_micros(row[4])), "valid_until": iso(from_micros(row[5])),
+    }
+    waiting = usable_vouchers(db, member_id, now_us)
+    refusal = voucher_refusal(row[4], row[5], row[6], now_us, box.zone)
+    if refusal:
+        reason, message = refusal
+        return CounterResult(
+            "refused", message, reason=reason, member=member, voucher=voucher,
+            vouchers=waiting, source=source, at=at,
+        ), member_id
+    who = row[9] or "Customer"
+    return CounterResult(
+        "voucher", f"{who}: voucher for {row[3]} is valid. Redeem it?", member=member,
+        voucher=voucher, vouchers=waiting, source=source, at=at,
+    ), member_id

@@ -1,0 +1,56 @@
+"""The database binding: one proxy, opened late from settings, SQLite tuned for durability."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from peewee import DatabaseProxy, SqliteDatabase
+from playhouse.db_url import connect
+
+from .settings import Settings
+
+database = DatabaseProxy()
+
+# WAL lets the web read while the bridge writes; synchronous=FULL makes an acknowledged
+# stamp survive a power cut; IMMEDIATE transactions take the write lock up front, so two
+# processes never deadlock upgrading a read lock.
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "full",
+    "foreign_keys": 1,
+    "busy_timeout": 15_000,
+    "cache_size": -16_000,
+}
+
+
+def open_database(settings: Settings, bind: bool = True):
+    """Open (lazily connect) the shop database named by the settings and bind the proxy."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=15)
+    else:
+        db = connect(url)
+    if bind:
+        database.initialize(db)
+    return db
+
+
+def is_sqlite(db=None) -> bool:
+    db = db or database.obj
+    return isinstance(db, SqliteDatabase)
+
+
+@lru_cache(maxsize=256)
+def _convert(sql: str, param: str) -> str:
+    return sql if param == "?" else sql.replace("?", param)
+
+
+def sql(text: str, db=None) -> str:
+    """Portable SQL: queries are written with ? placeholders, converted for the driver once."""
+    db = db or database.obj
+    return _convert(text, db.param)

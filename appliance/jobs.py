@@ -1,0 +1,22 @@
+"""The job queue: Huey on SQLite in the data folder (the worker process consumes it)."""
+
+from __future__ import annotations
+
+from huey import SqliteHuey, crontab
+
+from . import box as box_mod
+from .clock import utcnow
+from .outbox import dispatch_due
+from .settings import load_settings
+
+_settings = load_settings()
+_settings.data_dir.mkdir(parents=True, exist_ok=True)
+huey = SqliteHuey("stampbox", filename=str(_settings.queue_path))
+
+
+@huey.periodic_task(crontab(minute="*"))
+def dispatch_outbox():
+    """Turn due outbox rows into deliveries."""
+    box = box_mod.current()
+    with box.db.atomic():
+        return dispatch_due(box.db, utcnow())

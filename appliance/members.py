@@ -1,0 +1,151 @@
+"""Members and their cards: enrolment at the counter, from the CLI or from an import."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from peewee import IntegrityError
+
+from . import box as box_mod
+from .clock import iso, utcnow
+from .codes import format_code, make_code
+from .db import database
+from .models import Card, Member
+from .tokens import is_random_uid, normalize_uid
+
+_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']+\.[^@\s<>\"']{2,}$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-/]{4,24}$")
+_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+class MemberError(ValueError):
+    """Enrolment data a person has to correct; the message says what."""
+
+
+@dataclass(frozen=True)
+class Birthday:
+    month: int
+    day: int
+    year: int | None = None
+
+
+def parse_birthday(text: str | None) -> Birthday | None:
+    """'MM-DD' or 'YYYY-MM-DD' (empty → None). Raises MemberError."""
+    if text is None or not text.strip():
+        return None
+    parts = text.strip().split("-")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) == 2:
+        year, (month, day) = None, numbers
+    elif len(numbers) == 3 and 1900 <= numbers[0] <= 2100:
+        year, month, day = numbers
+    else:
+        raise MemberError(f"Birthday {text!r} must be MM-DD or YYYY-MM-DD.")
+    if not (1 <= month <= 12 and 1 <= day <= _DAYS[month - 1]):
+        raise MemberError(f"Birthday {text!r} is not a date.")
+    if year is not None and month == 2 and day == 29 and not (
+        year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    ):
+        raise MemberError(f"Birthday {text!r} is not a date: {year} has no 29 February.")
+    return Birthday(month, day, year)
+
+
+def clean_email(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise MemberError(f"{value!r} is not an email address.")
+    return value
+
+
+def clean_phone(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    if not _PHONE.match(value):
+        raise MemberError(f"{value!r} is not a phone number.")
+    return value
+
+
+def clean_name(text: str | None) -> str:
+    value = " ".join((text or "").split())
+    if len(value) > 120:
+        raise MemberError("A name may have at most 120 characters.")
+    if any(ord(ch) < 32 for ch in value):
+        raise MemberError("A name may not contain control characters.")
+    return value
+
+
+def clean_uid(text: str) -> str:
+    uid = normalize_uid(text)
+    if uid is None:
+        raise MemberError(f"{text!r} is not an NFC card number (4, 7 or 10 bytes in hex).")
+    if is_random_uid(uid):
+        raise MemberError("That is a phone or bank card with a changing number: use a loyalty card.")
+    return uid
+
+
+def new_card(member: Member, nfc_uid: str | None = None, now=None, key: bytes | None = None) -> Card:
+    key = key or box_mod.current().code_key
+    while True:
+        code = make_code(key, "C")
+        if not Card.select().where(Card.code == code).exists():
+            break
+    try:
+        with database.atomic():
+            return Card.create(member=member, code=code, nfc_uid=nfc_uid, created_at=now or utcnow())
+    except IntegrityError:
+        owner = Card.get(Card.nfc_uid == nfc_uid).member
+        raise MemberError(
+            f"Card {nfc_uid} already belongs to {owner.name or 'member ' + str(owner.id)}."
+        ) from None
+
+
+def add_member(name: str = "", email: str | None = None, phone: str | None = None,
+               birthday: str | None = None, card_uid: str | None = None, *,
+               external_id: str | None = None, locale: str = "", now=None) -> dict:
+    """Enrol a member with a printed card code (and the NFC card, if given)."""
+    now = now or utcnow()
+    bday = parse_birthday(birthday)
+    uid = clean_uid(card_uid) if card_uid else None
+    with database.atomic():
+        if uid and Card.select().where(Card.nfc_uid == uid).exists():
+            owner = Card.get(Card.nfc_uid == uid).member
+            raise MemberError(
+                f"Card {uid} already belongs to {owner.name or 'member ' + str(owner.id)}."
+            )
+        member = Member.create(
+            name=clean_name(name), email=clean_email(email), phone=clean_phone(phone),
+            birthday_month=bday and bday.month, birthday_day=bday and bday.day,
+            birthday_year=bday and bday.year, locale=locale[:16], joined_at=now,
+            external_id=external_id,
+        )
+        new_card(member, uid, now)
+    return member_dict(member)
+
+
+def member_dict(member: Member) -> dict:
+    birthday = None
+    if member.birthday_month:
+        birthday = f"{member.birthday_month:02d}-{member.birthday_day:02d}"
+        if member.birthday_year:
+            birthday = f"{member.birthday_year:04d}-{birthday}"
+    return {
+        "id": member.id,
+        "external_id": member.external_id,
+        "name": member.name,
+        "email": member.email,
+        "phone": member.phone,
+        "birthday": birthday,
+        "joined_at": iso(member.joined_at),
+        "stamps": member.stamps,
+        "cards": [
+            {"code": format_code(c.code), "nfc_uid": c.nfc_uid}
+            for c in Card.select().where(Card.member == member).order_by(Card.id)
+        ],
+    }

@@ -1,0 +1,53 @@
+"""Run forward migrations in order; each in its own transaction, recorded in schema_version."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from . import migrations
+
+_TABLE = "schema_version"
+
+
+def available() -> list:
+    """Migration modules in version order."""
+    mods = [
+        importlib.import_module(f"{migrations.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(migrations.__path__)
+        if info.name.startswith("m")
+    ]
+    return sorted(mods, key=lambda mod: mod.VERSION)
+
+
+def current_version(db) -> int:
+    if not db.table_exists(_TABLE):
+        return 0
+    row = db.execute_sql(f"SELECT MAX(version) FROM {_TABLE}").fetchone()
+    return row[0] or 0
+
+
+def head_version() -> int:
+    return available()[-1].VERSION
+
+
+def upgrade(db, target: int | None = None) -> list[int]:
+    """Apply every migration above the database's version (up to target); returns those applied."""
+    db.execute_sql(f"CREATE TABLE IF NOT EXISTS {_TABLE} (version INTEGER PRIMARY KEY, applied_at BIGINT)")
+    applied = []
+    for mod in available():
+        if target is not None and mod.VERSION > target:
+            break
+        with db.atomic():
+            # re-read inside the write transaction: two processes starting together apply once
+            if mod.VERSION <= current_version(db):
+                continue
+            mod.upgrade(db)
+            from .clock import to_micros, utcnow
+
+            db.execute_sql(
+                f"INSERT INTO {_TABLE} (version, applied_at) VALUES ({db.param}, {db.param})",
+                (mod.VERSION, to_micros(utcnow())),
+            )
+        applied.append(mod.VERSION)
+    return applied

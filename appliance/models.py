@@ -1,0 +1,203 @@
+"""Today's models. Migrations in appliance/migrations carry their own frozen copies."""
+
+from __future__ import annotations
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SmallIntegerField,
+    TextField,
+)
+
+from .clock import from_micros, to_micros
+from .db import database
+
+
+class MomentField(BigIntegerField):
+    """An aware UTC datetime stored as integer microseconds: portable, exact, index-friendly."""
+
+    def db_value(self, value):
+        return None if value is None else to_micros(value)
+
+    def python_value(self, value):
+        return from_micros(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Program(BaseModel):
+    id = AutoField()
+    name = CharField(default="Stamp card")
+    voucher_days = IntegerField(default=90)
+    active = BooleanField(default=True)
+    updated_at = MomentField()
+
+
+class RewardTier(BaseModel):
+    id = AutoField()
+    program = ForeignKeyField(Program, backref="tiers", on_delete="CASCADE")
+    stamps = IntegerField()
+    reward = CharField()
+
+    class Meta:
+        indexes = ((("program", "stamps"), True),)
+
+
+class Member(BaseModel):
+    id = AutoField()
+    external_id = CharField(null=True, unique=True)
+    name = CharField(default="")
+    email = CharField(null=True, index=True)
+    phone = CharField(null=True, index=True)
+    birthday_month = SmallIntegerField(null=True)
+    birthday_day = SmallIntegerField(null=True)
+    birthday_year = SmallIntegerField(null=True)
+    locale = CharField(default="")
+    email_consent_at = MomentField(null=True)
+    sms_consent_at = MomentField(null=True)
+    consent_source = CharField(default="")
+    joined_at = MomentField()
+    # the stamp card: stamps on the current card, cards completed, last stamp (cooldown)
+    stamps = IntegerField(default=0)
+    rounds = IntegerField(default=0)
+    last_stamp_at = MomentField(null=True)
+    # counters kept by each visit so segments are index scans, not aggregates
+    visit_count = IntegerField(default=0)
+    first_visit_at = MomentField(null=True)
+    last_visit_at = MomentField(null=True, index=True)
+    spend_cents = BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("birthday_month", "birthday_day"), False),)
+
+
+class Card(BaseModel):
+    """Something that identifies a member at the counter: an NFC UID, a printed/QR code."""
+
+    id = AutoField()
+    member = ForeignKeyField(Member, backref="cards", on_delete="CASCADE")
+    code = CharField(unique=True)
+    nfc_uid = CharField(null=True, unique=True)
+    label = CharField(default="")
+    created_at = MomentField()
+    blocked_at = MomentField(null=True)
+
+
+class StaffUser(BaseModel):
+    id = AutoField()
+    username = CharField(unique=True)
+    password_hash = CharField()
+    role = CharField(default="staff")  # owner | staff
+    created_at = MomentField()
+
+
+class Visit(BaseModel):
+    id = AutoField()
+    member = ForeignKeyField(Member, backref="visits", on_delete="CASCADE")
+    card = ForeignKeyField(Card, null=True, on_delete="SET NULL")
+    at = MomentField()
+    stamps = IntegerField()
+    amount_cents = BigIntegerField(null=True)
+    source = CharField(default="")
+    staff = ForeignKeyField(StaffUser, null=True, on_delete="SET NULL")
+    import_key = CharField(null=True, unique=True)
+
+    class Meta:
+        indexes = ((("member", "at"), False), (("at",), False))
+
+
+class Voucher(BaseModel):
+    id = AutoField()
+    code = CharField(unique=True)
+    member = ForeignKeyField(Member, backref="vouchers", on_delete="CASCADE")
+    kind = CharField()  # tier | birthday | campaign
+    reward = CharField()
+    issued_at = MomentField()
+    valid_from = MomentField()
+    valid_until = MomentField()
+    redeemed_at = MomentField(null=True)
+    redeemed_by = CharField(null=True)
+    # what issued it, e.g. "tier:<member>:<round>:<stamps>": issuing twice is impossible
+    source_key = CharField(unique=True)
+
+    class Meta:
+        indexes = ((("member", "redeemed_at"), False),)
+
+
+class CounterEvent(BaseModel):
+    """The durable log the counter screen follows: every tap, scan and redemption."""
+
+    id = AutoField()
+    at = MomentField()
+    source = CharField()
+    status = CharField()
+    message = TextField()
+    member = ForeignKeyField(Member, null=True, on_delete="SET NULL")
+    payload = TextField()
+
+
+class Outbox(BaseModel):
+    """Work other processes do for an event, written in the event's own transaction."""
+
+    id = AutoField()
+    event_key = CharField(unique=True)
+    kind = CharField()
+    member = ForeignKeyField(Member, null=True, on_delete="CASCADE")
+    payload = TextField(default="{}")
+    state = CharField(default="pending", index=True)
+    due_at = MomentField(index=True)
+    attempts = IntegerField(default=0)
+    last_error = TextField(default="")
+    created_at = MomentField()
+
+
+class PrintJob(BaseModel):
+    id = AutoField()
+    created_at = MomentField()
+    document = TextField()
+    state = CharField(default="pending", index=True)
+    attempts = IntegerField(default=0)
+    printed_at = MomentField(null=True)
+    last_error = TextField(default="")
+
+
+class DeviceToken(BaseModel):
+    id = AutoField()
+    name = CharField(unique=True)
+    token_hash = CharField(unique=True)
+    created_at = MomentField()
+    last_used_at = MomentField(null=True)
+    revoked_at = MomentField(null=True)
+
+
+class AuditLog(BaseModel):
+    id = AutoField()
+    at = MomentField()
+    actor = CharField()
+    action = CharField()
+    detail = TextField(default="{}")
+
+
+ALL_MODELS = [
+    Program,
+    RewardTier,
+    Member,
+    Card,
+    StaffUser,
+    Visit,
+    Voucher,
+    CounterEvent,
+    Outbox,
+    PrintJob,
+    DeviceToken,
+    AuditLog,
+]

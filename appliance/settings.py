@@ -1,0 +1,125 @@
+"""Typed settings: built-in defaults, under an optional TOML file, under STAMPBOX_* variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_PREFIX = "STAMPBOX_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the appliance cannot start with."""
+
+
+def _bool(raw: str | bool) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{raw!r} is not yes/no")
+
+
+def _int(raw: str | int) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("a number is needed")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the appliance, with its unit in the name or the comment."""
+
+    data_dir: Path = Path("./var")
+    # peewee db_url; empty means SQLite at <data_dir>/stampbox.db
+    database_url: str = ""
+    # one stamp per member per this many minutes; staff may still add several in one visit
+    stamp_cooldown_minutes: int = field(default=30, metadata={"min": 0, "max": 7 * 24 * 60})
+    # the counter screen shows a simulated-tap form and `run` accepts typed tokens
+    dev_mode: bool = False
+    # where customers reach the box (card QR codes point here)
+    public_url: str = "http://stampbox.local"
+    web_host: str = "127.0.0.1"
+    web_port: int = field(default=8000, metadata={"min": 1, "max": 65535})
+    # the shop's zone for dates shown to people; "" means the machine's local zone
+    timezone: str = ""
+    # device drivers for the bridge, comma separated: "sim", "sim:/path/to/fifo", ...
+    devices: str = "sim"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "stampbox.db"
+
+    @property
+    def queue_path(self) -> Path:
+        return self.data_dir / "queue.db"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.db_path}"
+
+    def describe(self) -> dict:
+        """Settings as printable data, with passwords in URLs hidden."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "database_url" and "@" in str(value):
+                scheme, _, rest = str(value).partition("://")
+                value = f"{scheme}://***@{rest.rpartition('@')[2]}"
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+_PARSERS = {Path: lambda raw: Path(str(raw)), str: str, int: _int, bool: _bool}
+
+
+def _coerce(f: dataclasses.Field, raw, origin: str):
+    kind = {"Path": Path, "str": str, "int": int, "bool": bool}[str(f.type)]
+    try:
+        value = _PARSERS[kind](raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{origin}: {raw!r} is not a valid {kind.__name__} ({exc})") from None
+    low, high = f.metadata.get("min"), f.metadata.get("max")
+    if low is not None and value < low or high is not None and value > high:
+        raise SettingsError(f"{origin}: {value} is outside {low}..{high}")
+    return value
+
+
+def load_settings(environ: dict | None = None, **overrides) -> Settings:
+    """Read defaults, then the TOML file named by STAMPBOX_CONFIG, then STAMPBOX_* variables.
+
+    Raises SettingsError with the offending name for unknown keys or bad values.
+    """
+    environ = os.environ if environ is None else environ
+    known = {f.name: f for f in dataclasses.fields(Settings)}
+    values: dict = {}
+    config_file = environ.get(ENV_PREFIX + "CONFIG")
+    if config_file:
+        try:
+            with open(config_file, "rb") as fh:
+                table = tomllib.load(fh)
+        except OSError as exc:
+            raise SettingsError(f"STAMPBOX_CONFIG: cannot read {config_file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"STAMPBOX_CONFIG: {config_file} is not valid TOML: {exc}") from None
+        for key, raw in table.items():
+            if key not in known:
+                raise SettingsError(f"{config_file}: unknown setting {key!r}")
+            values[key] = _coerce(known[key], raw, f"{config_file}: {key}")
+    for name, f in known.items():
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in environ:
+            values[name] = _coerce(f, environ[env_name], env_name)
+    for name, raw in overrides.items():
+        values[name] = _coerce(known[name], raw, name)
+    return Settings(**values)
