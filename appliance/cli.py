@@ -135,12 +135,12 @@ def cmd_program_show(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .importer import ImportError_, import_files
+    from .importer import CsvImportError, import_files
 
     box_mod.start()
     try:
         report = import_files(args.members, args.visits)
-    except ImportError_ as exc:
+    except CsvImportError as exc:
         raise UsageError(str(exc)) from None
     return _emit(
         args, report,
