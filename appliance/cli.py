@@ -35,7 +35,9 @@ def _moment(text: str | None):
     try:
         return parse_moment(text)
     except ValueError:
-        raise UsageError(f"--at {text!r} is not an ISO-8601 time like 2026-11-24T09:30:00Z.") from None
+        raise UsageError(
+            f"--at {text!r} is not an ISO-8601 time like 2026-11-24T09:30:00Z."
+        ) from None
 
 
 def cmd_init(args) -> int:
@@ -77,8 +79,11 @@ def cmd_tap(args) -> int:
         code = EXIT_OK
     lines = [result.message]
     lines += [f"  unlocked: {v['reward']}  {v['code']}" for v in result.unlocked]
-    lines += [f"  waiting:  {v['reward']}  {v['code']}  until {v['valid_until']}"
-              for v in result.vouchers if v not in result.unlocked]
+    lines += [
+        f"  waiting:  {v['reward']}  {v['code']}  until {v['valid_until']}"
+        for v in result.vouchers
+        if v not in result.unlocked
+    ]
     if code != EXIT_OK and not args.json:
         print(result.message, file=sys.stderr)
         return code
@@ -105,8 +110,9 @@ def cmd_member_add(args) -> int:
         member = add_member(args.name, args.email, args.phone, args.birthday, args.card)
     except MemberError as exc:
         raise UsageError(str(exc)) from None
-    cards = ", ".join(c["code"] + (f" (NFC {c['nfc_uid']})" if c["nfc_uid"] else "")
-                      for c in member["cards"])
+    cards = ", ".join(
+        c["code"] + (f" (NFC {c['nfc_uid']})" if c["nfc_uid"] else "") for c in member["cards"]
+    )
     return _emit(args, member, f"Member {member['id']} enrolled. Card: {cards}")
 
 
@@ -119,8 +125,9 @@ def cmd_program_set(args) -> int:
     except ProgramError as exc:
         raise UsageError(str(exc)) from None
     tiers = ", ".join(f"{t.stamps} stamps: {t.reward}" for t in state.tiers)
-    return _emit(args, state.to_dict(),
-                 f"Program saved. {tiers}. Vouchers valid {state.voucher_days} days.")
+    return _emit(
+        args, state.to_dict(), f"Program saved. {tiers}. Vouchers valid {state.voucher_days} days."
+    )
 
 
 def cmd_program_show(args) -> int:
@@ -143,9 +150,11 @@ def cmd_import(args) -> int:
     except CsvImportError as exc:
         raise UsageError(str(exc)) from None
     return _emit(
-        args, report,
-        f"Imported {report['members_added']} new members and {report['visits_added']} new visits "
-        f"({report['members_skipped']} members and {report['visits_skipped']} visits were already there).",
+        args,
+        report,
+        f"Imported {report['members_added']} new members and {report['visits_added']} new visits"
+        f" ({report['members_skipped']} members and {report['visits_skipped']} visits"
+        " were already there).",
     )
 
 
@@ -157,8 +166,11 @@ def cmd_device_token_create(args) -> int:
         token = create_device_token(args.name)
     except TokenError as exc:
         raise UsageError(str(exc)) from None
-    return _emit(args, {"name": args.name, "token": token},
-                 f"Token for {args.name} (shown only this once): {token}")
+    return _emit(
+        args,
+        {"name": args.name, "token": token},
+        f"Token for {args.name} (shown only this once): {token}",
+    )
 
 
 def cmd_web(args) -> int:
@@ -188,8 +200,9 @@ def cmd_run(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
-    parser = argparse.ArgumentParser(prog="stampbox", description="Stampbox loyalty appliance",
-                                     parents=[common])
+    parser = argparse.ArgumentParser(
+        prog="stampbox", description="Stampbox loyalty appliance", parents=[common]
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, func, help_text, parent=sub):
@@ -208,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("bridge", cmd_bridge, "run the device bridge")
 
     member = sub.add_parser("member", help="members").add_subparsers(
-        dest="member_command", required=True, metavar="ACTION")
+        dest="member_command", required=True, metavar="ACTION"
+    )
     p = add("add", cmd_member_add, "enrol a member", member)
     p.add_argument("--name", default="")
     p.add_argument("--email")
@@ -227,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", help="ISO-8601 time of the redemption")
 
     program = sub.add_parser("program", help="the stamp program").add_subparsers(
-        dest="program_command", required=True, metavar="ACTION")
+        dest="program_command", required=True, metavar="ACTION"
+    )
     p = add("set", cmd_program_set, "set reward tiers", program)
     p.add_argument("--tier", action="append", required=True, metavar="N:REWARD")
     p.add_argument("--voucher-days", type=int)
@@ -238,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("visits")
 
     token = sub.add_parser("device-token", help="API tokens for POS devices").add_subparsers(
-        dest="token_command", required=True, metavar="ACTION")
+        dest="token_command", required=True, metavar="ACTION"
+    )
     p = add("create", cmd_device_token_create, "create a token for a device", token)
     p.add_argument("name")
     return parser

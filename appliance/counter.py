@@ -44,7 +44,6 @@ _VISIT = (
 )
 
 
-
 def _local(box, moment: datetime) -> str:
     return moment.astimezone(box.zone).strftime("%H:%M")
 
@@ -79,7 +78,9 @@ def handle(
         return CounterResult(
             "refused",
             "This is a phone or bank card: its number changes at every tap. Use a loyalty card.",
-            reason="random_uid", source=source, at=iso(now),
+            reason="random_uid",
+            source=source,
+            at=iso(now),
         )
     kind = "C"
     if token.kind == "code":
@@ -118,17 +119,25 @@ def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id):
         enrol = {"nfc_uid": token.value} if token.kind == "nfc" else {"card_code": token.value}
         what = "card" if token.kind == "nfc" else "printed card"
         return CounterResult(
-            "unknown_card", f"Unknown {what}: enrol this customer to start their stamp card.",
-            reason="unknown_card", enrol=enrol, source=source, at=at,
+            "unknown_card",
+            f"Unknown {what}: enrol this customer to start their stamp card.",
+            reason="unknown_card",
+            enrol=enrol,
+            source=source,
+            at=at,
         ), None
     card_id, code, blocked_at, member_id, external_id, name, cur, rounds, last = row
     member = {"id": member_id, "external_id": external_id, "name": name}
     program = load_program(db)
     if blocked_at is not None:
         return CounterResult(
-            "refused", f"This card was blocked on {from_micros(blocked_at):%d %b %Y}. Ask the owner.",
-            reason="card_blocked", member=member, card=_card_state(code, cur, program),
-            source=source, at=at,
+            "refused",
+            f"This card was blocked on {from_micros(blocked_at):%d %b %Y}. Ask the owner.",
+            reason="card_blocked",
+            member=member,
+            card=_card_state(code, cur, program),
+            source=source,
+            at=at,
         ), member_id
     now_us = to_micros(now)
     waiting = usable_vouchers(db, member_id, now_us)
@@ -139,14 +148,29 @@ def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id):
         return CounterResult(
             "cooldown",
             f"{who} already got a stamp {ago} min ago; next stamp from {_local(box, next_at)}.",
-            reason="cooldown", member=member, card=_card_state(code, cur, program),
-            vouchers=waiting, next_stamp_at=iso(next_at), source=source, at=at,
+            reason="cooldown",
+            member=member,
+            card=_card_state(code, cur, program),
+            vouchers=waiting,
+            next_stamp_at=iso(next_at),
+            source=source,
+            at=at,
         ), member_id
     new_stamps, new_rounds, unlocked = advance(cur, rounds, stamps, program.tiers)
     changed = db.execute_sql(
         sql(_STAMP, db),
-        (new_stamps, new_rounds, now_us, now_us, now_us, amount_cents or 0,
-         member_id, cur, rounds, now_us - box.cooldown_micros),
+        (
+            new_stamps,
+            new_rounds,
+            now_us,
+            now_us,
+            now_us,
+            amount_cents or 0,
+            member_id,
+            cur,
+            rounds,
+            now_us - box.cooldown_micros,
+        ),
     ).rowcount
     if changed != 1:
         # only reachable where another writer slipped in between (PostgreSQL): re-read
@@ -158,8 +182,14 @@ def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id):
     for rnd, tier in unlocked:
         key = f"tier:{member_id}:{rnd}:{tier.stamps}"
         voucher = issue_voucher_sql(
-            db, box.code_key, member_id, "tier", tier.reward, now,
-            now + timedelta(days=program.voucher_days), key,
+            db,
+            box.code_key,
+            member_id,
+            "tier",
+            tier.reward,
+            now,
+            now + timedelta(days=program.voucher_days),
+            key,
         )
         # the reward message goes out from the worker; written here, in the tap's transaction
         add_outbox(db, f"reward_unlocked:{key}", "reward_unlocked", member_id, voucher, now)
@@ -172,8 +202,15 @@ def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id):
     if waiting and not issued:
         message += f" {len(waiting)} reward(s) waiting."
     return CounterResult(
-        "stamped", message, member=member, card=_card_state(code, new_stamps, program),
-        stamps_added=stamps, vouchers=waiting, unlocked=issued, source=source, at=at,
+        "stamped",
+        message,
+        member=member,
+        card=_card_state(code, new_stamps, program),
+        stamps_added=stamps,
+        vouchers=waiting,
+        unlocked=issued,
+        source=source,
+        at=at,
     ), member_id
 
 
@@ -196,25 +233,42 @@ def _scan_voucher(db, box, code, now, source):
     if row is None:
         # correctly signed but unknown here: issued by another box or deleted
         return CounterResult(
-            "refused", "This voucher is not known on this box.", reason="invalid_code",
-            source=source, at=at,
+            "refused",
+            "This voucher is not known on this box.",
+            reason="invalid_code",
+            source=source,
+            at=at,
         ), None
     member_id = row[7]
     member = {"id": member_id, "external_id": row[8], "name": row[9]}
     voucher = {
-        "code": format_code(row[1]), "kind": row[2], "reward": row[3],
-        "valid_from": iso(from_micros(row[4])), "valid_until": iso(from_micros(row[5])),
+        "code": format_code(row[1]),
+        "kind": row[2],
+        "reward": row[3],
+        "valid_from": iso(from_micros(row[4])),
+        "valid_until": iso(from_micros(row[5])),
     }
     waiting = usable_vouchers(db, member_id, now_us)
     refusal = voucher_refusal(row[4], row[5], row[6], now_us, box.zone)
     if refusal:
         reason, message = refusal
         return CounterResult(
-            "refused", message, reason=reason, member=member, voucher=voucher,
-            vouchers=waiting, source=source, at=at,
+            "refused",
+            message,
+            reason=reason,
+            member=member,
+            voucher=voucher,
+            vouchers=waiting,
+            source=source,
+            at=at,
         ), member_id
     who = row[9] or "Customer"
     return CounterResult(
-        "voucher", f"{who}: voucher for {row[3]} is valid. Redeem it?", member=member,
-        voucher=voucher, vouchers=waiting, source=source, at=at,
+        "voucher",
+        f"{who}: voucher for {row[3]} is valid. Redeem it?",
+        member=member,
+        voucher=voucher,
+        vouchers=waiting,
+        source=source,
+        at=at,
     ), member_id

@@ -27,7 +27,7 @@ def open_database(settings: Settings, bind: bool = True):
     """Open (lazily connect) the shop database named by the settings and bind the proxy."""
     url = settings.resolved_database_url
     if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///") :]
         if path != ":memory:":
             from pathlib import Path
 

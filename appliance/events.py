@@ -1,4 +1,4 @@
-"""The counter's durable event log: every tap, scan and redemption, for screens and other processes."""
+"""The counter's durable event log: every tap, scan and redemption, for screens and bridge."""
 
 from __future__ import annotations
 
@@ -43,7 +43,13 @@ def record_event(db, result: CounterResult, member_id, now: datetime) -> int:
     """Write the result to the durable counter log (the screen and other processes follow it)."""
     cursor = db.execute_sql(
         sql(_EVENT, db),
-        (to_micros(now), result.source, result.status, result.message, member_id,
-         json.dumps(result.to_dict(), separators=(",", ":"))),
+        (
+            to_micros(now),
+            result.source,
+            result.status,
+            result.message,
+            member_id,
+            json.dumps(result.to_dict(), separators=(",", ":")),
+        ),
     )
     return cursor.fetchone()[0]

@@ -29,8 +29,17 @@ from .models import Member, Visit
 from .program import advance, load_program
 from .vouchers import issue_voucher_sql
 
-MEMBER_COLUMNS = ("external_id", "name", "email", "phone", "birthday", "joined_at", "locale",
-                  "email_consent", "sms_consent")
+MEMBER_COLUMNS = (
+    "external_id",
+    "name",
+    "email",
+    "phone",
+    "birthday",
+    "joined_at",
+    "locale",
+    "email_consent",
+    "sms_consent",
+)
 VISIT_COLUMNS = ("member_external_id", "at", "amount", "stamps")
 MAX_ROWS = 1_000_000
 
@@ -170,11 +179,18 @@ def import_files(members_csv, visits_csv, now: datetime | None = None) -> dict:
     member_rows = _parse_members(members_path)
     in_db = {
         m.external_id: m
-        for m in Member.select(Member.id, Member.external_id).where(Member.external_id.is_null(False))
+        for m in Member.select(Member.id, Member.external_id).where(
+            Member.external_id.is_null(False)
+        )
     }
     visit_rows = _parse_visits(visits_path, {r.external_id for r in member_rows} | set(in_db))
-    report = {"members_added": 0, "members_skipped": 0, "visits_added": 0, "visits_skipped": 0,
-              "vouchers_issued": 0}
+    report = {
+        "members_added": 0,
+        "members_skipped": 0,
+        "visits_added": 0,
+        "visits_skipped": 0,
+        "vouchers_issued": 0,
+    }
     box = box_mod.current()
     with database.atomic():
         program = load_program()
@@ -197,9 +213,15 @@ def _create_member(row: _MemberRow, now: datetime, key: bytes) -> Member:
     bday = f["birthday"]
     joined = f["joined_at"] or now
     member = Member.create(
-        external_id=row.external_id, name=f["name"], email=f["email"], phone=f["phone"],
-        birthday_month=bday and bday.month, birthday_day=bday and bday.day,
-        birthday_year=bday and bday.year, locale=f["locale"], joined_at=joined,
+        external_id=row.external_id,
+        name=f["name"],
+        email=f["email"],
+        phone=f["phone"],
+        birthday_month=bday and bday.month,
+        birthday_day=bday and bday.day,
+        birthday_year=bday and bday.year,
+        locale=f["locale"],
+        joined_at=joined,
         email_consent_at=joined if f["email_consent"] else None,
         sms_consent_at=joined if f["sms_consent"] else None,
         consent_source="import" if f["email_consent"] or f["sms_consent"] else "",
@@ -216,7 +238,7 @@ def _by_member(rows: list[_VisitRow]) -> dict[str, list[_VisitRow]]:
 
 
 def _apply_visits(member: Member, visits: list[_VisitRow], program, box) -> tuple[int, int]:
-    """Record the member's new visits in time order and stamp the card; returns (visits, vouchers)."""
+    """Record new visits in time order and stamp the card; returns (visits, vouchers) added."""
     keys = [f"import:{member.external_id}:{to_micros(v.at)}" for v in visits]
     existing = {
         k for (k,) in Visit.select(Visit.import_key).where(Visit.import_key.in_(keys)).tuples()
@@ -226,14 +248,25 @@ def _apply_visits(member: Member, visits: list[_VisitRow], program, box) -> tupl
     for visit, key in zip(visits, keys, strict=True):
         if key in existing:
             continue
-        Visit.create(member=member, at=visit.at, stamps=visit.stamps, source="import",
-                     amount_cents=visit.amount_cents, import_key=key)
+        Visit.create(
+            member=member,
+            at=visit.at,
+            stamps=visit.stamps,
+            source="import",
+            amount_cents=visit.amount_cents,
+            import_key=key,
+        )
         member.stamps, member.rounds, unlocked = advance(
             member.stamps, member.rounds, visit.stamps, program.tiers
         )
         for rnd, tier in unlocked:
             issue_voucher_sql(
-                database.obj, box.code_key, member.id, "tier", tier.reward, visit.at,
+                database.obj,
+                box.code_key,
+                member.id,
+                "tier",
+                tier.reward,
+                visit.at,
                 visit.at + timedelta(days=program.voucher_days),
                 f"tier:{member.id}:{rnd}:{tier.stamps}",
             )

@@ -47,8 +47,11 @@ def parse_birthday(text: str | None) -> Birthday | None:
         raise MemberError(f"Birthday {text!r} must be MM-DD or YYYY-MM-DD.")
     if not (1 <= month <= 12 and 1 <= day <= _DAYS[month - 1]):
         raise MemberError(f"Birthday {text!r} is not a date.")
-    if year is not None and month == 2 and day == 29 and not (
-        year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if (
+        year is not None
+        and month == 2
+        and day == 29
+        and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))
     ):
         raise MemberError(f"Birthday {text!r} is not a date: {year} has no 29 February.")
     return Birthday(month, day, year)
@@ -86,11 +89,15 @@ def clean_uid(text: str) -> str:
     if uid is None:
         raise MemberError(f"{text!r} is not an NFC card number (4, 7 or 10 bytes in hex).")
     if is_random_uid(uid):
-        raise MemberError("That is a phone or bank card with a changing number: use a loyalty card.")
+        raise MemberError(
+            "That is a phone or bank card with a changing number: use a loyalty card."
+        )
     return uid
 
 
-def new_card(member: Member, nfc_uid: str | None = None, now=None, key: bytes | None = None) -> Card:
+def new_card(
+    member: Member, nfc_uid: str | None = None, now=None, key: bytes | None = None
+) -> Card:
     key = key or box_mod.current().code_key
     while True:
         code = make_code(key, "C")
@@ -98,7 +105,9 @@ def new_card(member: Member, nfc_uid: str | None = None, now=None, key: bytes | 
             break
     try:
         with database.atomic():
-            return Card.create(member=member, code=code, nfc_uid=nfc_uid, created_at=now or utcnow())
+            return Card.create(
+                member=member, code=code, nfc_uid=nfc_uid, created_at=now or utcnow()
+            )
     except IntegrityError:
         owner = Card.get(Card.nfc_uid == nfc_uid).member
         raise MemberError(
@@ -106,9 +115,17 @@ def new_card(member: Member, nfc_uid: str | None = None, now=None, key: bytes | 
         ) from None
 
 
-def add_member(name: str = "", email: str | None = None, phone: str | None = None,
-               birthday: str | None = None, card_uid: str | None = None, *,
-               external_id: str | None = None, locale: str = "", now=None) -> dict:
+def add_member(
+    name: str = "",
+    email: str | None = None,
+    phone: str | None = None,
+    birthday: str | None = None,
+    card_uid: str | None = None,
+    *,
+    external_id: str | None = None,
+    locale: str = "",
+    now=None,
+) -> dict:
     """Enrol a member with a printed card code (and the NFC card, if given)."""
     now = now or utcnow()
     bday = parse_birthday(birthday)
@@ -120,9 +137,14 @@ def add_member(name: str = "", email: str | None = None, phone: str | None = Non
                 f"Card {uid} already belongs to {owner.name or 'member ' + str(owner.id)}."
             )
         member = Member.create(
-            name=clean_name(name), email=clean_email(email), phone=clean_phone(phone),
-            birthday_month=bday and bday.month, birthday_day=bday and bday.day,
-            birthday_year=bday and bday.year, locale=locale[:16], joined_at=now,
+            name=clean_name(name),
+            email=clean_email(email),
+            phone=clean_phone(phone),
+            birthday_month=bday and bday.month,
+            birthday_day=bday and bday.day,
+            birthday_year=bday and bday.year,
+            locale=locale[:16],
+            joined_at=now,
             external_id=external_id,
         )
         new_card(member, uid, now)

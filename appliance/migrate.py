@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from peewee import SqliteDatabase
+
 from . import migrations
+from .clock import to_micros, utcnow
 
 _TABLE = "schema_version"
 
@@ -33,8 +36,24 @@ def head_version() -> int:
 
 def upgrade(db, target: int | None = None) -> list[int]:
     """Apply every migration above the database's version (up to target); returns those applied."""
-    db.execute_sql(f"CREATE TABLE IF NOT EXISTS {_TABLE} (version INTEGER PRIMARY KEY, applied_at BIGINT)")
+    db.execute_sql(
+        f"CREATE TABLE IF NOT EXISTS {_TABLE} (version INTEGER PRIMARY KEY, applied_at BIGINT)"
+    )
     applied = []
+    sqlite = isinstance(db, SqliteDatabase)
+    if sqlite:
+        # SQLite ignores this pragma inside a transaction: a migration that rebuilds a table
+        # must not cascade deletes into the tables that point at it
+        db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        _apply(db, target, applied, sqlite)
+    finally:
+        if sqlite:
+            db.execute_sql("PRAGMA foreign_keys = ON")
+    return applied
+
+
+def _apply(db, target, applied, sqlite):
     for mod in available():
         if target is not None and mod.VERSION > target:
             break
@@ -43,11 +62,10 @@ def upgrade(db, target: int | None = None) -> list[int]:
             if mod.VERSION <= current_version(db):
                 continue
             mod.upgrade(db)
-            from .clock import to_micros, utcnow
-
+            if sqlite and db.execute_sql("PRAGMA foreign_key_check").fetchone():
+                raise RuntimeError(f"migration {mod.VERSION} broke a foreign key; rolled back")
             db.execute_sql(
                 f"INSERT INTO {_TABLE} (version, applied_at) VALUES ({db.param}, {db.param})",
                 (mod.VERSION, to_micros(utcnow())),
             )
         applied.append(mod.VERSION)
-    return applied

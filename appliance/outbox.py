@@ -16,13 +16,26 @@ _INSERT = (
 )
 
 
-def add_outbox(db, event_key: str, kind: str, member_id, payload: dict, now: datetime,
-               due_at: datetime | None = None) -> bool:
+def add_outbox(
+    db,
+    event_key: str,
+    kind: str,
+    member_id,
+    payload: dict,
+    now: datetime,
+    due_at: datetime | None = None,
+) -> bool:
     """Queue one piece of work per event key; a second call for the same key adds nothing."""
     cursor = db.execute_sql(
         sql(_INSERT, db),
-        (event_key, kind, member_id, json.dumps(payload, separators=(",", ":")),
-         to_micros(due_at or now), to_micros(now)),
+        (
+            event_key,
+            kind,
+            member_id,
+            json.dumps(payload, separators=(",", ":")),
+            to_micros(due_at or now),
+            to_micros(now),
+        ),
     )
     return cursor.rowcount == 1
 
@@ -42,15 +55,24 @@ def dispatch_due(db, now: datetime, limit: int = 100) -> int:
         return 0
     marks = ", ".join("?" * len(kinds))
     rows = db.execute_sql(
-        sql(f"SELECT id, event_key, kind, member_id, payload FROM outbox WHERE state = 'pending'"
-            f" AND due_at <= ? AND kind IN ({marks}) ORDER BY due_at, id LIMIT ?", db),
+        sql(
+            f"SELECT id, event_key, kind, member_id, payload FROM outbox WHERE state = 'pending'"
+            f" AND due_at <= ? AND kind IN ({marks}) ORDER BY due_at, id LIMIT ?",
+            db,
+        ),
         (to_micros(now), *kinds, limit),
     ).fetchall()
     delivered = 0
     for row_id, event_key, kind, member_id, payload in rows:
         try:
-            HANDLERS[kind]({"id": row_id, "event_key": event_key, "member_id": member_id,
-                            "payload": json.loads(payload)})
+            HANDLERS[kind](
+                {
+                    "id": row_id,
+                    "event_key": event_key,
+                    "member_id": member_id,
+                    "payload": json.loads(payload),
+                }
+            )
         except Exception as exc:  # a channel failure must not stop the others
             db.execute_sql(
                 sql("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", db),

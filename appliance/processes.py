@@ -19,8 +19,22 @@ def web_command(host: str | None, port: int | None) -> list[str]:
     settings = load_settings()
     bind = f"{host or settings.web_host}:{port or settings.web_port}"
     # gthread: the counter screen holds a server-sent-events stream open per browser
-    return [sys.executable, "-m", "gunicorn", "--bind", bind, "--worker-class", "gthread",
-            "--workers", "2", "--threads", "8", "--access-logfile", "-", "web:create_app()"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--worker-class",
+        "gthread",
+        "--workers",
+        "2",
+        "--threads",
+        "8",
+        "--access-logfile",
+        "-",
+        "web:create_app()",
+    ]
 
 
 def bridge_command() -> list[str]:
@@ -61,8 +75,10 @@ def run_all(host: str | None = None, port: int | None = None) -> int:
     from .provision import init_box
 
     init_box(load_settings())
-    procs = [subprocess.Popen(cmd) for cmd in (web_command(host, port), worker_command(),
-                                               bridge_command())]
+    procs = [
+        subprocess.Popen(cmd)
+        for cmd in (web_command(host, port), worker_command(), bridge_command())
+    ]
     stopping = False
 
     def stop(*_):

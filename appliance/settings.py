@@ -109,9 +109,13 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
             with open(config_file, "rb") as fh:
                 table = tomllib.load(fh)
         except OSError as exc:
-            raise SettingsError(f"STAMPBOX_CONFIG: cannot read {config_file}: {exc.strerror}") from None
+            raise SettingsError(
+                f"STAMPBOX_CONFIG: cannot read {config_file}: {exc.strerror}"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"STAMPBOX_CONFIG: {config_file} is not valid TOML: {exc}") from None
+            raise SettingsError(
+                f"STAMPBOX_CONFIG: {config_file} is not valid TOML: {exc}"
+            ) from None
         for key, raw in table.items():
             if key not in known:
                 raise SettingsError(f"{config_file}: unknown setting {key!r}")

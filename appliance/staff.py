@@ -36,7 +36,9 @@ def create_owner(now=None) -> dict | None:
         return None
     password = secrets.token_urlsafe(12)
     StaffUser.create(
-        username="owner", password_hash=hash_password(password), role="owner",
+        username="owner",
+        password_hash=hash_password(password),
+        role="owner",
         created_at=now or utcnow(),
     )
     return {"username": "owner", "password": password}
@@ -77,5 +79,7 @@ def device_for_token(token: str, now=None) -> DeviceToken | None:
         (DeviceToken.token_hash == _token_hash(token)) & DeviceToken.revoked_at.is_null()
     )
     if device is not None:
-        DeviceToken.update(last_used_at=now or utcnow()).where(DeviceToken.id == device.id).execute()
+        DeviceToken.update(last_used_at=now or utcnow()).where(
+            DeviceToken.id == device.id
+        ).execute()
     return device

@@ -23,8 +23,11 @@ _USABLE = (
 
 def voucher_dict(code, kind, reward, valid_from, valid_until) -> dict:
     return {
-        "code": format_code(code), "kind": kind, "reward": reward,
-        "valid_from": iso(from_micros(valid_from)), "valid_until": iso(from_micros(valid_until)),
+        "code": format_code(code),
+        "kind": kind,
+        "reward": reward,
+        "valid_from": iso(from_micros(valid_from)),
+        "valid_until": iso(from_micros(valid_until)),
     }
 
 
@@ -33,12 +36,23 @@ def usable_vouchers(db, member_id: int, now_us: int) -> list[dict]:
     return [voucher_dict(*row) for row in rows]
 
 
-def issue_voucher_sql(db, key: bytes, member_id: int, kind: str, reward: str,
-                      valid_from: datetime, valid_until: datetime, source_key: str) -> dict:
+def issue_voucher_sql(
+    db,
+    key: bytes,
+    member_id: int,
+    kind: str,
+    reward: str,
+    valid_from: datetime,
+    valid_until: datetime,
+    source_key: str,
+) -> dict:
     """Insert a voucher with a fresh signed code; call inside the caller's transaction."""
     while True:
         code = make_code(key, "V")
-        if db.execute_sql(sql("SELECT 1 FROM voucher WHERE code = ?", db), (code,)).fetchone() is None:
+        if (
+            db.execute_sql(sql("SELECT 1 FROM voucher WHERE code = ?", db), (code,)).fetchone()
+            is None
+        ):
             break
     start, end = to_micros(valid_from), to_micros(valid_until)
     db.execute_sql(
@@ -81,8 +95,9 @@ class RedeemResult:
         return asdict(self)
 
 
-def redeem_voucher(text, *, now: datetime | None = None, by: str = "counter",
-                   source: str = "counter", box=None) -> RedeemResult:
+def redeem_voucher(
+    text, *, now: datetime | None = None, by: str = "counter", source: str = "counter", box=None
+) -> RedeemResult:
     """Redeem a voucher code once. Refusals carry a reason from REASONS and a sentence."""
     box = box or box_mod.current()
     now = now or utcnow()
@@ -126,14 +141,32 @@ def redeem_voucher(text, *, now: datetime | None = None, by: str = "counter",
             if changed != 1:
                 refusal = "already_redeemed", "Already redeemed a moment ago."
         if refusal:
-            result = RedeemResult("refused", refusal[0], f"Voucher refused: {refusal[1]}",
-                                  voucher=voucher, member=member)
+            result = RedeemResult(
+                "refused",
+                refusal[0],
+                f"Voucher refused: {refusal[1]}",
+                voucher=voucher,
+                member=member,
+            )
             status = "refused"
         else:
-            result = RedeemResult("redeemed", None, f"Redeemed: {reward} for {name or 'customer'}.",
-                                  voucher=voucher, member=member, redeemed_at=iso(now))
+            result = RedeemResult(
+                "redeemed",
+                None,
+                f"Redeemed: {reward} for {name or 'customer'}.",
+                voucher=voucher,
+                member=member,
+                redeemed_at=iso(now),
+            )
             status = "redeemed"
-        event = CounterResult(status, result.message, reason=result.reason, member=member,
-                              voucher=voucher, source=str(source)[:40], at=iso(now))
+        event = CounterResult(
+            status,
+            result.message,
+            reason=result.reason,
+            member=member,
+            voucher=voucher,
+            source=str(source)[:40],
+            at=iso(now),
+        )
         result.event_id = record_event(db, event, member_id, now)
     return result

@@ -51,7 +51,12 @@ def stampbox(cli_env):
     def run(*args, check_json=False, input=None):
         return subprocess.run(
             [sys.executable, "-m", "appliance.cli", *args],
-            env=cli_env, capture_output=True, text=True, timeout=60, input=input, cwd=ROOT,
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            input=input,
+            cwd=ROOT,
         )
 
     return run

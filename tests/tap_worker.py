@@ -19,8 +19,11 @@ def main() -> None:
     data_dir, action, token, start_at = sys.argv[1:5]
     # a burst stamps the same cards round and round: no cooldown there
     cooldown = 0 if action == "burst" else 30
-    box.start(load_settings(environ={}, data_dir=data_dir, timezone="UTC",
-                            stamp_cooldown_minutes=cooldown))
+    box.start(
+        load_settings(
+            environ={}, data_dir=data_dir, timezone="UTC", stamp_cooldown_minutes=cooldown
+        )
+    )
     while time.time() < float(start_at):
         time.sleep(0.0005)
     if action == "tap":
@@ -33,9 +36,17 @@ def main() -> None:
         i = 0
         while True:
             result = handle(uids[i % len(uids)], "burst", stamps=1)
-            print(json.dumps({"event_id": result.event_id, "status": result.status,
-                              "member": result.member["id"], "stamps": result.card["stamps"]}),
-                  flush=True)
+            print(
+                json.dumps(
+                    {
+                        "event_id": result.event_id,
+                        "status": result.status,
+                        "member": result.member["id"],
+                        "stamps": result.card["stamps"],
+                    }
+                ),
+                flush=True,
+            )
             i += 1
 
 

@@ -127,8 +127,19 @@ def test_a_phone_with_a_random_uid_is_refused(box):
 
 @pytest.mark.parametrize(
     "token",
-    ["", "   ", "\n", "x" * 600, b"\xff\xfe\x00garbage", "04A2\x003B4C5D6E7F", "\x1b[2J",
-     "hello world", "DROP TABLE member;--", "04A23B4C5D6E", "😀"],
+    [
+        "",
+        "   ",
+        "\n",
+        "x" * 600,
+        b"\xff\xfe\x00garbage",
+        "04A2\x003B4C5D6E7F",
+        "\x1b[2J",
+        "hello world",
+        "DROP TABLE member;--",
+        "04A23B4C5D6E",
+        "😀",
+    ],
 )
 def test_bad_input_is_refused_and_changes_nothing(anna, token):
     before = (Visit.select().count(), CounterEvent.select().count(), Member.get().stamps)

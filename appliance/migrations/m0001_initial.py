@@ -128,8 +128,18 @@ def frozen_models(db):
         action = CharField()
         detail = TextField(default="{}")
 
-    return [Program, RewardTier, Member, Card, StaffUser, Visit, Voucher, CounterEvent,
-            DeviceToken, AuditLog]
+    return [
+        Program,
+        RewardTier,
+        Member,
+        Card,
+        StaffUser,
+        Visit,
+        Voucher,
+        CounterEvent,
+        DeviceToken,
+        AuditLog,
+    ]
 
 
 def upgrade(db):

@@ -1,7 +1,6 @@
 """Schema 2: per-member visit counters (segments become index scans), outbox, print jobs."""
 
 from peewee import AutoField, BigIntegerField, CharField, IntegerField, Model, TextField
-from playhouse.migrate import SchemaMigrator, migrate
 
 VERSION = 2
 
@@ -38,14 +37,17 @@ def frozen_models(db):
 
 
 def upgrade(db):
-    migrator = SchemaMigrator.from_database(db)
-    migrate(
-        migrator.add_column("member", "visit_count", IntegerField(default=0)),
-        migrator.add_column("member", "first_visit_at", BigIntegerField(null=True)),
-        migrator.add_column("member", "last_visit_at", BigIntegerField(null=True)),
-        migrator.add_column("member", "spend_cents", BigIntegerField(default=0)),
-        migrator.add_index("member", ("last_visit_at",), False),
-    )
+    # Plain ALTER TABLE ADD COLUMN (portable, and instant on SQLite). playhouse.migrate would
+    # rebuild the member table for NOT NULL columns, and dropping the old table cascades
+    # deletes into visits and cards wherever foreign keys are enforced.
+    for ddl in (
+        "ALTER TABLE member ADD COLUMN visit_count INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE member ADD COLUMN first_visit_at BIGINT",
+        "ALTER TABLE member ADD COLUMN last_visit_at BIGINT",
+        "ALTER TABLE member ADD COLUMN spend_cents BIGINT NOT NULL DEFAULT 0",
+        "CREATE INDEX member_last_visit_at ON member (last_visit_at)",
+    ):
+        db.execute_sql(ddl)
     # members who visited before schema 2 get their counters from the visit history
     db.execute_sql(
         "UPDATE member SET"
