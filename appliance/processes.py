@@ -59,11 +59,14 @@ def run_bridge() -> int:
 
 
 def run_worker() -> int:
+    import logging
+
     from huey.consumer import Consumer
 
     from . import box
     from .jobs import huey
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     box.start()
     # max_delay: a reward message a customer waits for should not sit 10 s in polling back-off
     Consumer(huey, workers=2, worker_type="thread", periodic=True, max_delay=2.0).run()
