@@ -1,0 +1,128 @@
+"""`python -m firmware_bridge`: start the devices in a fixed order, run until SIGTERM/SIGINT.
+
+Order: settings, the devices setting, the database, feedback, each reader. The first failure
+stops startup with one line that says what to fix; nothing is left half-open.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+
+from peewee import DatabaseError
+
+from appliance import box as box_mod
+from appliance.settings import Settings, SettingsError, load_settings
+
+from .counter_loop import CounterLoop
+from .device import DeviceState
+from .drivers import build_readers
+from .errors import DeviceConfigError, DeviceError
+from .feedback import Feedback, LogFeedback
+from .runner import LoopThread
+
+log = logging.getLogger("firmware_bridge")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+class StartupError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.code = code
+
+
+class Bridge:
+    """The running bridge: one feedback device, one counter loop per reader, a thread each."""
+
+    def __init__(self, loops: list[CounterLoop], feedback: Feedback):
+        self.loops = loops
+        self.feedback = feedback
+        self.stop_event = threading.Event()
+        self.threads = [LoopThread(loop.reader.name, loop, self.stop_event) for loop in loops]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def finished(self) -> bool:
+        """True when every reader's input has ended for good (stdin fed from a file)."""
+        return all(loop.reader.state is DeviceState.ENDED for loop in self.loops)
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop every loop and close the devices; False if a thread did not finish in time."""
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [thread.name for thread in self.threads if thread.is_alive()]
+        if stuck:
+            log.error("did not stop in %.0f s: %s", timeout, ", ".join(stuck))
+        self.feedback.close()
+        return not stuck
+
+
+def start_bridge(settings: Settings) -> Bridge:
+    """Open everything in order. Raises StartupError with one sentence for a person."""
+    try:
+        readers = build_readers(settings.devices, settings.data_dir)
+    except DeviceConfigError as exc:
+        raise StartupError(f"configuration problem: {exc}", EXIT_CONFIG) from None
+    try:
+        box_mod.start(settings)
+    except (OSError, DatabaseError) as exc:
+        # describe() hides a password in a database URL
+        where = settings.describe()["database_url"] or settings.db_path
+        raise StartupError(f"cannot open the database {where}: {exc}") from None
+    feedback = LogFeedback()
+    loops = [CounterLoop(reader, feedback) for reader in readers]
+    opened: list[CounterLoop] = []
+    try:
+        feedback.open()
+        for loop in loops:
+            loop.initialize()
+            opened.append(loop)
+    except DeviceError as exc:
+        for loop in opened:
+            loop.reader.close()
+        feedback.close()
+        raise StartupError(f"device problem: {exc}") from None
+    for reader in readers:
+        where = getattr(reader, "path", None)
+        log.info("%s ready%s", reader.name, f": write tokens, one per line, to {where}" if where
+                 else "")
+    return Bridge(loops, feedback)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stopping = threading.Event()
+
+    def request_stop(signum, _frame):
+        log.info("%s: stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    # installed first: a SIGTERM during startup then means "stop once started", not a crash
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        bridge = start_bridge(load_settings())
+    except SettingsError as exc:
+        log.error("cannot start: configuration problem: %s", exc)
+        return EXIT_CONFIG
+    except StartupError as exc:
+        log.error("cannot start: %s", exc)
+        return exc.code
+    bridge.start()
+    # a timed wait, so the signal handler gets to run promptly in this (the main) thread
+    while not stopping.wait(0.2):
+        if bridge.finished():
+            log.info("all input has ended: stopping")
+            break
+    clean = bridge.stop()
+    box_mod.stop()
+    return EXIT_OK if clean else EXIT_FAILED
