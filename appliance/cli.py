@@ -107,7 +107,9 @@ def cmd_member_add(args) -> int:
 
     box_mod.start()
     try:
-        member = add_member(args.name, args.email, args.phone, args.birthday, args.card)
+        member = add_member(
+            args.name, args.email, args.phone, args.birthday, args.card, actor="cli"
+        )
     except MemberError as exc:
         raise UsageError(str(exc)) from None
     cards = ", ".join(
@@ -121,7 +123,7 @@ def cmd_program_set(args) -> int:
 
     box_mod.start()
     try:
-        state = set_program([parse_tier(t) for t in args.tier], args.voucher_days)
+        state = set_program([parse_tier(t) for t in args.tier], args.voucher_days, actor="cli")
     except ProgramError as exc:
         raise UsageError(str(exc)) from None
     tiers = ", ".join(f"{t.stamps} stamps: {t.reward}" for t in state.tiers)

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from . import box as box_mod
+from .audit import audit
 from .clock import parse_moment, to_micros, utcnow
 from .db import database
 from .members import (
@@ -205,6 +206,14 @@ def import_files(members_csv, visits_csv, now: datetime | None = None) -> dict:
             report["visits_added"] += added
             report["visits_skipped"] += len(visits) - added
             report["vouchers_issued"] += issued
+        audit(
+            "import",
+            "import.csv",
+            now,
+            members=str(members_path),
+            visits=str(visits_path),
+            **report,
+        )
     return report
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from peewee import IntegrityError
 
 from . import box as box_mod
+from .audit import audit
 from .clock import iso, utcnow
 from .codes import format_code, make_code
 from .db import database
@@ -125,6 +126,7 @@ def add_member(
     external_id: str | None = None,
     locale: str = "",
     now=None,
+    actor: str = "system",
 ) -> dict:
     """Enrol a member with a printed card code (and the NFC card, if given)."""
     now = now or utcnow()
@@ -148,6 +150,7 @@ def add_member(
             external_id=external_id,
         )
         new_card(member, uid, now)
+        audit(actor, "member.add", now, member_id=member.id, nfc_uid=uid)
     return member_dict(member)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .audit import audit
 from .clock import utcnow
 from .db import database, sql
 from .models import Program, RewardTier
@@ -77,7 +78,9 @@ def load_program(db=None) -> ProgramState | None:
     return ProgramState(rows[0][0], rows[0][1], tuple(Tier(r[2], r[3]) for r in rows))
 
 
-def set_program(tiers: list[Tier], voucher_days: int | None = None, now=None) -> ProgramState:
+def set_program(
+    tiers: list[Tier], voucher_days: int | None = None, now=None, actor: str = "system"
+) -> ProgramState:
     """Replace the tiers (and optionally the voucher lifetime) of the active program."""
     if not tiers:
         raise ProgramError("A program needs at least one tier.")
@@ -100,6 +103,13 @@ def set_program(tiers: list[Tier], voucher_days: int | None = None, now=None) ->
         RewardTier.delete().where(RewardTier.program == program).execute()
         for tier in sorted(tiers, key=lambda t: t.stamps):
             RewardTier.create(program=program, stamps=tier.stamps, reward=tier.reward)
+        audit(
+            actor,
+            "program.set",
+            now,
+            voucher_days=program.voucher_days,
+            tiers=[[t.stamps, t.reward] for t in tiers],
+        )
     return load_program()
 
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 
+from .audit import audit
 from .clock import utcnow
 from .models import DeviceToken, StaffUser
 
@@ -41,6 +42,7 @@ def create_owner(now=None) -> dict | None:
         role="owner",
         created_at=now or utcnow(),
     )
+    audit("system", "owner.create", now, username="owner")
     return {"username": "owner", "password": password}
 
 
@@ -69,6 +71,7 @@ def create_device_token(name: str, now=None) -> str:
         raise TokenError(f"A device named {name!r} already has a token.")
     token = "sbx_" + secrets.token_urlsafe(32)
     DeviceToken.create(name=name, token_hash=_token_hash(token), created_at=now or utcnow())
+    audit("owner", "device_token.create", now, name=name)
     return token
 
 

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from . import box as box_mod
+from .audit import audit
 from .clock import from_micros, iso, to_micros, utcnow
 from .codes import CodeError, format_code, make_code, parse_code
 from .db import sql
@@ -159,6 +160,7 @@ def redeem_voucher(
                 redeemed_at=iso(now),
             )
             status = "redeemed"
+            audit(by, "voucher.redeem", now, code=code, member_id=member_id, source=source)
         event = CounterResult(
             status,
             result.message,

@@ -154,3 +154,21 @@ def test_a_bad_setting_stops_the_cli_with_a_sentence(ready, cli_env):
     )
     assert proc.returncode == 2
     assert "STAMPBOX_STAMP_COOLDOWN_MINUTES" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_changes_are_written_to_the_audit_log(ready, stampbox, settings):
+    import sqlite3
+
+    stampbox("member", "add", "--name", "Anna", "--card", "04A23B4C5D6E7F")
+    stampbox("program", "set", "--tier", "5:Cookie")
+    code = js(stampbox("tap", "04A23B4C5D6E7F", "--stamps", "5", "--json"))["unlocked"][0]["code"]
+    stampbox("redeem", code)
+    con = sqlite3.connect(settings.db_path)
+    rows = con.execute("SELECT actor, action FROM audit_log ORDER BY id").fetchall()
+    assert rows == [
+        ("system", "owner.create"),
+        ("system", "program.set"),
+        ("cli", "member.add"),
+        ("cli", "program.set"),
+        ("cli", "voucher.redeem"),
+    ]
