@@ -86,6 +86,11 @@ def cmd_tap(args) -> int:
     ]
     if code != EXIT_OK and not args.json:
         print(result.message, file=sys.stderr)
+        if result.enrol and "nfc_uid" in result.enrol:
+            print(
+                f"  enrol: stampbox member add --name NAME --card {result.enrol['nfc_uid']}",
+                file=sys.stderr,
+            )
         return code
     return _emit(args, result.to_dict(), "\n".join(lines), code)
 
