@@ -1,0 +1,70 @@
+"""Owner and staff login: a session cookie for people at the counter or in the back office."""
+
+from __future__ import annotations
+
+import functools
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import InputRequired, Length
+
+from appliance.models import StaffUser
+from appliance.staff import authenticate
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[InputRequired(), Length(max=80)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=200)])
+
+
+@bp.before_app_request
+def load_staff() -> None:
+    staff_id = session.get("staff_id")
+    # a deleted account loses access at its next request, not when its cookie expires
+    g.staff = StaffUser.get_or_none(StaffUser.id == staff_id) if staff_id else None
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(**kwargs):
+        if g.staff is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(**kwargs)
+
+    return wrapped
+
+
+def _safe_next(target: str | None) -> str:
+    # only paths on this box: a crafted ?next= must not send staff to another site
+    parts = urlsplit(target or "")
+    if not target or parts.scheme or parts.netloc or not target.startswith("/") \
+            or target.startswith("//") or "\\" in target:
+        return url_for("counter.screen")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.username.data.strip(), form.password.data)
+        if user is not None:
+            # a fresh session: nothing set before login (fixation) survives it
+            session.clear()
+            session.permanent = True
+            session["staff_id"] = user.id
+            return redirect(_safe_next(request.args.get("next")))
+        flash("Wrong username or password. Check the caps lock and try again.", "error")
+        return render_template("auth/login.html", form=form), 401
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

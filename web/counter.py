@@ -1,0 +1,133 @@
+"""The counter screen: live taps for the barista, Redeem buttons, enrolment of unknown cards."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from appliance.counter import MAX_STAMPS_PER_VISIT, handle
+from appliance.members import MemberError, add_member
+from appliance.vouchers import redeem_voucher
+
+from . import feed
+from .auth import login_required
+from .errors import wants_json
+
+bp = Blueprint("counter", __name__, url_prefix="/counter")
+
+
+class RedeemForm(FlaskForm):
+    code = HiddenField(validators=[InputRequired(), Length(max=64)])
+
+
+class SimulateForm(FlaskForm):
+    token = StringField("Card UID or code", validators=[InputRequired(), Length(max=512)])
+    stamps = IntegerField(
+        "Stamps", default=1, validators=[NumberRange(1, MAX_STAMPS_PER_VISIT)]
+    )
+
+
+class EnrolForm(FlaskForm):
+    card_uid = HiddenField(validators=[InputRequired(), Length(max=40)])
+    name = StringField("Name", validators=[Optional(), Length(max=120)])
+    email = StringField("Email", validators=[Optional(), Length(max=254)])
+    phone = StringField("Phone", validators=[Optional(), Length(max=32)])
+    birthday = StringField("Birthday (MM-DD)", validators=[Optional(), Length(max=10)])
+
+
+def _dev_mode() -> bool:
+    return current_app.config["STAMPBOX_SETTINGS"].dev_mode
+
+
+def _reply(data: dict, code: int = 200):
+    """JSON for the screen's script, a flash and a redirect for a plain form post."""
+    if wants_json():
+        return jsonify(data), code
+    flash(data["message"], data.get("status", "info"))
+    return redirect(url_for("counter.screen"))
+
+
+def _form_problem(form: FlaskForm):
+    field, messages = next(iter(form.errors.items()))
+    label = getattr(form, field).label.text if hasattr(form, field) else field
+    return _reply({"status": "refused", "message": f"{label}: {messages[0]}"}, 400)
+
+
+@bp.get("")
+@login_required
+def screen():
+    return render_template(
+        "counter/screen.html",
+        redeem_form=RedeemForm(),
+        enrol_form=EnrolForm(),
+        simulate_form=SimulateForm() if _dev_mode() else None,
+    )
+
+
+@bp.get("/events")
+@login_required
+def events():
+    cfg = current_app.config
+    cursor = feed.parse_cursor(request.headers.get("Last-Event-ID"), request.args.get("after"))
+    if cursor is None:
+        cursor = feed.backlog_start(cfg["COUNTER_BACKLOG"])
+    body = feed.stream(
+        cursor, seconds=cfg["COUNTER_STREAM_SECONDS"], poll=cfg["COUNTER_POLL_SECONDS"],
+        keepalive=cfg["COUNTER_KEEPALIVE_SECONDS"],
+    )
+    # no-cache and no proxy buffering: each event must reach the screen as it happens
+    return Response(body, mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@bp.post("/redeem")
+@login_required
+def redeem():
+    form = RedeemForm()
+    if not form.validate_on_submit():
+        return _reply({"status": "refused", "message": "Choose a voucher to redeem."}, 400)
+    result = redeem_voucher(form.code.data, by=g.staff.username, source="counter-screen")
+    return _reply(result.to_dict())
+
+
+@bp.post("/simulate")
+@login_required
+def simulate():
+    if not _dev_mode():
+        abort(404)
+    form = SimulateForm()
+    if not form.validate_on_submit():
+        return _form_problem(form)
+    result = handle(form.token.data, source="simulator", stamps=form.stamps.data,
+                    staff_id=g.staff.id)
+    return _reply(result.to_dict())
+
+
+@bp.post("/enrol")
+@login_required
+def enrol():
+    form = EnrolForm()
+    if not form.validate_on_submit():
+        return _form_problem(form)
+    try:
+        member = add_member(form.name.data or "", form.email.data, form.phone.data,
+                            form.birthday.data, form.card_uid.data)
+    except MemberError as exc:
+        return _reply({"status": "refused", "message": str(exc)}, 400)
+    who = member["name"] or "The new member"
+    return _reply({"status": "enrolled", "member": member,
+                   "message": f"{who} is enrolled. Tap the card again for the first stamp."})

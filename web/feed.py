@@ -1,0 +1,73 @@
+"""The counter's live feed: the durable `counter_event` log as a server-sent-events stream.
+
+Taps come from other processes (the bridge, the CLI, another web worker), so the stream
+polls the table instead of listening in memory; ids are the SSE event ids, so a browser
+that reconnects with Last-Event-ID misses nothing and repeats nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+from appliance.db import database, sql
+
+_AFTER = "SELECT id, payload FROM counter_event WHERE id > ? ORDER BY id LIMIT ?"
+# the id just before the last `n` events: where a screen without a cursor starts
+_BACKLOG_START = (
+    "SELECT COALESCE(MIN(id) - 1, 0) FROM"
+    " (SELECT id FROM counter_event ORDER BY id DESC LIMIT ?) AS recent"
+)
+BATCH = 50
+
+
+def events_after(after_id: int, limit: int = BATCH) -> list[dict]:
+    """Counter events with id > after_id, oldest first, each its payload plus `event_id`."""
+    rows = database.execute_sql(sql(_AFTER), (after_id, limit)).fetchall()
+    events = []
+    for event_id, payload in rows:
+        data = json.loads(payload)
+        # the payload was written before its row had an id
+        data["event_id"] = event_id
+        events.append(data)
+    return events
+
+
+def backlog_start(count: int) -> int:
+    return database.execute_sql(sql(_BACKLOG_START), (count,)).fetchone()[0]
+
+
+def parse_cursor(*candidates: str | None) -> int | None:
+    """The first candidate that is a non-negative event id, else None."""
+    for raw in candidates:
+        if raw is not None and raw.strip().isdigit():
+            return int(raw.strip())
+    return None
+
+
+def format_event(data: dict) -> str:
+    # json.dumps output has no newlines, so one `data:` line carries the whole event
+    return f"id: {data['event_id']}\nevent: tap\ndata: {json.dumps(data)}\n\n"
+
+
+def stream(after_id: int, *, seconds: float, poll: float, keepalive: float,
+           clock=time.monotonic, sleep=time.sleep) -> Iterator[str]:
+    """Yield SSE text for events after `after_id` until `seconds` have passed."""
+    # the browser waits this long (ms) before reconnecting when the response ends
+    yield "retry: 1000\n\n"
+    start = last_sent = clock()
+    while clock() - start < seconds:
+        events = events_after(after_id)
+        for data in events:
+            after_id = data["event_id"]
+            yield format_event(data)
+        now = clock()
+        if events:
+            last_sent = now
+        elif now - last_sent >= keepalive:
+            # a comment line: keeps proxies and idle-connection timers from closing the stream
+            yield ": keepalive\n\n"
+            last_sent = now
+        if len(events) < BATCH:
+            sleep(poll)

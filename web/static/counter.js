@@ -1,0 +1,190 @@
+// The counter screen: follows the box's counter event stream and shows each tap at a glance.
+// Everything from the server is put on the page with textContent, never as HTML: member names
+// and rewards are typed by people and must stay text.
+(function () {
+  "use strict";
+
+  var LABELS = {
+    stamped: "Stamped",
+    cooldown: "Already stamped",
+    unknown_card: "Unknown card — enrol",
+    voucher: "Voucher",
+    redeemed: "Redeemed",
+    refused: "Refused",
+  };
+  var HISTORY_LENGTH = 8;
+  // above this many stamps a row of dots is no longer readable at a glance: text only
+  var MAX_DOTS = 30;
+
+  var latest, historyList, notice, live;
+  var current = null;
+  var noticeTimer = null;
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function fromTemplate(id) {
+    return document.getElementById(id).content.firstElementChild.cloneNode(true);
+  }
+
+  function time(iso) {
+    var moment = iso ? new Date(iso) : new Date();
+    return moment.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function day(iso) {
+    return new Date(iso).toLocaleDateString([], { day: "numeric", month: "short" });
+  }
+
+  function statusClass(status) {
+    return "status-" + (LABELS[status] ? status : "refused");
+  }
+
+  function stampRow(event) {
+    var card = event.card;
+    var needed = card.stamps_needed;
+    // a completed card restarts at 0; show it full, the moment the customer earned it
+    var full = event.unlocked.length > 0 && card.stamps === 0;
+    var count = full ? needed : card.stamps;
+    var box = el("div", "card-state");
+    if (needed <= MAX_DOTS) {
+      var row = el("div", "stamps");
+      row.setAttribute("aria-hidden", "true");
+      for (var i = 0; i < needed; i++) row.appendChild(el("span", i < count ? "stamp on" : "stamp"));
+      box.appendChild(row);
+    }
+    box.appendChild(el("p", "stamp-count", count + " of " + needed + (full ? " — card full!" : "")));
+    return box;
+  }
+
+  function voucherList(vouchers, highlight) {
+    var list = el("ul", "vouchers");
+    vouchers.forEach(function (v) {
+      var item = el("li", v.code === highlight ? "voucher scanned" : "voucher");
+      item.appendChild(el("span", "reward", v.reward));
+      item.appendChild(el("span", "until", "until " + day(v.valid_until)));
+      var form = fromTemplate("redeem-template");
+      form.elements.code.value = v.code;
+      form.querySelector("button").setAttribute("aria-label", "Redeem " + v.reward);
+      item.appendChild(form);
+      list.appendChild(item);
+    });
+    return list;
+  }
+
+  function renderLatest(event) {
+    latest.className = "latest " + statusClass(event.status);
+    latest.replaceChildren();
+    var word = LABELS[event.status] || event.status;
+    if (event.status === "stamped" && event.stamps_added > 1) word += " +" + event.stamps_added;
+    latest.appendChild(el("p", "status-word", word));
+    if (event.member) latest.appendChild(el("h1", "member-name", event.member.name || "Customer"));
+    latest.appendChild(el("p", "message", event.message));
+    if (event.card) latest.appendChild(stampRow(event));
+    if (event.unlocked && event.unlocked.length) {
+      var rewards = event.unlocked.map(function (v) { return v.reward; }).join(", ");
+      latest.appendChild(el("p", "unlocked", "Unlocked: " + rewards));
+    }
+    if (event.vouchers && event.vouchers.length) {
+      latest.appendChild(el("h2", "vouchers-title", "Rewards waiting"));
+      latest.appendChild(voucherList(event.vouchers, event.voucher && event.voucher.code));
+    } else if (event.voucher && event.status !== "voucher") {
+      latest.appendChild(el("p", "voucher-line", event.voucher.reward + " · " + event.voucher.code));
+    }
+    if (event.status === "unknown_card" && event.enrol) {
+      var uid = event.enrol.nfc_uid || event.enrol.card_code;
+      latest.appendChild(el("p", "uid", "Card " + uid));
+      if (event.enrol.nfc_uid) {
+        var form = fromTemplate("enrol-template");
+        form.elements.card_uid.value = event.enrol.nfc_uid;
+        latest.appendChild(form);
+      }
+    }
+    latest.appendChild(el("p", "when", time(event.at) + " · " + (event.source || "")));
+  }
+
+  function addHistory(event) {
+    var item = el("li", statusClass(event.status));
+    item.appendChild(el("span", "when", time(event.at)));
+    item.appendChild(el("span", "pill", LABELS[event.status] || event.status));
+    item.appendChild(el("span", "text", event.message));
+    historyList.insertBefore(item, historyList.firstChild);
+    while (historyList.children.length > HISTORY_LENGTH) historyList.removeChild(historyList.lastChild);
+  }
+
+  function show(event) {
+    if (current) addHistory(current);
+    current = event;
+    renderLatest(event);
+  }
+
+  function say(message, status) {
+    notice.textContent = message;
+    notice.className = "notice " + statusClass(status);
+    notice.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () { notice.hidden = true; }, 10000);
+  }
+
+  function setLive(state, text) {
+    live.dataset.state = state;
+    live.textContent = text;
+  }
+
+  // Forms marked data-fetch post in the background so the screen (and its stream) stays put;
+  // the result also arrives as a counter event when it is one.
+  function submit(e) {
+    var form = e.target;
+    if (!form.hasAttribute("data-fetch")) return;
+    e.preventDefault();
+    var button = form.querySelector("button[type=submit]");
+    if (button.disabled) return;
+    button.disabled = true;
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    })
+      .then(function (response) {
+        var type = response.headers.get("Content-Type") || "";
+        // not JSON: the session ended and we were sent to the login page
+        if (type.indexOf("application/json") !== 0) return window.location.reload();
+        return response.json().then(function (data) {
+          say(data.message || data.error, data.status);
+          if (response.ok && form.classList.contains("enrol")) form.remove();
+        });
+      })
+      .catch(function () { say("The box did not answer. Check the network and try again.", "refused"); })
+      .finally(function () { button.disabled = false; });
+  }
+
+  function follow(url) {
+    var source = new EventSource(url);
+    source.addEventListener("open", function () { setLive("live", "live"); });
+    source.addEventListener("tap", function (e) { show(JSON.parse(e.data)); });
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) {
+        // the server refused the stream (logged out, box restarting): start over in a moment
+        setLive("offline", "offline — reloading");
+        setTimeout(function () { window.location.reload(); }, 5000);
+      } else {
+        setLive("connecting", "reconnecting…");
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var root = document.getElementById("counter");
+    latest = document.getElementById("latest");
+    historyList = document.getElementById("history");
+    notice = document.getElementById("notice");
+    live = document.getElementById("live");
+    document.addEventListener("submit", submit);
+    follow(root.dataset.stream);
+  });
+})();
