@@ -166,8 +166,8 @@ def test_changes_are_written_to_the_audit_log(ready, stampbox, settings):
     con = sqlite3.connect(settings.db_path)
     rows = con.execute("SELECT actor, action FROM audit_log ORDER BY id").fetchall()
     assert rows == [
-        ("system", "owner.create"),
         ("system", "program.set"),
+        ("system", "owner.create"),
         ("cli", "member.add"),
         ("cli", "program.set"),
         ("cli", "voucher.redeem"),
