@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import select
+import time
 from collections import deque
 
 from .device import DeviceState
@@ -74,21 +75,25 @@ class LineReader(Reader):
         self._eof = False
 
     def _read(self, timeout: float) -> bytes | None:
-        if not self._pending and not self._eof:
-            self._fill(timeout)
+        # a line may arrive in several chunks: keep reading until one is whole or time is up
+        deadline = time.monotonic() + timeout
+        while not self._pending and not self._eof:
+            if not self._fill(max(0.0, deadline - time.monotonic())):
+                break
         record = self._pending.popleft() if self._pending else None
         if self._eof and not self._pending:
             self._set_state(DeviceState.ENDED)
         return record
 
-    def _fill(self, timeout: float) -> None:
+    def _fill(self, timeout: float) -> bool:
+        """Read one chunk into the pending records; False if none came within timeout."""
         try:
             ready, _, _ = select.select([self._fd], [], [], timeout)
             if not ready:
-                return
+                return False
             chunk = os.read(self._fd, CHUNK)
         except BlockingIOError:
-            return
+            return False
         except (OSError, ValueError, TypeError) as exc:
             # ValueError/TypeError: the descriptor was closed under us
             raise DeviceLost(f"{self.name}: read failed: {exc}") from exc
@@ -97,3 +102,4 @@ class LineReader(Reader):
         else:
             self._pending.extend(self._lines.finish())
             self._eof = True
+        return True
