@@ -41,8 +41,14 @@ def login_required(view):
 def _safe_next(target: str | None) -> str:
     # only paths on this box: a crafted ?next= must not send staff to another site
     parts = urlsplit(target or "")
-    if not target or parts.scheme or parts.netloc or not target.startswith("/") \
-            or target.startswith("//") or "\\" in target:
+    if (
+        not target
+        or parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
         return url_for("counter.screen")
     return target
 

@@ -36,9 +36,7 @@ class RedeemForm(FlaskForm):
 
 class SimulateForm(FlaskForm):
     token = StringField("Card UID or code", validators=[InputRequired(), Length(max=512)])
-    stamps = IntegerField(
-        "Stamps", default=1, validators=[NumberRange(1, MAX_STAMPS_PER_VISIT)]
-    )
+    stamps = IntegerField("Stamps", default=1, validators=[NumberRange(1, MAX_STAMPS_PER_VISIT)])
 
 
 class EnrolForm(FlaskForm):
@@ -86,12 +84,17 @@ def events():
     if cursor is None:
         cursor = feed.backlog_start(cfg["COUNTER_BACKLOG"])
     body = feed.stream(
-        cursor, seconds=cfg["COUNTER_STREAM_SECONDS"], poll=cfg["COUNTER_POLL_SECONDS"],
+        cursor,
+        seconds=cfg["COUNTER_STREAM_SECONDS"],
+        poll=cfg["COUNTER_POLL_SECONDS"],
         keepalive=cfg["COUNTER_KEEPALIVE_SECONDS"],
     )
     # no-cache and no proxy buffering: each event must reach the screen as it happens
-    return Response(body, mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return Response(
+        body,
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @bp.post("/redeem")
@@ -112,8 +115,9 @@ def simulate():
     form = SimulateForm()
     if not form.validate_on_submit():
         return _form_problem(form)
-    result = handle(form.token.data, source="simulator", stamps=form.stamps.data,
-                    staff_id=g.staff.id)
+    result = handle(
+        form.token.data, source="simulator", stamps=form.stamps.data, staff_id=g.staff.id
+    )
     return _reply(result.to_dict())
 
 
@@ -124,10 +128,21 @@ def enrol():
     if not form.validate_on_submit():
         return _form_problem(form)
     try:
-        member = add_member(form.name.data or "", form.email.data, form.phone.data,
-                            form.birthday.data, form.card_uid.data)
+        member = add_member(
+            form.name.data or "",
+            form.email.data,
+            form.phone.data,
+            form.birthday.data,
+            form.card_uid.data,
+            actor=g.staff.username,
+        )
     except MemberError as exc:
         return _reply({"status": "refused", "message": str(exc)}, 400)
     who = member["name"] or "The new member"
-    return _reply({"status": "enrolled", "member": member,
-                   "message": f"{who} is enrolled. Tap the card again for the first stamp."})
+    return _reply(
+        {
+            "status": "enrolled",
+            "member": member,
+            "message": f"{who} is enrolled. Tap the card again for the first stamp.",
+        }
+    )

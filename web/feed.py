@@ -51,8 +51,15 @@ def format_event(data: dict) -> str:
     return f"id: {data['event_id']}\nevent: tap\ndata: {json.dumps(data)}\n\n"
 
 
-def stream(after_id: int, *, seconds: float, poll: float, keepalive: float,
-           clock=time.monotonic, sleep=time.sleep) -> Iterator[str]:
+def stream(
+    after_id: int,
+    *,
+    seconds: float,
+    poll: float,
+    keepalive: float,
+    clock=time.monotonic,
+    sleep=time.sleep,
+) -> Iterator[str]:
     """Yield SSE text for events after `after_id` until `seconds` have passed."""
     # the browser waits this long (ms) before reconnecting when the response ends
     yield "retry: 1000\n\n"

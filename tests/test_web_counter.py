@@ -1,0 +1,137 @@
+"""The counter screen: dev-mode simulator, Redeem, enrolment of an unknown card."""
+
+from __future__ import annotations
+
+import pytest
+
+from appliance.counter import handle
+from appliance.members import add_member
+from appliance.models import CounterEvent, Member, Voucher
+
+from .test_web import csrf_token, log_in, make_app
+
+UID = "04A23B4C5D6E7F"
+JSON = {"Accept": "application/json"}
+
+
+def _screen_client(settings, init_info, **config):
+    client = make_app(settings, **config).test_client()
+    log_in(client, init_info["owner"]["password"])
+    return client
+
+
+@pytest.fixture
+def screen(settings, init_info):
+    return _screen_client(settings, init_info)
+
+
+@pytest.fixture
+def dev_screen(settings, init_info):
+    return _screen_client(settings, init_info, dev_mode=True)
+
+
+def _full_card():
+    """A member whose card just completed: one voucher waiting. Returns its code."""
+    add_member("Anna", card_uid=UID)
+    result = handle(UID, "test", stamps=10)
+    return result.unlocked[0]["code"]
+
+
+def test_the_simulator_is_only_there_in_development_mode(screen, dev_screen):
+    assert "Simulate a tap" not in screen.get("/counter").get_data(as_text=True)
+    assert "Simulate a tap" in dev_screen.get("/counter").get_data(as_text=True)
+
+
+def test_simulating_a_tap_outside_development_mode_is_not_found(screen):
+    token = csrf_token(screen.get("/counter"))
+    response = screen.post("/counter/simulate", data={"token": UID, "csrf_token": token})
+    assert response.status_code == 404
+
+
+def test_a_simulated_tap_goes_through_the_counter_loop(dev_screen):
+    add_member("Anna", card_uid=UID)
+    token = csrf_token(dev_screen.get("/counter"))
+    response = dev_screen.post(
+        "/counter/simulate", data={"token": UID, "stamps": "3", "csrf_token": token}, headers=JSON
+    )
+    assert response.status_code == 200
+    assert response.json["status"] == "stamped"
+    assert response.json["card"]["stamps"] == 3
+    event = CounterEvent.select().order_by(CounterEvent.id.desc()).get()
+    assert (event.source, event.status) == ("simulator", "stamped")
+
+
+def test_the_simulator_refuses_a_bad_stamp_count_with_a_sentence(dev_screen):
+    token = csrf_token(dev_screen.get("/counter"))
+    response = dev_screen.post(
+        "/counter/simulate", data={"token": UID, "stamps": "99", "csrf_token": token}, headers=JSON
+    )
+    assert response.status_code == 400
+    assert response.json["message"].startswith("Stamps:")
+
+
+def test_redeem_from_the_screen_works_once_and_names_the_staff(screen):
+    code = _full_card()
+    token = csrf_token(screen.get("/counter"))
+    data = {"code": code, "csrf_token": token}
+    first = screen.post("/counter/redeem", data=data, headers=JSON)
+    assert first.json["status"] == "redeemed"
+    assert first.json["message"] == "Redeemed: Free coffee for Anna."
+    second = screen.post("/counter/redeem", data=data, headers=JSON)
+    assert (second.json["status"], second.json["reason"]) == ("refused", "already_redeemed")
+    assert Voucher.get().redeemed_by == "owner"
+    sources = [e.source for e in CounterEvent.select().order_by(CounterEvent.id)]
+    assert sources[-2:] == ["counter-screen", "counter-screen"]
+
+
+def test_redeem_without_javascript_redirects_back_with_the_result(screen):
+    code = _full_card()
+    token = csrf_token(screen.get("/counter"))
+    response = screen.post(
+        "/counter/redeem", data={"code": code, "csrf_token": token}, follow_redirects=True
+    )
+    assert "Redeemed: Free coffee for Anna." in response.get_data(as_text=True)
+
+
+def test_redeem_without_the_csrf_token_is_refused(screen):
+    code = _full_card()
+    response = screen.post("/counter/redeem", data={"code": code}, headers=JSON)
+    assert response.status_code == 400
+    assert "Reload the page" in response.json["error"]
+    assert Voucher.get().redeemed_at is None
+
+
+def test_an_unknown_card_can_be_enrolled_from_the_screen(screen):
+    assert handle(UID, "test").status == "unknown_card"
+    token = csrf_token(screen.get("/counter"))
+    response = screen.post(
+        "/counter/enrol",
+        data={"card_uid": UID, "name": "Bea", "birthday": "05-17", "csrf_token": token},
+        headers=JSON,
+    )
+    assert response.status_code == 200
+    assert response.json["message"] == "Bea is enrolled. Tap the card again for the first stamp."
+    assert handle(UID, "test").status == "stamped"
+
+
+def test_enrolment_problems_are_sentences(screen):
+    token = csrf_token(screen.get("/counter"))
+    response = screen.post(
+        "/counter/enrol",
+        data={"card_uid": UID, "birthday": "13-40", "csrf_token": token},
+        headers=JSON,
+    )
+    assert response.status_code == 400
+    assert response.json["message"] == "Birthday '13-40' is not a date."
+    assert Member.select().count() == 0
+
+
+def test_hostile_names_are_shown_as_text(screen):
+    token = csrf_token(screen.get("/counter"))
+    screen.post(
+        "/counter/enrol",
+        data={"card_uid": UID, "name": "<script>alert(1)</script>", "csrf_token": token},
+    )
+    page = screen.get("/counter").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; is enrolled" in page
+    assert "<script>alert(1)" not in page
