@@ -88,5 +88,6 @@ class Device:
             try:
                 listener.on_state(self, old, new)
             except Exception:
-                log.exception("%s: listener %r failed on %s -> %s",
-                              self.name, listener, old.value, new.value)
+                log.exception(
+                    "%s: listener %r failed on %s -> %s", self.name, listener, old.value, new.value
+                )

@@ -1,9 +1,9 @@
 """The devices setting: a configuration string picks each driver, as nfcpy and escpos do.
 
-    sim                  the named pipe <data_dir>/sim-reader.fifo
-    sim:/path/to/fifo    a named pipe elsewhere
-    stdin                lines typed (or piped) into the bridge
-    sim,stdin            several readers, one thread each
+sim                  the named pipe <data_dir>/sim-reader.fifo
+sim:/path/to/fifo    a named pipe elsewhere
+stdin                lines typed (or piped) into the bridge
+sim,stdin            several readers, one thread each
 """
 
 from __future__ import annotations

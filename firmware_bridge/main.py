@@ -92,14 +92,18 @@ def start_bridge(settings: Settings) -> Bridge:
         raise StartupError(f"device problem: {exc}") from None
     for reader in readers:
         where = getattr(reader, "path", None)
-        log.info("%s ready%s", reader.name, f": write tokens, one per line, to {where}" if where
-                 else "")
+        log.info(
+            "%s ready%s", reader.name, f": write tokens, one per line, to {where}" if where else ""
+        )
     return Bridge(loops, feedback)
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     stopping = threading.Event()
 
     def request_stop(signum, _frame):

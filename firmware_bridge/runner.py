@@ -21,8 +21,9 @@ class LoopThread(threading.Thread):
     """Calls loop() until `stop` is set, then shutdown(). initialize() is the caller's job,
     so startup can open every device in order and fail before any thread runs."""
 
-    def __init__(self, name: str, target: LoopObject, stop: threading.Event,
-                 pause_after_error: float = 1.0):
+    def __init__(
+        self, name: str, target: LoopObject, stop: threading.Event, pause_after_error: float = 1.0
+    ):
         # daemon: a thread stuck in a driver call must not keep a stopped bridge alive
         super().__init__(name=name, daemon=True)
         self.target = target

@@ -1,6 +1,6 @@
 """Simulated readers, so the whole stack runs with no hardware: a named pipe, or the terminal.
 
-    echo 04A23B4C5D6E7F > var/sim-reader.fifo      # a tap of that NFC card
+echo 04A23B4C5D6E7F > var/sim-reader.fifo      # a tap of that NFC card
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class FifoReader(LineReader):
             if not stat.S_ISFIFO(self.path.stat().st_mode):
                 raise DeviceNotFound(
                     f"{self.name}: {self.path} exists but is not a named pipe; remove it or "
-                    "name another path (devices = \"sim:/path/to/fifo\")"
+                    'name another path (devices = "sim:/path/to/fifo")'
                 ) from None
         except OSError as exc:
             raise DeviceNotFound(

@@ -65,7 +65,9 @@ def test_a_card_left_on_the_reader_is_handled_once(counter, anna):
     assert again.status == "cooldown"
     assert stamps_of(anna) == 1
     assert [e.status for e in CounterEvent.select().order_by(CounterEvent.id)] == [
-        "stamped", "cooldown"]
+        "stamped",
+        "cooldown",
+    ]
 
 
 def test_another_card_in_between_ends_the_debounce(counter, anna, box):
@@ -115,8 +117,7 @@ def test_unknown_cards_and_vouchers_have_their_own_signal(counter, anna):
 
 def test_a_reader_that_goes_away_is_reported_and_the_loop_survives(box, caplog):
     read_end, write_end = os.pipe()
-    loop = CounterLoop(StdinReader(read_end), MemoryFeedback(), poll_seconds=0.05,
-                       retry_seconds=0)
+    loop = CounterLoop(StdinReader(read_end), MemoryFeedback(), poll_seconds=0.05, retry_seconds=0)
     loop.initialize()
     os.close(read_end)  # the device vanishes under the reader
     with caplog.at_level(logging.WARNING, logger="firmware_bridge"):

@@ -23,8 +23,13 @@ UID = "04A23B4C5D6E7F"
 
 def start_bridge(env: dict, **extra) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "firmware_bridge"], env={**env, **extra}, cwd=ROOT,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "firmware_bridge"],
+        env={**env, **extra},
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -84,8 +89,13 @@ def test_the_bridge_refuses_to_start_with_one_clear_line(init_info, cli_env):
 def test_the_bridge_stops_by_itself_when_its_only_input_ends(init_info, cli_env):
     add_member("Anna", card_uid=UID, now=T0)
     proc = subprocess.run(
-        [sys.executable, "-m", "firmware_bridge"], env={**cli_env, "STAMPBOX_DEVICES": "stdin"},
-        cwd=ROOT, input=f"{UID}\n", capture_output=True, text=True, timeout=15,
+        [sys.executable, "-m", "firmware_bridge"],
+        env={**cli_env, "STAMPBOX_DEVICES": "stdin"},
+        cwd=ROOT,
+        input=f"{UID}\n",
+        capture_output=True,
+        text=True,
+        timeout=15,
     )
     assert proc.returncode == 0, proc.stderr
     assert "stdin: stamped" in proc.stderr
