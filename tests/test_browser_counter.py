@@ -1,0 +1,144 @@
+"""End to end in a real browser: gunicorn serves the app, Chromium shows the counter screen,
+and taps arrive from outside the browser the way the bridge makes them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import timedelta
+
+import pytest
+
+from appliance.clock import utcnow
+from appliance.counter import handle
+from appliance.members import add_member
+from appliance.models import Voucher
+
+from .conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason="Chromium is not installed: `make system-deps` installs it (Debian: chromium)",
+    ),
+]
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+UID = "04A23B4C5D6E7F"
+# a member name is hostile input: it must appear as these characters, not as markup
+NAME = "<b>Anna</b> & co"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(url: str, proc: subprocess.Popen, log_path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"gunicorn exited early:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/login", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"gunicorn did not answer within 20 s:\n{log_path.read_text()}")
+
+
+@pytest.fixture
+def server(cli_env, init_info, tmp_path):
+    """The web process as the box runs it (gunicorn, gthread), in development mode."""
+    port = _free_port()
+    log_path = tmp_path / "gunicorn.log"
+    env = dict(cli_env, STAMPBOX_DEV_MODE="1")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+             "--worker-class", "gthread", "--workers", "1", "--threads", "4",
+             # an open event stream must not hold the test's shutdown for 30 s
+             "--graceful-timeout", "1", "web:create_app()"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url, proc, log_path)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 860})
+        finally:
+            browser.close()
+
+
+def _screenshot(page, tmp_path, name):
+    # STAMPBOX_SCREENSHOTS=folder keeps them for a look; otherwise they go with tmp_path
+    folder = os.environ.get("STAMPBOX_SCREENSHOTS") or tmp_path
+    page.screenshot(path=os.path.join(folder, name), full_page=True)
+
+
+def test_the_counter_screen_follows_taps_and_redeems_once(server, page, init_info, tmp_path):
+    from playwright.sync_api import expect
+
+    member = add_member(NAME, card_uid=UID)
+    page.goto(server + "/counter")
+    page.fill("#username", "owner")
+    page.fill("#password", init_info["owner"]["password"])
+    page.click("button[type=submit]")
+    latest = page.locator("#latest")
+    expect(page.locator("#live")).to_have_text("live", timeout=5000)
+
+    # taps from outside the browser, as the bridge would make them
+    handle(UID, source="nfc", stamps=9, now=utcnow() - timedelta(hours=1))
+    expect(latest.locator(".stamp-count")).to_have_text("9 of 10", timeout=5000)
+    expect(latest.locator(".member-name")).to_have_text(NAME)
+    expect(latest.locator(".stamp.on")).to_have_count(9)
+    expect(latest).to_have_class("latest status-stamped")
+
+    handle(UID, source="nfc")
+    expect(latest.locator(".unlocked")).to_have_text("Unlocked: Free coffee", timeout=5000)
+    expect(latest.locator(".stamp-count")).to_have_text("10 of 10 — card full!")
+    expect(page.locator("#history li")).to_have_count(1)
+    _screenshot(page, tmp_path, "counter-unlocked.png")
+
+    latest.get_by_role("button", name="Redeem Free coffee").click()
+    expect(latest.locator(".status-word")).to_have_text("Redeemed", timeout=5000)
+    expect(page.locator("#notice")).to_have_text(f"Redeemed: Free coffee for {NAME}.")
+    voucher = Voucher.get(Voucher.member == member["id"])
+    assert voucher.redeemed_by == "owner"
+
+    # the customer shows the same voucher again: the second redemption is refused
+    page.fill("#token", voucher.code)
+    page.locator(".simulator button").click()
+    expect(latest).to_have_class("latest status-refused", timeout=5000)
+    expect(latest.locator(".message")).to_contain_text("Already redeemed")
+    _screenshot(page, tmp_path, "counter-refused.png")
