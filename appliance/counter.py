@@ -61,7 +61,8 @@ def handle(
     """Resolve a token and act on it: stamp a card, show a voucher, or refuse with a reason.
 
     Raises ValueError for a bad `stamps`/`amount_cents` argument (a programming or usage error);
-    bad tokens are refusals in the result, and change nothing.
+    unreadable input is a refusal in the result and changes nothing; a phone's random UID or
+    a forged/mistyped code is refused too, with a counter event so the screen shows why.
     """
     if not 1 <= stamps <= MAX_STAMPS_PER_VISIT:
         raise ValueError(f"stamps must be between 1 and {MAX_STAMPS_PER_VISIT}")
@@ -74,22 +75,15 @@ def handle(
         token = classify(token)
     except BadToken as exc:
         return CounterResult("refused", str(exc), reason=exc.reason, source=source, at=iso(now))
-    if token.kind == "nfc" and is_random_uid(token.value):
-        return CounterResult(
-            "refused",
-            "This is a phone or bank card: its number changes at every tap. Use a loyalty card.",
-            reason="random_uid",
-            source=source,
-            at=iso(now),
-        )
-    kind = "C"
-    if token.kind == "code":
-        try:
-            kind, _ = parse_code(box.code_key, token.value)
-        except CodeError as exc:
-            return CounterResult(
-                "refused", f"Code refused: {exc}", reason="invalid_code", source=source, at=iso(now)
-            )
+    refusal = _refuse_before_lookup(box, token)
+    if refusal:
+        reason, message = refusal
+        result = CounterResult("refused", message, reason=reason, source=source, at=iso(now))
+        # the screen shows a phone or a forged code, so staff know why nothing happened
+        with box.db.atomic():
+            result.event_id = record_event(box.db, result, None, now)
+        return result
+    kind = token.value[0] if token.kind == "code" else "C"
     db = box.db
     for _attempt in range(3):
         try:
@@ -105,6 +99,20 @@ def handle(
         except _Retry:
             continue
     raise RuntimeError("the card kept changing under this tap; try again")
+
+
+def _refuse_before_lookup(box, token) -> tuple[str, str] | None:
+    """A token that is well formed but can be refused without touching the database."""
+    if token.kind == "nfc" and is_random_uid(token.value):
+        return "random_uid", (
+            "This is a phone or bank card: its number changes at every tap. Use a loyalty card."
+        )
+    if token.kind == "code":
+        try:
+            parse_code(box.code_key, token.value)
+        except CodeError as exc:
+            return "invalid_code", f"Code refused: {exc}"
+    return None
 
 
 def _card_state(code: str, stamps: int, program: ProgramState) -> dict:

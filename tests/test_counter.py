@@ -123,6 +123,8 @@ def test_an_unknown_card_offers_enrolment_and_changes_no_member(box):
 def test_a_phone_with_a_random_uid_is_refused(box):
     result = tap("08A1B2C3")
     assert result.status == "refused" and result.reason == "random_uid"
+    assert CounterEvent.get_by_id(result.event_id).message == result.message
+    assert Visit.select().count() == 0
 
 
 @pytest.mark.parametrize(
