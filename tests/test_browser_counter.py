@@ -17,7 +17,7 @@ import pytest
 from appliance.clock import utcnow
 from appliance.counter import handle
 from appliance.members import add_member
-from appliance.models import Voucher
+from appliance.models import Card, Voucher
 
 from .conftest import ROOT
 
@@ -40,6 +40,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 UID = "04A23B4C5D6E7F"
+NEW_UID = "04B1C2D3E4F5A6"
 # a member name is hostile input: it must appear as these characters, not as markup
 NAME = "<b>Anna</b> & co"
 
@@ -118,8 +119,24 @@ def test_the_counter_screen_follows_taps_and_redeems_once(server, page, init_inf
     expect(page.locator("#live")).to_have_text("live", timeout=5000)
 
     # taps from outside the browser, as the bridge would make them
+    handle(NEW_UID, source="nfc")
+    expect(latest.locator(".status-word")).to_have_text("Unknown card — enrol", timeout=5000)
+    enrol = page.locator("#enrol")
+    expect(enrol.get_by_role("heading")).to_have_text(f"Enrol card {NEW_UID}")
+    enrol.locator("input[name=name]").fill("Bea")
+
+    # the next customer's tap does not wipe the enrolment being typed
     handle(UID, source="nfc", stamps=9, now=utcnow() - timedelta(hours=1))
     expect(latest.locator(".stamp-count")).to_have_text("9 of 10", timeout=5000)
+    expect(enrol.locator("input[name=name]")).to_have_value("Bea")
+    _screenshot(page, tmp_path, "counter-enrol.png")
+    enrol.get_by_role("button", name="Enrol").click()
+    expect(page.locator("#notice")).to_have_text(
+        "Bea is enrolled. Tap the card again for the first stamp.", timeout=5000
+    )
+    expect(enrol).to_be_hidden()
+    assert Card.get(Card.nfc_uid == NEW_UID).member.name == "Bea"
+
     expect(latest.locator(".member-name")).to_have_text(NAME)
     expect(latest.locator(".stamp.on")).to_have_count(9)
     expect(latest).to_have_class("latest status-stamped")
@@ -127,7 +144,7 @@ def test_the_counter_screen_follows_taps_and_redeems_once(server, page, init_inf
     handle(UID, source="nfc")
     expect(latest.locator(".unlocked")).to_have_text("Unlocked: Free coffee", timeout=5000)
     expect(latest.locator(".stamp-count")).to_have_text("10 of 10 — card full!")
-    expect(page.locator("#history li")).to_have_count(1)
+    expect(page.locator("#history li")).to_have_count(2)
     _screenshot(page, tmp_path, "counter-unlocked.png")
 
     latest.get_by_role("button", name="Redeem Free coffee").click()

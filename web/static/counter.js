@@ -12,11 +12,13 @@
     redeemed: "Redeemed",
     refused: "Refused",
   };
+  // the history column is narrow: shorter words there
+  var SHORT = { cooldown: "Cooldown", unknown_card: "Unknown card" };
   var HISTORY_LENGTH = 8;
   // above this many stamps a row of dots is no longer readable at a glance: text only
   var MAX_DOTS = 30;
 
-  var latest, historyList, notice, live;
+  var latest, historyList, notice, live, enrolSlot;
   var current = null;
   var noticeTimer = null;
 
@@ -54,10 +56,13 @@
     if (needed <= MAX_DOTS) {
       var row = el("div", "stamps");
       row.setAttribute("aria-hidden", "true");
-      for (var i = 0; i < needed; i++) row.appendChild(el("span", i < count ? "stamp on" : "stamp"));
+      for (var i = 0; i < needed; i++) {
+        row.appendChild(el("span", i < count ? "stamp on" : "stamp"));
+      }
       box.appendChild(row);
     }
-    box.appendChild(el("p", "stamp-count", count + " of " + needed + (full ? " — card full!" : "")));
+    var text = count + " of " + needed + (full ? " — card full!" : "");
+    box.appendChild(el("p", "stamp-count", text));
     return box;
   }
 
@@ -93,27 +98,55 @@
       latest.appendChild(el("h2", "vouchers-title", "Rewards waiting"));
       latest.appendChild(voucherList(event.vouchers, event.voucher && event.voucher.code));
     } else if (event.voucher && event.status !== "voucher") {
-      latest.appendChild(el("p", "voucher-line", event.voucher.reward + " · " + event.voucher.code));
+      var line = event.voucher.reward + " · " + event.voucher.code;
+      latest.appendChild(el("p", "voucher-line", line));
     }
     if (event.status === "unknown_card" && event.enrol) {
       var uid = event.enrol.nfc_uid || event.enrol.card_code;
       latest.appendChild(el("p", "uid", "Card " + uid));
-      if (event.enrol.nfc_uid) {
-        var form = fromTemplate("enrol-template");
-        form.elements.card_uid.value = event.enrol.nfc_uid;
-        latest.appendChild(form);
-      }
+      if (event.enrol.nfc_uid) offerEnrolment(event.enrol.nfc_uid);
+    } else {
+      var open = enrolSlot.querySelector("form");
+      if (open && !inUse(open)) closeEnrolment();
     }
     latest.appendChild(el("p", "when", time(event.at) + " · " + (event.source || "")));
+  }
+
+  // staff are filling it in: something typed, or the cursor in one of its fields
+  function inUse(form) {
+    if (form.contains(document.activeElement)) return true;
+    return Array.prototype.some.call(form.elements, function (field) {
+      return field.tagName === "INPUT" && field.type !== "hidden" && field.value !== "";
+    });
+  }
+
+  function closeEnrolment() {
+    enrolSlot.replaceChildren();
+    enrolSlot.hidden = true;
+  }
+
+  // The enrolment form sits beside the taps, so the next customer's tap does not wipe what
+  // staff are typing; an untouched offer gives way to the next tap.
+  function offerEnrolment(uid) {
+    var open = enrolSlot.querySelector("form");
+    if (open && (open.elements.card_uid.value === uid || inUse(open))) return;
+    var form = fromTemplate("enrol-template");
+    form.elements.card_uid.value = uid;
+    form.querySelector(".cancel").addEventListener("click", closeEnrolment);
+    enrolSlot.replaceChildren(el("h2", null, "Enrol card " + uid), form);
+    enrolSlot.hidden = false;
   }
 
   function addHistory(event) {
     var item = el("li", statusClass(event.status));
     item.appendChild(el("span", "when", time(event.at)));
-    item.appendChild(el("span", "pill", LABELS[event.status] || event.status));
+    var label = SHORT[event.status] || LABELS[event.status] || event.status;
+    item.appendChild(el("span", "pill", label));
     item.appendChild(el("span", "text", event.message));
     historyList.insertBefore(item, historyList.firstChild);
-    while (historyList.children.length > HISTORY_LENGTH) historyList.removeChild(historyList.lastChild);
+    while (historyList.children.length > HISTORY_LENGTH) {
+      historyList.removeChild(historyList.lastChild);
+    }
   }
 
   function show(event) {
@@ -156,10 +189,12 @@
         if (type.indexOf("application/json") !== 0) return window.location.reload();
         return response.json().then(function (data) {
           say(data.message || data.error, data.status);
-          if (response.ok && form.classList.contains("enrol")) form.remove();
+          if (response.ok && form.classList.contains("enrol")) closeEnrolment();
         });
       })
-      .catch(function () { say("The box did not answer. Check the network and try again.", "refused"); })
+      .catch(function () {
+        say("The box did not answer. Check the network and try again.", "refused");
+      })
       .finally(function () { button.disabled = false; });
   }
 
@@ -184,6 +219,7 @@
     historyList = document.getElementById("history");
     notice = document.getElementById("notice");
     live = document.getElementById("live");
+    enrolSlot = document.getElementById("enrol");
     document.addEventListener("submit", submit);
     follow(root.dataset.stream);
   });
