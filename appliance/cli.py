@@ -11,6 +11,7 @@ import json
 import sys
 
 from . import box as box_mod
+from .amounts import parse_amount
 from .clock import parse_moment
 from .settings import SettingsError, load_settings
 
@@ -62,9 +63,9 @@ def cmd_tap(args) -> int:
     amount = None
     if args.amount is not None:
         try:
-            amount = round(float(args.amount) * 100)
-        except ValueError:
-            raise UsageError(f"--amount {args.amount!r} is not a number.") from None
+            amount = parse_amount(args.amount)
+        except ValueError as exc:
+            raise UsageError(f"--amount {exc}") from None
     try:
         result = handle(
             args.token, source="cli", stamps=args.stamps, now=_moment(args.at), amount_cents=amount
@@ -180,6 +181,15 @@ def cmd_device_token_create(args) -> int:
     )
 
 
+def cmd_device_token_revoke(args) -> int:
+    from .staff import revoke_device_token
+
+    box_mod.start()
+    if not revoke_device_token(args.name):
+        raise UsageError(f"No active token for a device named {args.name!r}.")
+    return _emit(args, {"name": args.name, "revoked": True}, f"Token for {args.name} revoked.")
+
+
 def cmd_web(args) -> int:
     from .processes import run_web
 
@@ -263,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="token_command", required=True, metavar="ACTION"
     )
     p = add("create", cmd_device_token_create, "create a token for a device", token)
+    p.add_argument("name")
+    p = add("revoke", cmd_device_token_revoke, "revoke a device's token", token)
     p.add_argument("name")
     return parser
 

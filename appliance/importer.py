@@ -11,10 +11,10 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from . import box as box_mod
+from .amounts import parse_amount
 from .audit import audit
 from .clock import parse_moment, to_micros, utcnow
 from .db import database
@@ -155,12 +155,9 @@ def _parse_visits(path: Path, known_ids: set[str]) -> list[_VisitRow]:
             amount = None
             if row["amount"]:
                 try:
-                    value = Decimal(row["amount"].replace(",", "."))
-                except InvalidOperation:
-                    raise MemberError(f"amount {row['amount']!r} is not a number") from None
-                if not value.is_finite() or value < 0 or value > 10_000_000:
-                    raise MemberError(f"amount {row['amount']!r} is out of range")
-                amount = int((value * 100).to_integral_value())
+                    amount = parse_amount(row["amount"])
+                except ValueError as exc:
+                    raise MemberError(f"amount {exc}") from None
             try:
                 stamps = int(row["stamps"] or "0")
             except ValueError:

@@ -86,3 +86,15 @@ def device_for_token(token: str, now=None) -> DeviceToken | None:
             DeviceToken.id == device.id
         ).execute()
     return device
+
+
+def revoke_device_token(name: str, now=None) -> bool:
+    """Stop a device's token from working; False if no such active token."""
+    changed = (
+        DeviceToken.update(revoked_at=now or utcnow())
+        .where((DeviceToken.name == name) & DeviceToken.revoked_at.is_null())
+        .execute()
+    )
+    if changed:
+        audit("owner", "device_token.revoke", now, name=name)
+    return bool(changed)

@@ -96,6 +96,9 @@ def test_bad_tokens_exit_2_with_a_sentence(ready, stampbox, token):
         (("member", "add", "--card", "08A1B2C3"), "phone or bank card"),
         (("program", "set", "--tier", "ten:coffee"), "not a tier"),
         (("redeem", "VXXX"), None),
+        (("tap", "04A23B4C5D6E7F", "--amount", "inf"), "not an amount"),
+        (("tap", "04A23B4C5D6E7F", "--amount", "4.505"), "at most 2 decimals"),
+        (("tap", "04A23B4C5D6E7F", "--amount", "-1"), "out of range"),
     ],
 )
 def test_bad_usage_is_explained(ready, stampbox, args, needle):
@@ -138,6 +141,11 @@ def test_device_token_is_shown_once_and_names_are_unique(ready, stampbox):
     assert out["token"].startswith("sbx_") and len(out["token"]) > 30
     again = stampbox("device-token", "create", "pos-1", "--json")
     assert again.returncode == 2
+    assert js(stampbox("device-token", "revoke", "pos-1", "--json")) == {
+        "name": "pos-1",
+        "revoked": True,
+    }
+    assert stampbox("device-token", "revoke", "pos-1").returncode == 2
 
 
 def test_a_bad_setting_stops_the_cli_with_a_sentence(ready, cli_env):

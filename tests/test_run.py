@@ -51,7 +51,11 @@ def test_run_serves_the_counter_takes_taps_from_the_bridge_and_stops_cleanly(
     env = {**cli_env, "STAMPBOX_DEV_MODE": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "appliance.cli", "run", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     try:
@@ -69,7 +73,8 @@ def test_run_serves_the_counter_takes_taps_from_the_bridge_and_stops_cleanly(
         assert source != "cli"
         # and the POS API of the web process answers with the same card, now in cooldown
         request = urllib.request.Request(
-            f"{base}/api/v1/counter/tap", data=json.dumps({"token": "04A23B4C5D6E7F"}).encode(),
+            f"{base}/api/v1/counter/tap",
+            data=json.dumps({"token": "04A23B4C5D6E7F"}).encode(),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as resp:

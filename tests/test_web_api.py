@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from appliance.members import add_member
-from appliance.models import CounterEvent, DeviceToken, Visit
-from appliance.staff import create_device_token
+from appliance.models import CounterEvent, Visit
+from appliance.staff import create_device_token, revoke_device_token
 
 from .conftest import T0
 from .test_web import make_app
@@ -41,7 +41,7 @@ def test_the_api_needs_a_valid_device_token(api, token, header):
 
 
 def test_a_revoked_token_is_refused(api, token):
-    DeviceToken.update(revoked_at=T0).where(DeviceToken.name == "till-1").execute()
+    assert revoke_device_token("till-1", now=T0)
     assert _tap(api, token, {"token": UID}).status_code == 401
 
 
@@ -83,9 +83,9 @@ def test_refusals_are_results_with_status_200(api, token):
         (b'{"token": "04A23B4C5D6E7F", "stamps": "2"}', '"stamps" must be a whole number'),
         (b'{"token": "04A23B4C5D6E7F", "stamps": true}', '"stamps" must be a whole number'),
         (b'{"token": "04A23B4C5D6E7F", "stamps": 1.5}', '"stamps" must be a whole number'),
-        (b'{"token": "04A23B4C5D6E7F", "amount": "4.505"}', '"amount" must be'),
-        (b'{"token": "04A23B4C5D6E7F", "amount": "-1"}', '"amount" must be'),
-        (b'{"token": "04A23B4C5D6E7F", "amount": "NaN"}', '"amount" must be'),
+        (b'{"token": "04A23B4C5D6E7F", "amount": "4.505"}', "at most 2 decimals"),
+        (b'{"token": "04A23B4C5D6E7F", "amount": "-1"}', "out of range"),
+        (b'{"token": "04A23B4C5D6E7F", "amount": "NaN"}', '"amount": '),
     ],
 )
 def test_a_malformed_body_is_refused_with_a_sentence(api, token, body, says):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from flask import Blueprint, g, jsonify, request
 
+from appliance.amounts import parse_amount
 from appliance.counter import MAX_STAMPS_PER_VISIT, handle
 from appliance.staff import device_for_token
 from appliance.vouchers import redeem_voucher
@@ -13,8 +12,6 @@ from appliance.vouchers import redeem_voucher
 from .errors import json_error
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-MAX_AMOUNT = Decimal("10000000")
 
 
 class BadRequest(ValueError):
@@ -68,16 +65,9 @@ def _amount_cents(body: dict) -> int | None:
     if value is None:
         return None
     try:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise InvalidOperation
-        amount = Decimal(str(value).strip())
-        if not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT or amount != round(amount, 2):
-            raise InvalidOperation
-    except InvalidOperation:
-        raise BadRequest(
-            '"amount" must be the amount spent with at most 2 decimals, like "4.50".'
-        ) from None
-    return int(amount * 100)
+        return parse_amount(value)
+    except ValueError as exc:
+        raise BadRequest(f'"amount": {exc}') from None
 
 
 @bp.post("/counter/tap")
