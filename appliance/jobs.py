@@ -6,6 +6,7 @@ from huey import SqliteHuey, crontab
 
 from . import box as box_mod
 from .clock import utcnow
+from .db import checkpoint_wal
 from .outbox import dispatch_due
 from .settings import load_settings
 
@@ -20,3 +21,9 @@ def dispatch_outbox():
     box = box_mod.current()
     with box.db.atomic():
         return dispatch_due(box.db, utcnow())
+
+
+@huey.periodic_task(crontab(minute="*"))
+def checkpoint_database():
+    """Checkpoint the WAL here, so that no tap's commit pays for it (see db.SQLITE_PRAGMAS)."""
+    return checkpoint_wal(box_mod.current().db)
