@@ -7,6 +7,7 @@ Exit status: 0 done (stamped, cooldown, voucher, redeemed), 3 refused or unknown
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 
@@ -22,7 +23,7 @@ class UsageError(Exception):
     """Bad input from the person at the keyboard: printed as a sentence, exit 2."""
 
 
-def _emit(args, data: dict, text: str, code: int = EXIT_OK) -> int:
+def emit(args, data: dict, text: str, code: int = EXIT_OK) -> int:
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
     else:
@@ -30,7 +31,7 @@ def _emit(args, data: dict, text: str, code: int = EXIT_OK) -> int:
     return code
 
 
-def _moment(text: str | None):
+def parse_at(text: str | None):
     if text is None:
         return None
     try:
@@ -53,7 +54,7 @@ def cmd_init(args) -> int:
         )
     else:
         text = f"Stampbox data folder {result['data_dir']} is already set up."
-    return _emit(args, result, text)
+    return emit(args, result, text)
 
 
 def cmd_tap(args) -> int:
@@ -68,7 +69,7 @@ def cmd_tap(args) -> int:
             raise UsageError(f"--amount {exc}") from None
     try:
         result = handle(
-            args.token, source="cli", stamps=args.stamps, now=_moment(args.at), amount_cents=amount
+            args.token, source="cli", stamps=args.stamps, now=parse_at(args.at), amount_cents=amount
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -93,19 +94,19 @@ def cmd_tap(args) -> int:
                 file=sys.stderr,
             )
         return code
-    return _emit(args, result.to_dict(), "\n".join(lines), code)
+    return emit(args, result.to_dict(), "\n".join(lines), code)
 
 
 def cmd_redeem(args) -> int:
     from .vouchers import redeem_voucher
 
     box_mod.start()
-    result = redeem_voucher(args.code, now=_moment(args.at), by="cli", source="cli")
+    result = redeem_voucher(args.code, now=parse_at(args.at), by="cli", source="cli")
     code = EXIT_OK if result.status == "redeemed" else EXIT_REFUSED
     if code != EXIT_OK and not args.json:
         print(result.message, file=sys.stderr)
         return code
-    return _emit(args, result.to_dict(), result.message, code)
+    return emit(args, result.to_dict(), result.message, code)
 
 
 def cmd_member_add(args) -> int:
@@ -121,7 +122,7 @@ def cmd_member_add(args) -> int:
     cards = ", ".join(
         c["code"] + (f" (NFC {c['nfc_uid']})" if c["nfc_uid"] else "") for c in member["cards"]
     )
-    return _emit(args, member, f"Member {member['id']} enrolled. Card: {cards}")
+    return emit(args, member, f"Member {member['id']} enrolled. Card: {cards}")
 
 
 def cmd_program_set(args) -> int:
@@ -133,7 +134,7 @@ def cmd_program_set(args) -> int:
     except ProgramError as exc:
         raise UsageError(str(exc)) from None
     tiers = ", ".join(f"{t.stamps} stamps: {t.reward}" for t in state.tiers)
-    return _emit(
+    return emit(
         args, state.to_dict(), f"Program saved. {tiers}. Vouchers valid {state.voucher_days} days."
     )
 
@@ -146,7 +147,7 @@ def cmd_program_show(args) -> int:
     if state is None:
         raise UsageError("No program yet: run `stampbox init` first.")
     tiers = ", ".join(f"{t.stamps} stamps: {t.reward}" for t in state.tiers)
-    return _emit(args, state.to_dict(), f"{tiers}. Vouchers valid {state.voucher_days} days.")
+    return emit(args, state.to_dict(), f"{tiers}. Vouchers valid {state.voucher_days} days.")
 
 
 def cmd_import(args) -> int:
@@ -157,7 +158,7 @@ def cmd_import(args) -> int:
         report = import_files(args.members, args.visits)
     except CsvImportError as exc:
         raise UsageError(str(exc)) from None
-    return _emit(
+    return emit(
         args,
         report,
         f"Imported {report['members_added']} new members and {report['visits_added']} new visits"
@@ -174,7 +175,7 @@ def cmd_device_token_create(args) -> int:
         token = create_device_token(args.name)
     except TokenError as exc:
         raise UsageError(str(exc)) from None
-    return _emit(
+    return emit(
         args,
         {"name": args.name, "token": token},
         f"Token for {args.name} (shown only this once): {token}",
@@ -187,7 +188,7 @@ def cmd_device_token_revoke(args) -> int:
     box_mod.start()
     if not revoke_device_token(args.name):
         raise UsageError(f"No active token for a device named {args.name!r}.")
-    return _emit(args, {"name": args.name, "revoked": True}, f"Token for {args.name} revoked.")
+    return emit(args, {"name": args.name, "revoked": True}, f"Token for {args.name} revoked.")
 
 
 def cmd_web(args) -> int:
@@ -212,6 +213,12 @@ def cmd_run(args) -> int:
     from .processes import run_all
 
     return run_all(args.host, args.port)
+
+
+# Command groups of other areas (campaigns, devices, ...) live in their own modules, each with
+# register(sub, add): `sub` is the top-level subparsers, add(name, func, help, parent=sub)
+# makes a command that takes --json. Listing a module here is all it takes.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p = add("revoke", cmd_device_token_revoke, "revoke a device's token", token)
     p.add_argument("name")
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub, add)
     return parser
 
 

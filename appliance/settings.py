@@ -52,6 +52,20 @@ class Settings:
     # device drivers for the bridge, comma separated: "sim", "sim:/path/to/fifo", ...
     devices: str = "sim"
 
+    # -- outbound email (SMTP) and SMS (a Twilio-shaped HTTP API) --------------------------
+    smtp_host: str = ""
+    smtp_port: int = field(default=587, metadata={"min": 1, "max": 65535})
+    smtp_user: str = ""
+    smtp_password: str = field(default="", metadata={"secret": True})
+    smtp_security: str = field(
+        default="starttls", metadata={"choices": ("none", "starttls", "tls")}
+    )
+    mail_from: str = ""
+    sms_api_url: str = ""
+    sms_account: str = ""
+    sms_token: str = field(default="", metadata={"secret": True})
+    sms_from: str = ""
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "stampbox.db"
@@ -69,11 +83,13 @@ class Settings:
         return self.database_url or f"sqlite:///{self.db_path}"
 
     def describe(self) -> dict:
-        """Settings as printable data, with passwords in URLs hidden."""
+        """Settings as printable data, with passwords and tokens hidden."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "database_url" and "@" in str(value):
+            if f.metadata.get("secret") and value:
+                value = "***"
+            elif f.name == "database_url" and "@" in str(value):
                 scheme, _, rest = str(value).partition("://")
                 value = f"{scheme}://***@{rest.rpartition('@')[2]}"
             out[f.name] = str(value) if isinstance(value, Path) else value
@@ -89,6 +105,9 @@ def _coerce(f: dataclasses.Field, raw, origin: str):
         value = _PARSERS[kind](raw)
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"{origin}: {raw!r} is not a valid {kind.__name__} ({exc})") from None
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise SettingsError(f"{origin}: {value!r} is not one of {', '.join(choices)}")
     low, high = f.metadata.get("min"), f.metadata.get("max")
     if low is not None and value < low or high is not None and value > high:
         raise SettingsError(f"{origin}: {value} is outside {low}..{high}")

@@ -29,6 +29,7 @@ def test_environment_overrides_the_file_which_overrides_defaults(tmp_path):
         ({"STAMPBOX_STAMP_COOLDOWN_MINUTES": "-1"}, "outside"),
         ({"STAMPBOX_DEV_MODE": "maybe"}, "STAMPBOX_DEV_MODE"),
         ({"STAMPBOX_CONFIG": "/nonexistent/stampbox.toml"}, "cannot read"),
+        ({"STAMPBOX_SMTP_SECURITY": "ssl"}, "not one of none, starttls, tls"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(env, needle):
@@ -47,3 +48,10 @@ def test_a_database_password_is_hidden_when_settings_are_printed():
     s = load_settings(environ={"STAMPBOX_DATABASE_URL": "postgresql://shop:s3cret@db/stampbox"})
     assert "s3cret" not in str(s.describe())
     assert s.describe()["database_url"] == "postgresql://***@db/stampbox"
+
+
+def test_secrets_are_hidden_when_settings_are_printed():
+    s = load_settings(environ={"STAMPBOX_SMTP_PASSWORD": "pw1", "STAMPBOX_SMS_TOKEN": "tok2"})
+    shown = s.describe()
+    assert shown["smtp_password"] == shown["sms_token"] == "***"
+    assert "pw1" not in str(shown) and "tok2" not in str(shown)
