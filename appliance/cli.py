@@ -218,7 +218,9 @@ def cmd_run(args) -> int:
 # Command groups of other areas (campaigns, devices, ...) live in their own modules, each with
 # register(sub, add): `sub` is the top-level subparsers, add(name, func, help, parent=sub)
 # makes a command that takes --json. Listing a module here is all it takes.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "appliance.backup_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -307,4 +309,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the package's module, not this __main__ copy: command modules import UsageError from
+    # appliance.cli, and main() must catch that very class
+    from appliance import cli
+
+    sys.exit(cli.main())

@@ -27,3 +27,11 @@ def dispatch_outbox():
 def checkpoint_database():
     """Checkpoint the WAL here, so that no tap's commit pays for it (see db.SQLITE_PRAGMAS)."""
     return checkpoint_wal(box_mod.current().db)
+
+
+@huey.periodic_task(crontab(hour="3", minute="15"))
+def nightly_backup():
+    """A consistent backup every night (UTC), rotated; copied to the USB stick when set."""
+    from .backup import nightly
+
+    return str(nightly(box_mod.current().settings).path)

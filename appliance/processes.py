@@ -14,6 +14,10 @@ import time
 
 from .settings import load_settings
 
+# seconds: the longest the idle worker waits between polls of the queue; work a person waits
+# for (a test message, a slip, an unsubscribe) starts within this (one cheap query per poll)
+WORKER_MAX_DELAY = 0.5
+
 
 def web_command(host: str | None, port: int | None) -> list[str]:
     settings = load_settings()
@@ -68,8 +72,8 @@ def run_worker() -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     box.start()
-    # max_delay: a reward message a customer waits for should not sit 10 s in polling back-off
-    Consumer(huey, workers=2, worker_type="thread", periodic=True, max_delay=2.0).run()
+    # a test push, a slip request or an unsubscribe must not sit in polling back-off (default 10 s)
+    Consumer(huey, workers=2, worker_type="thread", periodic=True, max_delay=WORKER_MAX_DELAY).run()
     return 0
 
 
