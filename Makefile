@@ -41,6 +41,8 @@ run: system-deps install
 
 test: test-system-deps install
 	$(PY) -m ruff check appliance firmware_bridge web tests bench
+	# the printer tests' independent ESC/POS emulator runs from its own Python 3.13 venv
+	$(PY) tests/fixtures/emupos_peer.py
 	$(PY) -m pytest
 
 bench: install

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +22,11 @@ class Box:
     @property
     def cooldown_micros(self) -> int:
         return self.settings.stamp_cooldown_minutes * 60 * 1_000_000
+
+    def clock_trusted(self) -> bool:
+        """A Pi has no battery clock: until NTP has synchronised it, its time may be years off."""
+        marker = self.settings.clock_sync_file
+        return not marker or os.path.exists(marker)
 
 
 _current: Box | None = None

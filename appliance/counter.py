@@ -39,9 +39,10 @@ _STAMP = (
     " AND (last_stamp_at IS NULL OR last_stamp_at <= ?)"
 )
 _VISIT = (
-    "INSERT INTO visit (member_id, card_id, at, stamps, amount_cents, source, staff_id)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO visit (member_id, card_id, at, stamps, amount_cents, source, staff_id,"
+    " clock_synced) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_LAST_EVENT_AT = "SELECT at FROM counter_event ORDER BY id DESC LIMIT 1"
 
 
 def _local(box, moment: datetime) -> str:
@@ -88,13 +89,16 @@ def handle(
     for _attempt in range(3):
         try:
             with db.atomic():
+                synced = box.clock_trusted()
+                at = now if synced else _not_before_last_event(db, now)
                 if kind == "V":
-                    result, member_id = _scan_voucher(db, box, token.value, now, source)
+                    result, member_id = _scan_voucher(db, box, token.value, at, source)
                 else:
                     result, member_id = _tap_card(
-                        db, box, token, now, source, stamps, amount_cents, staff_id
+                        db, box, token, at, source, stamps, amount_cents, staff_id, synced
                     )
-                result.event_id = record_event(db, result, member_id, now)
+                result.clock_synced = synced
+                result.event_id = record_event(db, result, member_id, at)
             return result
         except _Retry:
             continue
@@ -119,7 +123,14 @@ def _card_state(code: str, stamps: int, program: ProgramState) -> dict:
     return {"code": format_code(code), "stamps": stamps, "stamps_needed": program.stamps_needed}
 
 
-def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id):
+def _not_before_last_event(db, now: datetime) -> datetime:
+    """An unsynchronised clock may say 1970 or last year: never record time going backwards."""
+    row = db.execute_sql(sql(_LAST_EVENT_AT, db)).fetchone()
+    last = from_micros(row[0]) if row else None
+    return max(now, last) if last else now
+
+
+def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id, synced=True):
     query = _CARD_BY_UID if token.kind == "nfc" else _CARD_BY_CODE
     row = db.execute_sql(sql(query, db), (token.value,)).fetchone()
     at = iso(now)
@@ -184,7 +195,8 @@ def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id):
         # only reachable where another writer slipped in between (PostgreSQL): re-read
         raise _Retry()
     db.execute_sql(
-        sql(_VISIT, db), (member_id, card_id, now_us, stamps, amount_cents, source, staff_id)
+        sql(_VISIT, db),
+        (member_id, card_id, now_us, stamps, amount_cents, source, staff_id, synced),
     )
     issued = []
     for rnd, tier in unlocked:

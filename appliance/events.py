@@ -28,6 +28,8 @@ class CounterResult:
     at: str | None = None
     source: str = ""
     event_id: int | None = None
+    # False when the box's clock was not synchronised: `at` is then "not before the last event"
+    clock_synced: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -110,6 +110,8 @@ class Visit(BaseModel):
     source = CharField(default="")
     staff = ForeignKeyField(StaffUser, null=True, on_delete="SET NULL")
     import_key = CharField(null=True, unique=True)
+    # False: stamped before the box's clock was synchronised (time is "not before the last event")
+    clock_synced = BooleanField(default=True)
 
     class Meta:
         indexes = ((("member", "at"), False), (("at",), False))

@@ -49,6 +49,9 @@ class Settings:
     web_port: int = field(default=8000, metadata={"min": 1, "max": 65535})
     # the shop's zone for dates shown to people; "" means the machine's local zone
     timezone: str = ""
+    # a file that exists once the clock is synchronised (on the box systemd-timesyncd's
+    # /run/systemd/timesync/synchronized); "" trusts the clock, as on a laptop
+    clock_sync_file: str = ""
     # a mounted USB stick (or other folder) that nightly backups are also copied to; "" = none
     backup_copy_dir: str = ""
     # device drivers for the bridge, comma separated: "sim", "sim:/path/to/fifo", ...

@@ -1,0 +1,243 @@
+"""Receipt documents: what a slip says, as plain data. The bridge renders them (ESC/POS, PNG).
+
+A receipt is a list of blocks (text lines, rules, QR codes, barcodes, feeds). It carries no
+printer commands and no bytes: one layout, several renderers. `to_dict`/`from_dict` is the JSON
+stored in a print job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from . import box as box_mod
+from .clock import from_micros, utcnow
+from .codes import format_code, normalize
+
+ALIGNS = ("left", "center", "right")
+SHOP_TITLE = "Stampbox"
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+    align: str = "left"
+    bold: bool = False
+    size: int = 1  # 1 normal, 2 double width and height (headlines, the code to read aloud)
+    kind: str = field(default="text", init=False)
+
+
+@dataclass(frozen=True)
+class QR:
+    data: str
+    size: int = 6  # dots per module on the printer
+    kind: str = field(default="qr", init=False)
+
+
+@dataclass(frozen=True)
+class Barcode:
+    data: str
+    symbology: str = "CODE128"
+    kind: str = field(default="barcode", init=False)
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str = field(default="rule", init=False)
+
+
+@dataclass(frozen=True)
+class Feed:
+    lines: int = 1
+    kind: str = field(default="feed", init=False)
+
+
+Block = Text | QR | Barcode | Rule | Feed
+_BLOCKS = {cls.__dataclass_fields__["kind"].default: cls for cls in (Text, QR, Barcode, Rule, Feed)}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A slip: `kind` names the layout (voucher, reward, enrolment, ...), `blocks` its content."""
+
+    kind: str
+    blocks: tuple[Block, ...]
+    title: str = ""
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "title": self.title, "blocks": [asdict(b) for b in self.blocks]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Receipt:
+        """Raises ValueError for a block kind or field this version does not know."""
+        blocks = []
+        for raw in data["blocks"]:
+            raw = dict(raw)
+            block_cls = _BLOCKS.get(raw.pop("kind", None))
+            if block_cls is None:
+                raise ValueError(f"unknown receipt block {raw!r}")
+            blocks.append(block_cls(**raw))
+        return cls(data["kind"], tuple(blocks), data.get("title", ""))
+
+    def text(self) -> str:
+        """The slip's words, one block per line: for logs, tests and screen readers."""
+        lines = []
+        for block in self.blocks:
+            if isinstance(block, Text):
+                lines.append(block.text)
+            elif isinstance(block, (QR, Barcode)):
+                lines.append(f"[{block.kind} {block.data}]")
+            elif isinstance(block, Rule):
+                lines.append("-" * 8)
+        return "\n".join(lines)
+
+
+def _day(moment, zone) -> str:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(zone).strftime("%d %b %Y")
+
+
+def _header(title: str, now: datetime, zone) -> list[Block]:
+    return [
+        Text(SHOP_TITLE, align="center", bold=True, size=2),
+        Text(title, align="center", bold=True),
+        Text(now.astimezone(zone).strftime("%d %b %Y %H:%M"), align="center"),
+        Rule(),
+    ]
+
+
+def voucher_receipt(
+    voucher: dict, member_name: str = "", *, now: datetime | None = None, zone=None
+) -> Receipt:
+    """The slip a customer keeps for a reward: the reward, the QR of the signed code, the code
+    in groups of four to read aloud or type, and the validity.
+
+    `voucher` is the core's voucher dict (code, reward, valid_from, valid_until, kind).
+    """
+    now = now or utcnow()
+    code = normalize(voucher["code"])
+    title = "Birthday gift" if voucher.get("kind") == "birthday" else "Your reward"
+    blocks = _header(title, now, zone)
+    if member_name:
+        blocks.append(Text(f"For {member_name}", align="center"))
+    blocks += [
+        Text(voucher["reward"], align="center", bold=True, size=2),
+        Feed(),
+        # the canonical code: a scanner at the counter reads it straight into the core
+        QR(code),
+        Feed(),
+        Text(format_code(code), align="center", bold=True),
+        Text(
+            f"Valid {_day(voucher['valid_from'], zone)} to {_day(voucher['valid_until'], zone)}",
+            align="center",
+        ),
+        Text("Show this slip at the counter.", align="center"),
+    ]
+    return Receipt("birthday" if title == "Birthday gift" else "voucher", tuple(blocks), title)
+
+
+def reward_receipt(result: dict, *, now: datetime | None = None, zone=None) -> list[Receipt]:
+    """One voucher slip per reward a tap unlocked (`result` is CounterResult.to_dict())."""
+    name = (result.get("member") or {}).get("name") or ""
+    return [voucher_receipt(v, name, now=now, zone=zone) for v in result.get("unlocked") or []]
+
+
+def enrolment_receipt(
+    signup_url: str, card_code: str, *, now: datetime | None = None, zone=None
+) -> Receipt:
+    """A new member's slip: the sign-up page as a QR, and the card's short code."""
+    now = now or utcnow()
+    code = normalize(card_code)
+    blocks = _header("Welcome!", now, zone) + [
+        Text("Scan to finish signing up:", align="center"),
+        QR(signup_url),
+        Feed(),
+        Text("Your card", align="center"),
+        Text(format_code(code), align="center", bold=True),
+        Barcode(code),
+    ]
+    return Receipt("enrolment", tuple(blocks), "Welcome!")
+
+
+def setup_receipt(
+    url: str, username: str, password: str, *, now: datetime | None = None, zone=None
+) -> Receipt:
+    """The first-boot slip: where the admin is and the owner's one-time login."""
+    now = now or utcnow()
+    blocks = _header("Setup", now, zone) + [
+        Text("Open the admin page:", align="center"),
+        QR(url),
+        Text(url, align="center"),
+        Feed(),
+        Text(f"User: {username}", bold=True),
+        Text(f"Password: {password}", bold=True),
+        Text("Change the password after the first login, then throw this slip away."),
+    ]
+    return Receipt("setup", tuple(blocks), "Setup")
+
+
+def printer_test_receipt(*, now: datetime | None = None, zone=None, width: int = 80) -> Receipt:
+    """`stampbox print test`: every block kind, the code page's special letters, a QR."""
+    now = now or utcnow()
+    blocks = _header("Printer test", now, zone) + [
+        Text(f"Paper: {width} mm"),
+        Text("Left"),
+        Text("Centre", align="center"),
+        Text("Right", align="right"),
+        Text("Bold", bold=True),
+        Text("Big", size=2),
+        Text("Café crème 2,50 € · Grüße · Ñandú"),
+        QR("STAMPBOX PRINTER TEST"),
+        Barcode("STAMPBOX"),
+    ]
+    return Receipt("test", tuple(blocks), "Printer test")
+
+
+def day_summary_receipt(day_start: datetime, day_end: datetime, *, box=None) -> Receipt:
+    """The end-of-day slip: visits, stamps, new members, vouchers issued and redeemed."""
+    box = box or box_mod.current()
+    db = box.db
+    p = db.param
+    start, end = int(day_start.timestamp() * 1e6), int(day_end.timestamp() * 1e6)
+
+    def one(query: str) -> int:
+        return db.execute_sql(query.replace("?", p), (start, end)).fetchone()[0] or 0
+
+    visits = one("SELECT COUNT(*) FROM visit WHERE at >= ? AND at < ?")
+    stamps = one("SELECT SUM(stamps) FROM visit WHERE at >= ? AND at < ?")
+    members = one("SELECT COUNT(*) FROM member WHERE joined_at >= ? AND joined_at < ?")
+    issued = one("SELECT COUNT(*) FROM voucher WHERE issued_at >= ? AND issued_at < ?")
+    redeemed = one("SELECT COUNT(*) FROM voucher WHERE redeemed_at >= ? AND redeemed_at < ?")
+    zone = box.zone
+    blocks = _header("End of day", day_end, zone) + [
+        Text(f"{_day(day_start, zone)}", align="center", bold=True),
+        Text(f"Visits            {visits:>6}"),
+        Text(f"Stamps            {stamps:>6}"),
+        Text(f"New members       {members:>6}"),
+        Text(f"Rewards unlocked  {issued:>6}"),
+        Text(f"Rewards redeemed  {redeemed:>6}"),
+    ]
+    return Receipt("day_summary", tuple(blocks), "End of day")
+
+
+def voucher_receipt_for_code(text: str, *, now: datetime | None = None, box=None) -> Receipt:
+    """The slip of an issued voucher, looked up by its code. Raises LookupError if unknown."""
+    box = box or box_mod.current()
+    db = box.db
+    row = db.execute_sql(
+        "SELECT v.code, v.kind, v.reward, v.valid_from, v.valid_until, m.name FROM voucher v"
+        " JOIN member m ON m.id = v.member_id WHERE v.code = " + db.param,
+        (normalize(text),),
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"No voucher {text!r} on this box.")
+    code, kind, reward, start, end, name = row
+    voucher = {
+        "code": code,
+        "kind": kind,
+        "reward": reward,
+        "valid_from": from_micros(start),
+        "valid_until": from_micros(end),
+    }
+    return voucher_receipt(voucher, name or "", now=now, zone=box.zone)

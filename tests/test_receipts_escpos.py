@@ -1,0 +1,147 @@
+"""Slips: the core's receipt documents, rendered by python-escpos and read back by an
+independent ESC/POS emulator (emupos) and a barcode reader (zxing-cpp)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import zxingcpp
+from PIL import Image, ImageOps
+
+from appliance.counter import handle
+from appliance.events import CounterResult
+from appliance.members import add_member
+from appliance.receipts import (
+    QR,
+    Receipt,
+    Text,
+    printer_test_receipt,
+    reward_receipt,
+    voucher_receipt_for_code,
+)
+from appliance.vouchers import issue_voucher_sql, redeem_voucher
+from firmware_bridge.slips import render_escpos, render_png
+
+from .conftest import T0
+from .fixtures.emupos_peer import decode, ensure_emupos
+
+UID = "04A23B4C5D6E7F"
+
+
+@pytest.fixture(scope="session")
+def emupos_python():
+    return ensure_emupos()
+
+
+def read_codes(image: Image.Image) -> dict[str, str]:
+    """What a barcode reader sees on the picture: {format: text}."""
+    framed = ImageOps.expand(image.convert("L"), border=24, fill=255)
+    found = zxingcpp.read_barcodes(framed)
+    return {str(code.format).rpartition(".")[2].replace(" ", ""): code.text for code in found}
+
+
+@pytest.fixture
+def earned_voucher(box):
+    """A voucher issued by the core as a full card issues it, on Anna's account."""
+    member = add_member("Anna", card_uid=UID, now=T0 - timedelta(days=1))
+    with box.db.atomic():
+        voucher = issue_voucher_sql(
+            box.db,
+            box.code_key,
+            member["id"],
+            "tier",
+            "Free coffee",
+            T0,
+            T0 + timedelta(days=90),
+            f"tier:{member['id']}:0:10",
+        )
+    return CounterResult("stamped", "card full", member=member, unlocked=[voucher])
+
+
+@pytest.mark.parametrize("width", [58, 80])
+def test_a_voucher_slip_decodes_and_its_qr_redeems_at_the_counter(
+    earned_voucher,
+    emupos_python,
+    tmp_path,
+    width,
+):
+    (slip,) = reward_receipt(earned_voucher.to_dict(), now=T0, zone=None)
+    decoded = decode(emupos_python, render_escpos(slip, width), tmp_path, width)
+    assert decoded["unknown"] == []  # every byte we sent is a command emupos understands
+    (receipt,) = decoded["receipts"]
+    code = earned_voucher.unlocked[0]["code"]  # VXXX-XXXX-XXXX-XXXX
+    canonical = code.replace("-", "")
+    assert receipt["boundary"] == "cut"
+    assert receipt["width"] == {58: 384, 80: 576}[width]
+    assert "Free coffee" in receipt["text"] and "For Anna" in receipt["text"]
+    assert code in receipt["text"]  # the groups a person reads aloud
+    assert f"[qr {canonical}]" in receipt["text"]
+    scanned = read_codes(Image.open(receipt["png"]))["QRCode"]
+    assert scanned == canonical
+    # the scanned QR is what a scanner hands the core: it is a valid voucher, then redeems once
+    shown = handle(scanned, "scanner", now=T0 + timedelta(hours=2))
+    assert shown.status == "voucher"
+    assert redeem_voucher(scanned, now=T0 + timedelta(hours=2)).status == "redeemed"
+    assert redeem_voucher(scanned, now=T0 + timedelta(hours=3)).status == "refused"
+
+
+def test_the_code_page_is_set_and_euro_and_accents_print(emupos_python, tmp_path):
+    data = render_escpos(printer_test_receipt(now=T0), 80)
+    assert b"\x1bt\x13" in data  # ESC t 19: CP858, chosen by us, not guessed per character
+    (receipt,) = decode(emupos_python, data, tmp_path)["receipts"]
+    assert "Café crème 2,50 € · Grüße · Ñandú" in receipt["text"]
+    assert read_codes(Image.open(receipt["png"])) == {
+        "QRCode": "STAMPBOX PRINTER TEST",
+        "Code128": "STAMPBOX",
+    }
+
+
+def test_text_the_code_page_cannot_carry_is_printed_as_a_picture(emupos_python, tmp_path):
+    slip = Receipt(
+        "test",
+        (
+            Text("Hello"),
+            Text("שלום עולם", align="center"),
+            Text("你好，欢迎光临"),
+            Text("Сәлеметсіз бе"),
+        ),
+    )
+    (receipt,) = decode(emupos_python, render_escpos(slip, 58), tmp_path, 58)["receipts"]
+    lines = receipt["text"].splitlines()
+    assert lines[0] == "Hello"
+    assert [line.startswith("[image 384x") for line in lines[1:]] == [True, True, True]
+
+
+def test_a_barcode_too_wide_for_58_mm_is_left_out_but_fits_80(emupos_python, tmp_path):
+    from appliance.receipts import Barcode
+
+    slip = Receipt("test", (Text("card"), Barcode("C0123456789ABCDEF")))
+    (narrow,) = decode(emupos_python, render_escpos(slip, 58), tmp_path / "58", 58)["receipts"]
+    (wide,) = decode(emupos_python, render_escpos(slip, 80), tmp_path / "80", 80)["receipts"]
+    assert narrow["text"] == "card\n"
+    assert "[barcode CODE128 C0123456789ABCDEF]" in wide["text"]
+
+
+def test_the_preview_picture_shows_the_same_qr(earned_voucher):
+    code = earned_voucher.unlocked[0]["code"]
+    slip = voucher_receipt_for_code(code, now=T0)
+    for width, dots in ((58, 384), (80, 576)):
+        picture = render_png(slip, width)
+        assert picture.width == dots
+        assert read_codes(picture)["QRCode"] == code.replace("-", "")
+
+
+def test_a_receipt_survives_its_json_round_trip():
+    slip = printer_test_receipt(now=T0)
+    assert Receipt.from_dict(slip.to_dict()) == slip
+    assert (
+        QR("x") in Receipt.from_dict({"kind": "t", "blocks": [{"kind": "qr", "data": "x"}]}).blocks
+    )
+    with pytest.raises(ValueError, match="unknown receipt block"):
+        Receipt.from_dict({"kind": "t", "blocks": [{"kind": "hologram"}]})
+
+
+def test_an_unknown_voucher_code_cannot_be_printed(box):
+    with pytest.raises(LookupError, match="No voucher"):
+        voucher_receipt_for_code("VAAA-AAAA-AAAA-AAAA")
