@@ -219,6 +219,7 @@ def cmd_run(args) -> int:
 # register(sub, add): `sub` is the top-level subparsers, add(name, func, help, parent=sub)
 # makes a command that takes --json. Listing a module here is all it takes.
 COMMAND_MODULES: tuple[str, ...] = (
+    "appliance.campaign_cli",
     "appliance.backup_cli",
 )
 

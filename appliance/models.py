@@ -75,6 +75,10 @@ class Member(BaseModel):
     first_visit_at = MomentField(null=True)
     last_visit_at = MomentField(null=True, index=True)
     spend_cents = BigIntegerField(default=0)
+    # suppressions (schema 3): set by one-click unsubscribe and by bounces
+    email_unsubscribed_at = MomentField(null=True)
+    sms_unsubscribed_at = MomentField(null=True)
+    email_bounced_at = MomentField(null=True)
 
     class Meta:
         indexes = ((("birthday_month", "birthday_day"), False),)
@@ -151,7 +155,8 @@ class Outbox(BaseModel):
     """Work other processes do for an event, written in the event's own transaction."""
 
     id = AutoField()
-    event_key = CharField(unique=True)
+    # one event on one channel is delivered at most once: unique (event_key, channel) (schema 3)
+    event_key = CharField()
     kind = CharField()
     member = ForeignKeyField(Member, null=True, on_delete="CASCADE")
     payload = TextField(default="{}")
@@ -160,6 +165,20 @@ class Outbox(BaseModel):
     attempts = IntegerField(default=0)
     last_error = TextField(default="")
     created_at = MomentField()
+    # schema 3: messages (kind "message") go out on a channel; "" marks a trigger row
+    channel = CharField(default="")
+    campaign_id = IntegerField(null=True)
+    claimed_by = CharField(default="")
+    claimed_at = MomentField(null=True)
+    sent_at = MomentField(null=True)
+    provider_id = CharField(default="")
+
+    class Meta:
+        indexes = (
+            (("event_key", "channel"), True),
+            (("state", "due_at"), False),
+            (("campaign_id", "state"), False),
+        )
 
 
 class PrintJob(BaseModel):
@@ -189,6 +208,41 @@ class AuditLog(BaseModel):
     detail = TextField(default="{}")
 
 
+class Segment(BaseModel):
+    """A segment the owner saved under their own name: a kind and its parameters."""
+
+    id = AutoField()
+    name = CharField(unique=True)
+    kind = CharField()
+    params = TextField(default="{}")
+    created_at = MomentField()
+
+
+class Campaign(BaseModel):
+    id = AutoField()
+    name = CharField()
+    segment = CharField()
+    params = TextField(default="{}")
+    channels = TextField(default="[]")
+    content = TextField(default="{}")
+    voucher_reward = CharField(null=True)
+    voucher_days = BigIntegerField(null=True)
+    state = CharField(default="draft", index=True)
+    scheduled_at = MomentField(null=True)
+    queued_at = MomentField(null=True)
+    recipients = BigIntegerField(default=0)
+    created_at = MomentField()
+
+
+class Automation(BaseModel):
+    name = CharField(primary_key=True)
+    enabled = BooleanField(default=False)
+    channels = TextField(default="[]")
+    content = TextField(default="{}")
+    params = TextField(default="{}")
+    updated_at = MomentField()
+
+
 ALL_MODELS = [
     Program,
     RewardTier,
@@ -202,4 +256,7 @@ ALL_MODELS = [
     PrintJob,
     DeviceToken,
     AuditLog,
+    Segment,
+    Campaign,
+    Automation,
 ]

@@ -70,6 +70,14 @@ class Settings:
     sms_account: str = ""
     sms_token: str = field(default="", metadata={"secret": True})
     sms_from: str = ""
+    # campaigns and automations (issue 4): the name messages sign with; the first retry of a
+    # delivery that failed for a passing reason (server down) waits this long, doubling to 1 h
+    shop_name: str = ""
+    delivery_retry_seconds: int = field(default=30, metadata={"min": 1, "max": 3600})
+    # SMS: no marketing SMS between these local hours (start, end); at most this many a minute
+    sms_quiet_start_hour: int = field(default=21, metadata={"min": 0, "max": 24})
+    sms_quiet_end_hour: int = field(default=8, metadata={"min": 0, "max": 24})
+    sms_per_minute: int = field(default=60, metadata={"min": 1, "max": 6000})
 
     @property
     def db_path(self) -> Path:
