@@ -11,7 +11,7 @@ from . import box as box_mod
 from .audit import audit
 from .clock import iso, utcnow
 from .codes import format_code, make_code
-from .db import database
+from .db import database, sql
 from .models import Card, Member
 from .tokens import is_random_uid, normalize_uid
 
@@ -174,3 +174,65 @@ def member_dict(member: Member) -> dict:
             for c in Card.select().where(Card.member == member).order_by(Card.id)
         ],
     }
+
+
+def replace_card(member_id: int, nfc_uid: str, actor: str, now=None) -> dict:
+    """A lost card: block the member's cards and give a new one. Stamps live on the member,
+    so they carry over to the new card as they are."""
+    now = now or utcnow()
+    uid = clean_uid(nfc_uid)
+    with database.atomic():
+        member = _live_member(member_id)
+        blocked = (
+            Card.update(blocked_at=now)
+            .where((Card.member == member) & Card.blocked_at.is_null())
+            .execute()
+        )
+        card = new_card(member, uid, now)
+        audit(actor, "member.replace_card", now, member_id=member.id, nfc_uid=uid, blocked=blocked)
+    return {"member_id": member.id, "code": format_code(card.code), "nfc_uid": card.nfc_uid}
+
+
+def _live_member(member_id: int) -> Member:
+    member = Member.get_or_none(Member.id == member_id)
+    if member is None or member.erased_at is not None:
+        raise MemberError(f"There is no member {member_id}.")
+    return member
+
+
+def merge_members(keep_id: int, other_id: int, actor: str, now=None) -> dict:
+    """Fold `other` into `keep`: cards, visits, vouchers, consents and counters; `other` goes."""
+    now = now or utcnow()
+    if keep_id == other_id:
+        raise MemberError("A member cannot be merged with itself.")
+    with database.atomic():
+        keep, other = _live_member(keep_id), _live_member(other_id)
+        for table in ("card", "visit", "voucher", "consent", "outbox", "counter_event"):
+            database.execute_sql(
+                sql(f"UPDATE {table} SET member_id = ? WHERE member_id = ?"), (keep.id, other.id)
+            )
+        for field in ("name", "email", "phone", "birthday_month", "birthday_day", "locale"):
+            if not getattr(keep, field) and getattr(other, field):
+                setattr(keep, field, getattr(other, field))
+        if keep.birthday_year is None and keep.birthday_month == other.birthday_month:
+            keep.birthday_year = other.birthday_year
+        for field in ("email_consent_at", "sms_consent_at"):
+            setattr(keep, field, getattr(keep, field) or getattr(other, field))
+        # stamps add up; a card above the last tier completes on its next stamp
+        keep.stamps += other.stamps
+        keep.rounds += other.rounds
+        keep.visit_count += other.visit_count
+        keep.spend_cents += other.spend_cents
+        keep.joined_at = min(keep.joined_at, other.joined_at)
+        keep.first_visit_at = _pick(min, keep.first_visit_at, other.first_visit_at)
+        keep.last_visit_at = _pick(max, keep.last_visit_at, other.last_visit_at)
+        keep.last_stamp_at = _pick(max, keep.last_stamp_at, other.last_stamp_at)
+        keep.save()
+        other.delete_instance()
+        audit(actor, "member.merge", now, member_id=keep.id, merged_id=other.id)
+    return member_dict(keep)
+
+
+def _pick(choose, a, b):
+    values = [v for v in (a, b) if v is not None]
+    return choose(values) if values else None

@@ -79,6 +79,8 @@ class Member(BaseModel):
     email_unsubscribed_at = MomentField(null=True)
     sms_unsubscribed_at = MomentField(null=True)
     email_bounced_at = MomentField(null=True)
+    # erased on request: personal data gone, the row (and its visit counts) kept (schema 5)
+    erased_at = MomentField(null=True)
 
     class Meta:
         indexes = ((("birthday_month", "birthday_day"), False),)
@@ -134,6 +136,9 @@ class Voucher(BaseModel):
     redeemed_by = CharField(null=True)
     # what issued it, e.g. "tier:<member>:<round>:<stamps>": issuing twice is impossible
     source_key = CharField(unique=True)
+    # voided by the owner: valid_until is moved to the void time too, so redemption refuses it
+    voided_at = MomentField(null=True)
+    voided_by = CharField(null=True)
 
     class Meta:
         indexes = ((("member", "redeemed_at"), False),)
@@ -208,6 +213,48 @@ class AuditLog(BaseModel):
     detail = TextField(default="{}")
 
 
+class LoginAttempt(BaseModel):
+    """A failed login, kept for a while so guessing is slowed across all web workers."""
+
+    id = AutoField()
+    at = MomentField()
+    account = CharField()
+    address = CharField()
+
+
+class Consent(BaseModel):
+    """One consent given or withdrawn, with the exact wording shown and where it happened."""
+
+    id = AutoField()
+    member = ForeignKeyField(Member, on_delete="CASCADE", column_name="member_id")
+    channel = CharField()  # email | sms
+    granted = BooleanField()
+    at = MomentField()
+    source = CharField()
+    wording = TextField()
+    version = CharField(default="")
+    locale = CharField(default="")
+    confirm_token_hash = CharField(null=True, unique=True)
+    confirmed_at = MomentField(null=True)
+
+
+class EnrolmentCode(BaseModel):
+    """A short code on an enrolment slip: ties a self-signup to the card it was printed for."""
+
+    id = AutoField()
+    code = CharField(unique=True)
+    nfc_uid = CharField()
+    created_at = MomentField()
+    expires_at = MomentField()
+    used_at = MomentField(null=True)
+    member_id = IntegerField(null=True)
+
+
+class ShopSetting(BaseModel):
+    key = CharField(primary_key=True)
+    value = TextField()
+
+
 class Segment(BaseModel):
     """A segment the owner saved under their own name: a kind and its parameters."""
 
@@ -243,7 +290,19 @@ class Automation(BaseModel):
     updated_at = MomentField()
 
 
+class DeviceHealth(BaseModel):
+    """The bridge's devices as last seen (schema 4): present, last event, printer status."""
+
+    name = CharField(primary_key=True)
+    kind = CharField()
+    state = CharField()
+    detail = TextField(default="")
+    last_event_at = MomentField(null=True)
+    updated_at = MomentField()
+
+
 ALL_MODELS = [
+    DeviceHealth,
     Program,
     RewardTier,
     Member,
@@ -259,4 +318,8 @@ ALL_MODELS = [
     Segment,
     Campaign,
     Automation,
+    LoginAttempt,
+    Consent,
+    EnrolmentCode,
+    ShopSetting,
 ]

@@ -1,4 +1,4 @@
-"""The web process: owner login, the counter screen and the local JSON API.
+"""The web process: login, the counter screen, the admin, self-signup and the local JSON API.
 
 Gunicorn runs `web:create_app()` (gthread worker: a counter screen holds one thread with its
 event stream). The app only adapts HTTP to the core in `appliance`; it owns no loyalty rules.
@@ -14,8 +14,9 @@ from appliance.keys import secret_bytes
 from appliance.provision import init_box
 from appliance.settings import load_settings
 
-from . import api, auth, counter, db, errors
+from . import admin, api, auth, counter, db, errors, i18n, members, security, signup
 from .extensions import csrf
+from .qr import qr_svg
 
 __all__ = ["create_app"]
 
@@ -53,9 +54,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     db.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
+    i18n.init_app(app)
+    admin.init_app(app)
+    app.jinja_env.globals["qr_svg"] = qr_svg
     app.register_blueprint(auth.bp)
     app.register_blueprint(counter.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(members.bp)
+    app.register_blueprint(signup.bp)
     # machines authenticate with bearer tokens, not cookies: CSRF cannot apply to them
     csrf.exempt(api.bp)
 

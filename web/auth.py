@@ -11,7 +11,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from appliance.models import StaffUser
-from appliance.staff import authenticate
+from appliance.staff import login as check_login
 
 bp = Blueprint("auth", __name__)
 
@@ -57,7 +57,14 @@ def _safe_next(target: str | None) -> str:
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(form.username.data.strip(), form.password.data)
+        result = check_login(form.username.data, form.password.data, request.remote_addr)
+        if result.throttled:
+            flash(
+                "Too many wrong passwords. Wait 15 minutes, or ask the owner to check the account.",
+                "error",
+            )
+            return render_template("auth/login.html", form=form), 429
+        user = result.user
         if user is not None:
             # a fresh session: nothing set before login (fixation) survives it
             session.clear()

@@ -1,0 +1,65 @@
+"""Signed unsubscribe links: one per (member, channel), valid without logging in.
+
+The token is "member_id.channel.mac" where mac is HMAC-SHA256 over "member_id:channel" with
+the box's `unsubscribe_key`; nothing is stored, so every message can carry its own link.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from . import box as box_mod
+from .audit import audit
+from .clock import utcnow
+from .db import database
+from .keys import secret_bytes
+from .models import Consent, Member
+
+CHANNELS = ("email", "sms")
+
+
+def _key(settings=None) -> bytes:
+    settings = settings or box_mod.current().settings
+    return secret_bytes(settings.secrets_dir, "unsubscribe_key")
+
+
+def _mac(key: bytes, member_id: int, channel: str) -> str:
+    digest = hmac.new(key, f"{member_id}:{channel}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def make_unsubscribe_token(member_id: int, channel: str, settings=None) -> str:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    return f"{int(member_id)}.{channel}.{_mac(_key(settings), int(member_id), channel)}"
+
+
+def verify_unsubscribe_token(token: str, settings=None) -> tuple[int, str] | None:
+    """(member_id, channel) for a genuine token, else None."""
+    parts = (token or "").split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or parts[1] not in CHANNELS or len(token) > 100:
+        return None
+    member_id, channel, mac = int(parts[0]), parts[1], parts[2]
+    if not hmac.compare_digest(_mac(_key(settings), member_id, channel), mac):
+        return None
+    return member_id, channel
+
+
+def unsubscribe(member_id: int, channel: str, source: str, wording: str, now=None) -> bool:
+    """Withdraw the member's marketing consent on the channel; False if no such member."""
+    now = now or utcnow()
+    with database.atomic():
+        member = Member.get_or_none(Member.id == member_id)
+        if member is None or member.erased_at is not None:
+            return False
+        field = Member.email_consent_at if channel == "email" else Member.sms_consent_at
+        Member.update({field: None}).where(Member.id == member_id).execute()
+        Consent.create(
+            member=member_id, channel=channel, granted=False, at=now, source=source[:80],
+            wording=wording, locale="",
+        )  # fmt: skip
+        audit("member", "consent.withdraw", now, member_id=member_id, channel=channel,
+              source=source)  # fmt: skip
+    return True

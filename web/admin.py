@@ -1,0 +1,171 @@
+"""The back office: dashboard, staff accounts, device tokens, program, audit log.
+
+Owner-only pages use `owner_required`; staff reach the counter and the member pages.
+Every POST here is CSRF-checked by CSRFProtect and every change is audited by the core.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from appliance import box as box_mod
+from appliance.dashboard import SERIES, bar_chart, build_dashboard
+from appliance.models import AuditLog, CounterEvent, DeviceToken, PrintJob, StaffUser
+from appliance.program import ProgramError, load_program, parse_tier, set_program
+from appliance.staff import (
+    ROLES,
+    StaffError,
+    TokenError,
+    create_device_token,
+    create_staff,
+    delete_staff,
+    revoke_device_token,
+    set_password,
+)
+
+from .security import owner_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+AUDIT_PAGE = 100
+
+
+def _actor() -> str:
+    return g.staff.username
+
+
+def _back(endpoint: str, message: str, category: str = "info", **values):
+    flash(message, category)
+    return redirect(url_for(endpoint, **values))
+
+
+@bp.get("")
+@owner_required
+def dashboard():
+    board = build_dashboard(zone=box_mod.current().zone)
+    charts = {name: bar_chart(board.series[name]) for name in SERIES}
+    return render_template("admin/dashboard.html", board=board, charts=charts)
+
+
+@bp.get("/staff")
+@owner_required
+def staff():
+    users = StaffUser.select().order_by(StaffUser.username)
+    return render_template("admin/staff.html", users=users, roles=ROLES)
+
+
+@bp.post("/staff")
+@owner_required
+def staff_create():
+    form = request.form
+    try:
+        user = create_staff(
+            form.get("username", ""), form.get("password", ""), form.get("role", ""), _actor()
+        )
+    except StaffError as exc:
+        return _back("admin.staff", str(exc), "error")
+    return _back("admin.staff", f"Account {user.username} created.")
+
+
+@bp.post("/staff/<int:user_id>/password")
+@owner_required
+def staff_password(user_id: int):
+    try:
+        set_password(user_id, request.form.get("password", ""), _actor())
+    except (StaffError, StaffUser.DoesNotExist) as exc:
+        return _back("admin.staff", str(exc) or "There is no such account.", "error")
+    return _back("admin.staff", "Password changed.")
+
+
+@bp.post("/staff/<int:user_id>/delete")
+@owner_required
+def staff_delete(user_id: int):
+    try:
+        delete_staff(user_id, _actor())
+    except StaffError as exc:
+        return _back("admin.staff", str(exc), "error")
+    return _back("admin.staff", "Account removed.")
+
+
+@bp.get("/devices")
+@owner_required
+def devices():
+    tokens = DeviceToken.select().order_by(DeviceToken.revoked_at.is_null(False), DeviceToken.name)
+    last_event = CounterEvent.select().order_by(CounterEvent.id.desc()).first()
+    last_print = PrintJob.select().order_by(PrintJob.id.desc()).first()
+    pending_prints = PrintJob.select().where(PrintJob.state == "pending").count()
+    return render_template(
+        "admin/devices.html",
+        tokens=tokens,
+        last_event=last_event,
+        last_print=last_print,
+        pending_prints=pending_prints,
+        new_token=None,
+    )
+
+
+@bp.post("/devices")
+@owner_required
+def devices_create():
+    name = request.form.get("name", "")
+    try:
+        token = create_device_token(name, actor=_actor())
+    except TokenError as exc:
+        return _back("admin.devices", str(exc), "error")
+    # shown once, like the owner's first password: only its hash is stored
+    flash(f"Token for {name.strip()} (shown only this once): {token}", "info")
+    return redirect(url_for("admin.devices"))
+
+
+@bp.post("/devices/revoke")
+@owner_required
+def devices_revoke():
+    name = request.form.get("name", "")
+    if revoke_device_token(name, actor=_actor()):
+        return _back("admin.devices", f"The token of {name} no longer works.")
+    return _back("admin.devices", f"{name} has no active token.", "error")
+
+
+@bp.get("/program")
+@owner_required
+def program():
+    return render_template("admin/program.html", program=load_program())
+
+
+@bp.post("/program")
+@owner_required
+def program_save():
+    lines = [line for line in request.form.get("tiers", "").splitlines() if line.strip()]
+    try:
+        tiers = [parse_tier(line) for line in lines]
+        days = int(request.form.get("voucher_days") or 0) or None
+        set_program(tiers, days, actor=_actor())
+    except ValueError as exc:
+        message = str(exc) if isinstance(exc, ProgramError) else "Days must be a whole number."
+        return _back("admin.program", message, "error")
+    return _back("admin.program", "Program saved.")
+
+
+@bp.get("/audit")
+@owner_required
+def audit_log():
+    page = max(1, request.args.get("page", 1, type=int))
+    rows = list(
+        AuditLog.select()
+        .order_by(AuditLog.id.desc())
+        .limit(AUDIT_PAGE + 1)
+        .offset((page - 1) * AUDIT_PAGE)
+    )
+    entries = [(r, json.loads(r.detail or "{}")) for r in rows[:AUDIT_PAGE]]
+    return render_template(
+        "admin/audit.html", entries=entries, page=page, has_more=len(rows) > AUDIT_PAGE
+    )
+
+
+def init_app(app) -> None:
+    @app.template_filter("when")
+    def when(moment):
+        if moment is None:
+            return ""
+        return moment.astimezone(box_mod.current().zone).strftime("%Y-%m-%d %H:%M")

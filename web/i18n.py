@@ -1,0 +1,52 @@
+"""Languages: Flask-Babel with a locale per request.
+
+Customer pages (signup, unsubscribe) speak English, Hebrew, Kazakh and Simplified Chinese;
+the admin English and Hebrew. The choice is ?lang=, else the browser's Accept-Language.
+Hebrew pages are laid out right to left (<html dir="rtl">).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, request, session
+from flask_babel import Babel, get_locale
+
+CUSTOMER_LOCALES = ("en", "he", "kk", "zh")
+ADMIN_LOCALES = ("en", "he")
+RTL = {"he", "ar", "fa", "ur"}
+# what <html lang> says: Simplified Chinese is "zh" in the catalogues
+HTML_LANG = {"zh": "zh-Hans"}
+
+babel = Babel()
+
+
+def _choose() -> str:
+    offered = g.get("locales") or ADMIN_LOCALES
+    asked = request.args.get("lang", "")
+    if asked in offered:
+        if offered is ADMIN_LOCALES:
+            session["lang"] = asked
+        return asked
+    if offered is ADMIN_LOCALES and session.get("lang") in offered:
+        return session["lang"]
+    return request.accept_languages.best_match(offered) or "en"
+
+
+def customer_pages(bp) -> None:
+    """Mark a blueprint as customer-facing: it gets the customer languages."""
+
+    @bp.before_request
+    def _offer():
+        g.locales = CUSTOMER_LOCALES
+
+
+def _html_attrs():
+    code = str(get_locale() or "en")
+    return {
+        "html_lang": HTML_LANG.get(code, code),
+        "html_dir": "rtl" if code.split("_")[0] in RTL else "ltr",
+    }
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=_choose, timezone_selector=lambda: None)
+    app.context_processor(_html_attrs)

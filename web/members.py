@@ -1,0 +1,139 @@
+"""Member pages: search, detail, and the owner's actions (replace card, merge, export, erase,
+issue or void a voucher). Staff may look members up; changes are the owner's."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+
+from appliance.member_rights import consents_of, erase_member, export_member
+from appliance.members import MemberError, merge_members, replace_card
+from appliance.models import Card, Member, Outbox, Visit, Voucher
+from appliance.search import search_members
+from appliance.voucher_admin import issue_manual_voucher, recent_vouchers, void_voucher
+
+from .auth import login_required
+from .security import owner_required
+
+bp = Blueprint("members", __name__, url_prefix="/admin")
+HISTORY = 50
+
+
+def _done(member_id: int, message: str, category: str = "info"):
+    flash(message, category)
+    return redirect(url_for("members.detail", member_id=member_id))
+
+
+@bp.get("/members")
+@login_required
+def search():
+    query = request.args.get("q", "")
+    page = max(1, request.args.get("page", 1, type=int))
+    return render_template("admin/members.html", result=search_members(query, page))
+
+
+@bp.get("/members/<int:member_id>")
+@login_required
+def detail(member_id: int):
+    member = Member.get_or_none(Member.id == member_id) or abort(404)
+    visits = Visit.select().where(Visit.member == member).order_by(Visit.at.desc())
+    messages = Outbox.select().where(Outbox.member == member).order_by(Outbox.id.desc())
+    return render_template(
+        "admin/member.html",
+        member=member,
+        cards=Card.select().where(Card.member == member).order_by(Card.id),
+        visits=visits.limit(HISTORY),
+        vouchers=Voucher.select().where(Voucher.member == member).order_by(Voucher.id.desc()),
+        consents=consents_of(member.id),
+        messages=messages.limit(HISTORY),
+    )
+
+
+@bp.post("/members/<int:member_id>/replace-card")
+@owner_required
+def replace(member_id: int):
+    try:
+        card = replace_card(member_id, request.form.get("nfc_uid", ""), g.staff.username)
+    except MemberError as exc:
+        return _done(member_id, str(exc), "error")
+    return _done(member_id, f"New card {card['nfc_uid']} given; the old cards are blocked.")
+
+
+@bp.post("/members/<int:member_id>/merge")
+@owner_required
+def merge(member_id: int):
+    other = request.form.get("other_id", type=int)
+    if not other:
+        return _done(member_id, "Give the number of the member to merge into this one.", "error")
+    try:
+        merge_members(member_id, other, g.staff.username)
+    except MemberError as exc:
+        return _done(member_id, str(exc), "error")
+    return _done(member_id, f"Member {other} was merged into this one.")
+
+
+@bp.get("/members/<int:member_id>/export.json")
+@owner_required
+def export(member_id: int):
+    try:
+        data = export_member(member_id, g.staff.username)
+    except MemberError:
+        abort(404)
+    response = jsonify(data)
+    response.headers["Content-Disposition"] = f'attachment; filename="member-{member_id}.json"'
+    return response
+
+
+@bp.post("/members/<int:member_id>/erase")
+@owner_required
+def erase(member_id: int):
+    if request.form.get("confirm") != "erase":
+        return _done(member_id, "Type erase in the box to confirm.", "error")
+    try:
+        erase_member(member_id, g.staff.username)
+    except MemberError as exc:
+        return _done(member_id, str(exc), "error")
+    return _done(member_id, "The member's personal data is erased; visit counts are kept.")
+
+
+@bp.post("/members/<int:member_id>/vouchers")
+@owner_required
+def issue(member_id: int):
+    try:
+        voucher = issue_manual_voucher(
+            member_id,
+            request.form.get("reward", ""),
+            request.form.get("days", 30, type=int) or 0,
+            g.staff.username,
+        )
+    except MemberError as exc:
+        return _done(member_id, str(exc), "error")
+    return _done(member_id, f"Voucher {voucher['code']} issued: {voucher['reward']}.")
+
+
+@bp.get("/vouchers")
+@owner_required
+def vouchers():
+    page = max(1, request.args.get("page", 1, type=int))
+    rows = list(recent_vouchers(51, (page - 1) * 50))
+    return render_template(
+        "admin/vouchers.html", vouchers=rows[:50], page=page, has_more=len(rows) > 50
+    )
+
+
+@bp.post("/vouchers/void")
+@owner_required
+def void():
+    try:
+        void_voucher(request.form.get("code", ""), g.staff.username)
+    except MemberError as exc:
+        flash(str(exc), "error")
+    else:
+        flash("The voucher is void.", "info")
+    return redirect(url_for("members.vouchers"))
+
+
+@bp.get("/vouchers/<code>/print")
+@owner_required
+def print_voucher(code: str):
+    voucher = Voucher.get_or_none(Voucher.code == code) or abort(404)
+    return render_template("admin/voucher_print.html", voucher=voucher)

@@ -1,0 +1,132 @@
+"""Customer pages without login: self-signup (/join), email confirmation, unsubscribe (/u/).
+
+The one-click unsubscribe POST (RFC 8058) comes from a mail provider, not from our form, so
+it is exempt from CSRF: the signed token in the address is the proof.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from appliance.members import MemberError
+from appliance.models import ShopSetting
+from appliance.signup import ConsentShown, confirm_email, create_enrolment_code, signup
+from appliance.unsubscribe import unsubscribe, verify_unsubscribe_token
+
+from .auth import login_required
+from .extensions import csrf
+from .i18n import customer_pages
+from .qr import qr_svg
+
+bp = Blueprint("signup", __name__)
+customer_pages(bp)
+CONSENT_VERSION = "2026-11"
+
+
+def consent_texts() -> dict:
+    return {
+        "email": _("Yes, send me offers and news by email. I can unsubscribe at any time."),
+        "sms": _("Yes, send me offers by SMS. I can stop them at any time by replying STOP."),
+    }
+
+
+def privacy_text() -> str:
+    row = ShopSetting.get_or_none(ShopSetting.key == "privacy_text")
+    return (
+        row.value
+        if row
+        else _(
+            "We keep your name, contact details and visits to run the stamp card. We never sell "
+            "them. Ask at the counter to see or delete your data."
+        )
+    )
+
+
+def _public(path: str) -> str:
+    return current_app.config["STAMPBOX_SETTINGS"].public_url.rstrip("/") + path
+
+
+def _birthday(form) -> str | None:
+    day, month, year = (form.get(k, "").strip() for k in ("day", "month", "year"))
+    if not day and not month:
+        return None
+    if not (day.isdigit() and month.isdigit()) or (year and not year.isdigit()):
+        raise MemberError(_("Choose the day and the month of your birthday."))
+    text = f"{int(month):02d}-{int(day):02d}"
+    return f"{int(year):04d}-{text}" if year else text
+
+
+@bp.route("/join", methods=["GET", "POST"])
+def join():
+    texts = consent_texts()
+    form = request.form if request.method == "POST" else request.args
+    if request.method == "POST":
+        consents = [
+            ConsentShown(channel, texts[channel], CONSENT_VERSION)
+            for channel in ("email", "sms")
+            if form.get(f"consent_{channel}") == "yes"
+        ]
+        try:
+            result = signup(
+                name=form.get("name", "")[:120],
+                email=form.get("email", "")[:254],
+                phone=form.get("phone", "")[:32],
+                birthday=_birthday(form),
+                consents=consents,
+                locale=str(get_locale()),
+                source="self-signup:/join",
+                slip_code=form.get("code", "")[:12],
+            )
+        except MemberError as exc:
+            return render_template(
+                "signup/join.html", texts=texts, form=form, error=str(exc),
+                privacy=privacy_text(),
+            ), 400  # fmt: skip
+        return render_template("signup/welcome.html", result=result, qr=qr_svg(result.card_code))
+    return render_template(
+        "signup/join.html", texts=texts, form=form, error=None, privacy=privacy_text()
+    )
+
+
+@bp.get("/join/confirm/<token>")
+def confirm(token: str):
+    ok = confirm_email(token) is not None
+    return render_template("signup/confirmed.html", ok=ok), 200 if ok else 404
+
+
+@bp.route("/u/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe_page(token: str):
+    found = verify_unsubscribe_token(token)
+    if found is None:
+        return render_template("signup/unsubscribe.html", state="invalid"), 404
+    member_id, channel = found
+    if request.method == "POST":
+        # one-click (RFC 8058) posts List-Unsubscribe=One-Click; our own button posts a form
+        source = "one-click" if request.form.get("List-Unsubscribe") else "unsubscribe-page"
+        wording = _("Stop sending me offers by %(channel)s.", channel=channel)
+        unsubscribe(member_id, channel, source, wording)
+        return render_template("signup/unsubscribe.html", state="done", channel=channel)
+    return render_template("signup/unsubscribe.html", state="ask", channel=channel)
+
+
+@bp.get("/admin/signup-qr")
+@login_required
+def qr():
+    link = _public(url_for("signup.join"))
+    return render_template("signup/qr.html", link=link, qr=qr_svg(link))
+
+
+@bp.post("/admin/enrolment-slip")
+@login_required
+def slip():
+    from flask import g
+
+    try:
+        code = create_enrolment_code(request.form.get("nfc_uid", ""), g.staff.username)
+    except MemberError as exc:
+        return render_template("errors/error.html", code=400, message=str(exc)), 400
+    link = _public(url_for("signup.join", code=code))
+    return render_template("signup/slip.html", code=code, link=link, qr=qr_svg(link))
