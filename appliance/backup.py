@@ -78,6 +78,12 @@ def take_backup(
     now = now or utcnow()
     target_dir = Path(target_dir or backup_dir(settings))
     target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # a backup must never take the space that taps need: leave the database's size free
+    needed = 2 * settings.db_path.stat().st_size
+    if shutil.disk_usage(target_dir).free < needed:
+        raise BackupError(
+            f"Not enough free space for a backup in {target_dir}: {needed // 2**20} MB needed."
+        )
     name = f"{PREFIX}{now:%Y%m%d-%H%M%S}{SUFFIX}"
     final = target_dir / name
     with tempfile.TemporaryDirectory(dir=target_dir) as work:

@@ -221,6 +221,7 @@ def cmd_run(args) -> int:
 COMMAND_MODULES: tuple[str, ...] = (
     "appliance.campaign_cli",
     "appliance.backup_cli",
+    "appliance.status_cli",
 )
 
 

@@ -35,3 +35,11 @@ def nightly_backup():
     from .backup import nightly
 
     return str(nightly(box_mod.current().settings).path)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def heartbeat():
+    """Tell the status page the worker is alive (and its periodic schedule is running)."""
+    from .health import beat
+
+    beat(box_mod.current().settings, "worker")

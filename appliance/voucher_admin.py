@@ -63,7 +63,7 @@ def void_voucher(code: str, actor: str, now=None) -> None:
 
 def recent_vouchers(limit: int = 50, offset: int = 0):
     return (
-        Voucher.select(Voucher, Member.name)
+        Voucher.select(Voucher, Member.id, Member.name)
         .join(Member)
         .order_by(Voucher.id.desc())
         .limit(limit)

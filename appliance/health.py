@@ -1,0 +1,79 @@
+"""The box's health at a glance: clock, queues, disk, backups, and when each process last ran."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+from .backup import backup_dir, list_backups
+from .clock import from_micros, iso, to_micros, utcnow
+
+# below this much free space the status warns (taps still record: they need a few KB each)
+LOW_DISK_BYTES = 200 * 1024 * 1024
+# a process that has not shown a sign of life for this long counts as down
+STALE_SECONDS = 180
+
+
+def heartbeat_path(settings, process: str) -> Path:
+    return settings.data_dir / "run" / f"{process}.alive"
+
+
+def beat(settings, process: str) -> None:
+    """Record that a process is alive (touching a file costs no database write)."""
+    path = heartbeat_path(settings, process)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+
+
+def _queue_depth(queue_path: Path) -> int | None:
+    if not queue_path.exists():
+        return None
+    con = sqlite3.connect(f"file:{queue_path}?mode=ro", uri=True, timeout=2)
+    try:
+        return con.execute("SELECT COUNT(*) FROM task").fetchone()[0]
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+
+
+def box_status(box, now: datetime | None = None) -> dict:
+    """Plain data for /healthz, the status page and `stampbox status`; `ok` sums it up."""
+    now = now or utcnow()
+    settings = box.settings
+    db = box.db
+    pending, oldest = db.execute_sql(
+        "SELECT COUNT(*), MIN(due_at) FROM outbox WHERE state = 'pending'"
+    ).fetchone()
+    disk = shutil.disk_usage(settings.data_dir)
+    backups = list_backups(backup_dir(settings))
+    processes = {}
+    for name in ("worker", "bridge"):
+        path = heartbeat_path(settings, name)
+        seen = datetime.fromtimestamp(path.stat().st_mtime, now.tzinfo) if path.exists() else None
+        processes[name] = {
+            "last_seen": iso(seen),
+            "alive": seen is not None and (now - seen).total_seconds() < STALE_SECONDS,
+        }
+    status = {
+        "clock": {"synchronised": box.clock_trusted(), "now": iso(now)},
+        "outbox": {
+            "pending": pending,
+            "oldest_pending_due": iso(from_micros(oldest)),
+            # how long the oldest message has been due (0 while it is not due yet)
+            "oldest_pending_age_seconds": max(0, (to_micros(now) - (oldest or to_micros(now))))
+            // 1_000_000,
+        },
+        "queue_depth": _queue_depth(settings.queue_path),
+        "disk": {"free_bytes": disk.free, "low": disk.free < LOW_DISK_BYTES},
+        "last_backup": iso(backups[-1].taken_at) if backups else None,
+        "processes": processes,
+    }
+    status["ok"] = (
+        status["clock"]["synchronised"]
+        and not status["disk"]["low"]
+        and all(p["alive"] for p in processes.values())
+    )
+    return status

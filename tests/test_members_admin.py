@@ -1,0 +1,176 @@
+"""Member search, detail and the owner's member actions, through the core and the pages."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from appliance.codes import format_code
+from appliance.counter import handle
+from appliance.member_rights import erase_member, export_member
+from appliance.members import MemberError, add_member, merge_members, replace_card
+from appliance.models import AuditLog, Card, Member, Visit, Voucher
+from appliance.search import search_members
+from appliance.voucher_admin import issue_manual_voucher, void_voucher
+from appliance.vouchers import redeem_voucher
+
+from .conftest import T0
+from .test_web import csrf_token, log_in, make_app
+
+HOSTILE = '<script>alert("x")</script>'
+
+
+@pytest.fixture
+def owner(settings, init_info):
+    client = make_app(settings).test_client()
+    log_in(client, init_info["owner"]["password"])
+    return client
+
+
+@pytest.fixture
+def shop(box):
+    anna = add_member("Anna Berg", "anna@example.com", "+49 170 1234567", "03-14",
+                      "04A23B4C5D6E7F", now=T0)  # fmt: skip
+    bob = add_member("Bob", "bob@example.org", None, None, "04000000000001", now=T0)
+    return anna, bob
+
+
+def _ids(query):
+    return [row.id for row in search_members(query).rows]
+
+
+def test_search_finds_by_name_email_phone_card_code_and_uid(shop):
+    anna, bob = shop
+    assert _ids("anna") == [anna["id"]]
+    assert _ids("ANNA b") == [anna["id"]]
+    assert _ids("bob@ex") == [bob["id"]]
+    assert _ids("+49 170") == [anna["id"]]
+    assert _ids(anna["cards"][0]["code"].lower()) == [anna["id"]]
+    assert _ids("04:a2:3b:4c:5d:6e:7f") == [anna["id"]]
+    assert _ids("nobody") == []
+    assert set(_ids("")) == {anna["id"], bob["id"]}
+
+
+def test_search_pages_through_results(box):
+    for i in range(7):
+        add_member(f"Carla {i}", now=T0)
+    first = search_members("carla", page=1, per_page=3)
+    third = search_members("carla", page=3, per_page=3)
+    assert [r.name for r in first.rows] == ["Carla 0", "Carla 1", "Carla 2"] and first.has_more
+    assert [r.name for r in third.rows] == ["Carla 6"] and not third.has_more
+
+
+def test_search_uses_indexes_not_a_scan(shop):
+    from appliance.db import database
+
+    plan = database.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT id FROM member WHERE lower(name) >= ? AND lower(name) < ?",
+        ("ann", "ann\U0010ffff"),
+    ).fetchall()
+    assert any("member_name_lower" in str(row) for row in plan), plan
+
+
+def test_a_lost_card_is_replaced_and_the_stamps_stay(shop):
+    anna, _ = shop
+    handle("04A23B4C5D6E7F", "test", stamps=4, now=T0)
+    replace_card(anna["id"], "04AAAAAAAAAAAA", actor="owner", now=T0)
+    lost = handle("04A23B4C5D6E7F", "test", now=T0 + timedelta(hours=2))
+    assert lost.status == "refused" and lost.reason == "card_blocked"
+    new = handle("04AAAAAAAAAAAA", "test", now=T0 + timedelta(hours=2))
+    assert new.status == "stamped" and new.card["stamps"] == 5
+
+
+def test_merging_moves_cards_visits_and_adds_counters(shop):
+    anna, bob = shop
+    handle("04A23B4C5D6E7F", "test", stamps=3, now=T0)
+    handle("04000000000001", "test", stamps=2, now=T0)
+    merge_members(anna["id"], bob["id"], actor="owner", now=T0)
+    assert not Member.select().where(Member.id == bob["id"]).exists()
+    kept = Member.get_by_id(anna["id"])
+    assert kept.stamps == 5 and kept.visit_count == 2
+    assert Card.select().where(Card.member == kept).count() == 2
+    assert Visit.select().where(Visit.member == kept).count() == 2
+    with pytest.raises(MemberError):
+        merge_members(anna["id"], anna["id"], actor="owner")
+
+
+def test_export_has_everything_and_erase_keeps_only_anonymous_counts(shop):
+    anna, _ = shop
+    handle("04A23B4C5D6E7F", "test", stamps=10, now=T0)
+    data = export_member(anna["id"], actor="owner", now=T0)
+    assert data["member"]["email"] == "anna@example.com"
+    assert len(data["visits"]) == 1 and len(data["vouchers"]) == 1
+    json.dumps(data)
+    erase_member(anna["id"], actor="owner", now=T0)
+    gone = Member.get_by_id(anna["id"])
+    assert (gone.name, gone.email, gone.phone, gone.birthday_month) == ("", None, None, None)
+    assert gone.visit_count == 1 and Visit.select().where(Visit.member == gone).count() == 1
+    assert not Card.select().where(Card.member == gone).exists()
+    assert "Anna" not in json.dumps(export_member(anna["id"], actor="owner"))
+    actions = [a.action for a in AuditLog.select().order_by(AuditLog.id)]
+    assert "member.export" in actions and "member.erase" in actions
+
+
+def test_a_voucher_issued_by_hand_can_be_voided(shop):
+    anna, _ = shop
+    voucher = issue_manual_voucher(anna["id"], "Free cake", 30, actor="owner", now=T0)
+    void_voucher(voucher["code"], actor="owner", now=T0 + timedelta(minutes=1))
+    refused = redeem_voucher(voucher["code"], now=T0 + timedelta(minutes=2))
+    assert refused.status == "refused"
+    assert Voucher.get(Voucher.reward == "Free cake").voided_by == "owner"
+
+
+def test_hostile_names_are_escaped_on_the_member_pages(owner, box):
+    member = add_member(HOSTILE, now=T0)
+    for url in ("/admin/members", f"/admin/members/{member['id']}", "/admin/members?q=%3Cscr"):
+        text = owner.get(url).get_data(as_text=True)
+        assert HOSTILE not in text and "&lt;script&gt;" in text, url
+
+
+def test_member_detail_shows_cards_vouchers_and_history(owner, shop):
+    anna, _ = shop
+    handle("04A23B4C5D6E7F", "test", stamps=10, now=T0)
+    text = owner.get(f"/admin/members/{anna['id']}").get_data(as_text=True)
+    assert "Anna Berg" in text and "04A23B4C5D6E7F" in text and "Free coffee" in text
+
+
+def test_the_owner_replaces_merges_exports_and_erases_from_the_pages(owner, shop):
+    anna, bob = shop
+    url = f"/admin/members/{anna['id']}"
+    token = csrf_token(owner.get(url))
+    owner.post(url + "/replace-card", data={"nfc_uid": "04BBBBBBBBBBBB", "csrf_token": token})
+    assert Card.get(Card.nfc_uid == "04BBBBBBBBBBBB").member_id == anna["id"]
+    owner.post(url + "/merge", data={"other_id": bob["id"], "csrf_token": token})
+    assert not Member.select().where(Member.id == bob["id"]).exists()
+    export = owner.get(url + "/export.json")
+    assert export.is_json and export.get_json()["member"]["name"] == "Anna Berg"
+    owner.post(url + "/vouchers", data={"reward": "Sorry cake", "days": 7, "csrf_token": token})
+    code = Voucher.get(Voucher.reward == "Sorry cake").code
+    assert "Sorry cake" in owner.get("/admin/vouchers").get_data(as_text=True)
+    assert owner.get(f"/admin/vouchers/{code}/print").status_code == 200
+    owner.post("/admin/vouchers/void", data={"code": format_code(code), "csrf_token": token})
+    assert Voucher.get(Voucher.code == code).voided_at is not None
+    owner.post(url + "/erase", data={"confirm": "erase", "csrf_token": token})
+    assert Member.get_by_id(anna["id"]).erased_at is not None
+
+
+def test_the_dashboard_counts_today_and_draws_charts(owner, shop):
+    handle("04A23B4C5D6E7F", "test", stamps=10)
+    text = owner.get("/admin").get_data(as_text=True)
+    assert 'id="stat-visits"' in text and "<rect" in text
+    from appliance.dashboard import build_dashboard
+
+    board = build_dashboard()
+    assert board.today("visits") == 1 and board.today("stamps") == 10
+    assert board.today("rewards_unlocked") == 1 and board.active_today == 1
+
+
+def test_the_program_page_saves_tiers(owner, box):
+    token = csrf_token(owner.get("/admin/program"))
+    owner.post("/admin/program", data={"tiers": "5:Cookie\n8:Coffee", "voucher_days": "60",
+                                       "csrf_token": token})  # fmt: skip
+    from appliance.program import load_program
+
+    assert [t.reward for t in load_program().tiers] == ["Cookie", "Coffee"]
