@@ -77,7 +77,7 @@ def join():
                 consents=consents,
                 locale=str(get_locale()),
                 source="self-signup:/join",
-                slip_code=form.get("code", "")[:12],
+                slip_code=(form.get("code") or request.args.get("code", ""))[:12],
             )
         except MemberError as exc:
             return render_template(
