@@ -56,6 +56,19 @@ class Settings:
     backup_copy_dir: str = ""
     # device drivers for the bridge, comma separated: "sim", "sim:/path/to/fifo", ...
     devices: str = "sim"
+    # -- counter hardware (issue 3), each an address string with a simulator -----------------
+    # NFC reader: usb | usb:072f:2200 | tty:AMA0:pn532 | tty:USB0:pn532 | udp:HOST:PORT | none
+    nfc: str = "none"
+    # barcode/QR scanners, comma separated: /dev/input/eventN, hid:NAME-PATTERN (evdev),
+    # serial:/dev/ttyACM0 (USB-CDC); "" for none
+    scanners: str = ""
+    # receipt printer: serial:/dev/ttyUSB0?baudrate=19200 | usb:VID:PID | tcp:HOST:9100 |
+    # file:PATH (appends raw ESC/POS) | preview (PNG pictures in <data_dir>/slips) | none
+    printer: str = "preview"
+    # paper width in millimetres: 58 or 80
+    printer_width: int = field(default=80, metadata={"min": 58, "max": 80})
+    # the keyboard layout HID scanners are set to type in (what their keystrokes mean)
+    keyboard_layout: str = field(default="us", metadata={"choices": ("us", "de", "fr")})
 
     # -- outbound email (SMTP) and SMS (a Twilio-shaped HTTP API) --------------------------
     smtp_host: str = ""

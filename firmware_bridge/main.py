@@ -1,6 +1,7 @@
 """`python -m firmware_bridge`: start the devices in a fixed order, run until SIGTERM/SIGINT.
 
-Order: settings, the devices setting, the database, feedback, each reader. The first failure
+Order: settings, the devices and printer settings, the database, feedback, each reader, the
+printer's queue. The first failure
 stops startup with one line that says what to fix; nothing is left half-open.
 """
 
@@ -15,6 +16,7 @@ import time
 from peewee import DatabaseError
 
 from appliance import box as box_mod
+from appliance.printing import preview_dir
 from appliance.settings import Settings, SettingsError, load_settings
 
 from .counter_loop import CounterLoop
@@ -22,6 +24,8 @@ from .device import DeviceState
 from .drivers import build_readers
 from .errors import DeviceConfigError, DeviceError
 from .feedback import Feedback, LogFeedback
+from .print_loop import PrintLoop
+from .printer import build_printer
 from .runner import LoopThread
 
 log = logging.getLogger("firmware_bridge")
@@ -38,11 +42,16 @@ class StartupError(Exception):
 class Bridge:
     """The running bridge: one feedback device, one counter loop per reader, a thread each."""
 
-    def __init__(self, loops: list[CounterLoop], feedback: Feedback):
+    def __init__(self, loops: list[CounterLoop], feedback: Feedback, services: tuple = ()):
         self.loops = loops
         self.feedback = feedback
+        # loops that serve the counter without reading it: the printer's queue
+        self.services = list(services)
         self.stop_event = threading.Event()
         self.threads = [LoopThread(loop.reader.name, loop, self.stop_event) for loop in loops]
+        self.threads += [
+            LoopThread(type(service).__name__, service, self.stop_event) for service in services
+        ]
 
     def start(self) -> None:
         for thread in self.threads:
@@ -69,6 +78,7 @@ def start_bridge(settings: Settings) -> Bridge:
     """Open everything in order. Raises StartupError with one sentence for a person."""
     try:
         readers = build_readers(settings.devices, settings.data_dir)
+        printer = build_printer(settings.printer, settings.printer_width)
     except DeviceConfigError as exc:
         raise StartupError(f"configuration problem: {exc}", EXIT_CONFIG) from None
     try:
@@ -78,7 +88,13 @@ def start_bridge(settings: Settings) -> Bridge:
         where = settings.describe()["database_url"] or settings.db_path
         raise StartupError(f"cannot open the database {where}: {exc}") from None
     feedback = LogFeedback()
-    loops = [CounterLoop(reader, feedback) for reader in readers]
+    loops = [CounterLoop(reader, feedback, print_rewards=printer is not None) for reader in readers]
+    services = []
+    if printer is not None:
+        print_loop = PrintLoop(printer, preview_dir(settings))
+        # a printer problem is never fatal: slips wait in the queue until it is back
+        print_loop.initialize()
+        services.append(print_loop)
     opened: list[CounterLoop] = []
     try:
         feedback.open()
@@ -95,7 +111,7 @@ def start_bridge(settings: Settings) -> Bridge:
         log.info(
             "%s ready%s", reader.name, f": write tokens, one per line, to {where}" if where else ""
         )
-    return Bridge(loops, feedback)
+    return Bridge(loops, feedback, services)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        # python-escpos adds a handler to the root logger when imported: replace it
+        force=True,
     )
+    # python-escpos warns on every slip about a profile field we do not use
+    logging.getLogger("escpos").setLevel(logging.ERROR)
     stopping = threading.Event()
 
     def request_stop(signum, _frame):

@@ -6,6 +6,7 @@ This module and the bridge loops are the parts of the bridge that import `applia
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 
@@ -70,6 +71,7 @@ def render_escpos(receipt: Receipt, width_mm: int = 80) -> bytes:
 def draw_escpos(receipt: Receipt, printer, width_mm: int = 80) -> None:
     """Send the slip to a python-escpos printer object (Dummy, Serial, Usb, Network, File)."""
     page = paper(width_mm)
+    _set_paper(printer, page)
     printer.hw("INIT")
     printer.charcode(CODE_PAGE)
     for block in receipt.blocks:
@@ -100,6 +102,15 @@ def draw_escpos(receipt: Receipt, printer, width_mm: int = 80) -> None:
             printer.ln(block.lines)
     printer.set(align="left", normal_textsize=True, bold=False)
     printer.cut()
+
+
+def _set_paper(printer, page: Paper) -> None:
+    """Tell python-escpos the paper's width in dots (its default profile says "Unknown"),
+    on this printer object only: profile data is shared between instances."""
+    data = copy.deepcopy(printer.profile.profile_data)
+    data.setdefault("media", {}).setdefault("width", {})["pixels"] = page.dots
+    data["media"]["width"]["mm"] = page.mm
+    printer.profile.profile_data = data
 
 
 def _text(printer, block: Text, page: Paper) -> None:

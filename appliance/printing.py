@@ -1,0 +1,187 @@
+"""The durable print queue: a slip is a row before it is paper, so nothing is lost and
+nothing prints twice.
+
+pending ──claim──► printing ──► printed
+   ▲                  │
+   └──── release ─────┘  (printer not ready, connection failed: try again later)
+                      └──► failed   (the document cannot be rendered: a bug, shown in the admin)
+printing at startup ──► unsure      (the bridge stopped mid-job: a person checks and reprints)
+
+Only one claimer can move a job out of pending (a guarded UPDATE), and a job is claimed only
+after the printer said it is ready, so a paper-out never eats a slip.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from . import box as box_mod
+from .clock import from_micros, iso, to_micros, utcnow
+from .db import sql
+from .receipts import Receipt
+
+STATES = ("pending", "printing", "printed", "failed", "unsure")
+PREVIEW_DIR = "slips"
+LAST_SLIP = "last.png"
+
+
+@dataclass(frozen=True)
+class PrintJob:
+    id: int
+    receipt: Receipt
+    attempts: int
+    created_at: datetime
+
+
+def enqueue(receipt: Receipt, *, now: datetime | None = None, box=None) -> int:
+    """Queue a slip for the printer; returns the job id. Call inside a caller's transaction
+    to make the slip part of what that transaction records."""
+    box = box or box_mod.current()
+    now = now or utcnow()
+    db = box.db
+    document = json.dumps(receipt.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    cursor = db.execute_sql(
+        sql(
+            "INSERT INTO print_job (created_at, document, state, attempts, last_error)"
+            " VALUES (?, ?, 'pending', 0, '') RETURNING id",
+            db,
+        ),
+        (to_micros(now), document),
+    )
+    return cursor.fetchone()[0]
+
+
+def has_pending(box=None) -> bool:
+    box = box or box_mod.current()
+    row = box.db.execute_sql("SELECT 1 FROM print_job WHERE state = 'pending' LIMIT 1").fetchone()
+    return row is not None
+
+
+def claim_next(*, box=None) -> PrintJob | None:
+    """The oldest pending job, now marked printing and counted as an attempt; None if none.
+
+    Of two claimers only one gets a job: the state guard in the UPDATE decides.
+    """
+    box = box or box_mod.current()
+    db = box.db
+    while True:
+        with db.atomic():
+            row = db.execute_sql(
+                "SELECT id, document, attempts, created_at FROM print_job"
+                " WHERE state = 'pending' ORDER BY id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            job_id, document, attempts, created_at = row
+            changed = db.execute_sql(
+                sql(
+                    "UPDATE print_job SET state = 'printing', attempts = attempts + 1"
+                    " WHERE id = ? AND state = 'pending'",
+                    db,
+                ),
+                (job_id,),
+            ).rowcount
+        if changed == 1:
+            try:
+                receipt = Receipt.from_dict(json.loads(document))
+            except (ValueError, KeyError, TypeError) as exc:
+                mark_failed(job_id, f"unreadable slip: {exc}", box=box)
+                continue
+            return PrintJob(job_id, receipt, attempts + 1, from_micros(created_at))
+
+
+def _finish(job_id: int, state: str, error: str, now: datetime | None, box) -> bool:
+    box = box or box_mod.current()
+    db = box.db
+    printed_at = to_micros(now or utcnow()) if state == "printed" else None
+    with db.atomic():
+        changed = db.execute_sql(
+            sql(
+                "UPDATE print_job SET state = ?, printed_at = COALESCE(?, printed_at),"
+                " last_error = ? WHERE id = ? AND state = 'printing'",
+                db,
+            ),
+            (state, printed_at, error[:500], job_id),
+        ).rowcount
+    return changed == 1
+
+
+def mark_printed(job_id: int, *, now: datetime | None = None, box=None) -> bool:
+    """The printer took the whole slip. False if the job was not being printed."""
+    return _finish(job_id, "printed", "", now, box)
+
+
+def release(job_id: int, reason: str, *, box=None) -> bool:
+    """Back to the queue: the printer was not ready or went away. It prints later."""
+    return _finish(job_id, "pending", reason, None, box)
+
+
+def mark_failed(job_id: int, reason: str, *, box=None) -> bool:
+    """The slip itself cannot be printed (not the printer's fault): kept, shown, not retried."""
+    return _finish(job_id, "failed", reason, None, box)
+
+
+def recover_interrupted(*, box=None) -> int:
+    """At bridge start: jobs left `printing` may or may not be on paper. Reprinting could print
+    twice and dropping could lose one, so they become `unsure` for a person to decide."""
+    box = box or box_mod.current()
+    db = box.db
+    with db.atomic():
+        return db.execute_sql(
+            "UPDATE print_job SET state = 'unsure',"
+            " last_error = 'the bridge stopped while printing: check the slip, reprint if missing'"
+            " WHERE state = 'printing'"
+        ).rowcount
+
+
+def reprint(job_id: int, *, now: datetime | None = None, box=None) -> int:
+    """Queue a new copy of a job (after a person checked it is missing). Raises LookupError."""
+    box = box or box_mod.current()
+    db = box.db
+    row = db.execute_sql(sql("SELECT document FROM print_job WHERE id = ?", db), (job_id,))
+    found = row.fetchone()
+    if found is None:
+        raise LookupError(f"No print job {job_id}.")
+    return enqueue(Receipt.from_dict(json.loads(found[0])), now=now, box=box)
+
+
+def queue_status(*, box=None) -> dict:
+    """What the admin and the counter screen show: jobs per state, the oldest waiting job,
+    and why the last attempt did not print."""
+    box = box or box_mod.current()
+    db = box.db
+    counts = dict.fromkeys(STATES, 0)
+    for state, count in db.execute_sql(
+        "SELECT state, COUNT(*) FROM print_job GROUP BY state"
+    ).fetchall():
+        counts[state] = count
+    oldest = db.execute_sql(
+        "SELECT id, created_at, attempts, last_error FROM print_job WHERE state = 'pending'"
+        " ORDER BY id LIMIT 1"
+    ).fetchone()
+    waiting = None
+    if oldest:
+        waiting = {
+            "id": oldest[0],
+            "created_at": iso(from_micros(oldest[1])),
+            "attempts": oldest[2],
+            "last_error": oldest[3],
+        }
+    return {"counts": counts, "oldest_waiting": waiting}
+
+
+def preview_dir(settings=None) -> Path:
+    settings = settings or box_mod.current().settings
+    return settings.data_dir / PREVIEW_DIR
+
+
+def last_slip_path(settings=None) -> Path | None:
+    """The PNG picture of the last slip the bridge printed (or would have printed), if any.
+
+    For the counter screen and the admin: a shop without a printer still sees its slips.
+    """
+    path = preview_dir(settings) / LAST_SLIP
+    return path if path.exists() else None
