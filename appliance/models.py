@@ -301,19 +301,7 @@ class DeviceHealth(BaseModel):
     updated_at = MomentField()
 
 
-class DeviceHealth(BaseModel):
-    """The bridge's devices as last seen (schema 4): present, last event, printer status."""
-
-    name = CharField(primary_key=True)
-    kind = CharField()
-    state = CharField()
-    detail = TextField(default="")
-    last_event_at = MomentField(null=True)
-    updated_at = MomentField()
-
-
 ALL_MODELS = [
-    DeviceHealth,
     DeviceHealth,
     Program,
     RewardTier,
