@@ -20,9 +20,19 @@ from .extensions import csrf
 from .i18n import customer_pages
 from .qr import qr_svg
 
+
+def N_(text: str) -> str:
+    """Mark text for the catalogues without translating it yet."""
+    return text
+
+
 bp = Blueprint("signup", __name__)
 customer_pages(bp)
 CONSENT_VERSION = "2026-11"
+# the shop may replace it (shop setting "privacy_text"); the catalogues translate this one
+PRIVACY_DEFAULT = N_(
+    "We keep your name, contact details and visits to run the stamp card. We never sell them. Ask at the counter to see or delete your data."  # noqa: E501
+)
 
 
 def consent_texts() -> dict:
@@ -34,14 +44,9 @@ def consent_texts() -> dict:
 
 def privacy_text() -> str:
     row = ShopSetting.get_or_none(ShopSetting.key == "privacy_text")
-    return (
-        row.value
-        if row
-        else _(
-            "We keep your name, contact details and visits to run the stamp card. We never sell "
-            "them. Ask at the counter to see or delete your data."
-        )
-    )
+    if row:
+        return row.value
+    return _(PRIVACY_DEFAULT)
 
 
 def _public(path: str) -> str:
