@@ -222,6 +222,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "appliance.campaign_cli",
     "appliance.backup_cli",
     "appliance.status_cli",
+    "appliance.tls",
 )
 
 
