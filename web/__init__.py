@@ -14,7 +14,7 @@ from appliance.keys import secret_bytes
 from appliance.provision import init_box
 from appliance.settings import load_settings
 
-from . import admin, api, auth, counter, db, errors, i18n, members, security, signup
+from . import admin, api, auth, counter, db, errors, i18n, members, openapi, security, signup
 from .extensions import csrf
 from .qr import qr_svg
 
@@ -64,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(signup.bp)
+    app.register_blueprint(openapi.bp)
     # machines authenticate with bearer tokens, not cookies: CSRF cannot apply to them
     csrf.exempt(api.bp)
 
