@@ -17,10 +17,40 @@ huey = SqliteHuey("stampbox", filename=str(_settings.queue_path))
 
 @huey.periodic_task(crontab(minute="*"))
 def dispatch_outbox():
-    """Turn due outbox rows into deliveries."""
+    """Turn due outbox rows into deliveries; queue due campaigns and automations."""
+    from .automations import install, run_due
+    from .campaigns import queue_scheduled
+
     box = box_mod.current()
+    install()
     with box.db.atomic():
-        return dispatch_due(box.db, utcnow())
+        handled = dispatch_due(box.db, utcnow())
+    queue_scheduled(utcnow(), box)
+    run_due(box=box)
+    deliver_outbox()
+    return handled
+
+
+@huey.task(retries=3, retry_delay=10)
+def deliver_outbox():
+    """Send due messages (email, SMS, ...); when a channel is offline, come back later."""
+    from .channels.delivery import deliver_all
+    from .outbox import next_due
+
+    box = box_mod.current()
+    counts = deliver_all(box)
+    if counts.get("later"):
+        # the rows carry their own exponential back-off; this wakes up for the next one
+        due = next_due(box.db)
+        if due is not None:
+            deliver_outbox.schedule(delay=max(0.5, (due - utcnow()).total_seconds()))
+    return counts
+
+
+@huey.on_startup()
+def deliver_after_restart():
+    """A restarted worker resumes at once: messages left mid-send are recovered, not lost."""
+    deliver_outbox()
 
 
 @huey.periodic_task(crontab(minute="*"))

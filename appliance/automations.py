@@ -1,0 +1,299 @@
+"""Automations: messages an event or the passage of time sends without the owner.
+
+- reward_unlocked: after a delay (default 2 h) following a reward the tap unlocked; one per
+  reward event (the tap's outbox key names the member, round and tier);
+- reward_reminder: an unused voucher `days_before` (7) days before it expires; one per voucher;
+- win_back: a member inactive for `days` (30) days; one per inactivity spell (the spell is
+  named by its last visit, so a new visit starts a new spell);
+- welcome: members who joined within the last `catch_up_days` (7) days; one per member.
+
+Every message's event key is derived from the event, never from the run, so the periodic job
+may run late, twice or after the box was off for a week: the unique outbox key keeps one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from . import box as box_mod
+from . import channels, outbox, segments
+from .clock import to_micros, utcnow
+from .db import sql
+
+DEFAULTS = {
+    "reward_unlocked": {
+        "params": {"delay_hours": 2},
+        "content": {
+            "email": {
+                "": {
+                    "subject": "Your reward is ready: {{reward}}",
+                    "text": "Hello {{first_name}},\n\nyour card is full: {{reward}} is waiting for"
+                    " you. Show this code at the counter: {{voucher_code}}\n\nSee you soon!",
+                }
+            },
+            "sms": {
+                "": {"text": "{{shop_name}}: {{reward}} is ready for you. Code {{voucher_code}}"}
+            },
+        },
+    },
+    "reward_reminder": {
+        "params": {"days_before": 7},
+        "content": {
+            "email": {
+                "": {
+                    "subject": "Your {{reward}} expires soon",
+                    "text": "Hello {{first_name}},\n\ndon't miss your {{reward}}: use code"
+                    " {{voucher_code}} before it expires.",
+                }
+            },
+            "sms": {"": {"text": "{{shop_name}}: your {{reward}} expires soon ({{voucher_code}})"}},
+        },
+    },
+    "win_back": {
+        "params": {"days": 30},
+        "content": {
+            "email": {
+                "": {
+                    "subject": "We miss you, {{first_name}}",
+                    "text": "Hello {{first_name}},\n\nit's been a while! You have {{stamps}}"
+                    " stamps; {{stamps_left}} more and {{reward}} is yours.",
+                }
+            },
+            "sms": {
+                "": {"text": "{{shop_name}} misses you! {{stamps_left}} stamps to {{reward}}."}
+            },
+        },
+    },
+    "welcome": {
+        "params": {"catch_up_days": 7},
+        "content": {
+            "email": {
+                "": {
+                    "subject": "Welcome to {{shop_name}}",
+                    "text": "Hello {{first_name}},\n\nwelcome! Every visit earns a stamp;"
+                    " {{stamps_left}} stamps and {{reward}} is yours.",
+                }
+            },
+            "sms": {
+                "": {"text": "Welcome to {{shop_name}}! {{stamps_left}} stamps to {{reward}}."}
+            },
+        },
+    },
+}
+
+
+class AutomationError(ValueError):
+    pass
+
+
+def load(name: str, box=None) -> dict:
+    """The automation's settings (defaults until the owner saves their own)."""
+    if name not in DEFAULTS:
+        raise AutomationError(f"Unknown automation {name!r}; known: {', '.join(DEFAULTS)}.")
+    box = box or box_mod.current()
+    row = box.db.execute_sql(
+        sql("SELECT enabled, channels, content, params FROM automation WHERE name = ?", box.db),
+        (name,),
+    ).fetchone()
+    base = DEFAULTS[name]
+    if row is None:
+        return {
+            "name": name,
+            "enabled": False,
+            "channels": [],
+            "content": base["content"],
+            "params": dict(base["params"]),
+        }
+    return {
+        "name": name,
+        "enabled": bool(row[0]),
+        "channels": json.loads(row[1]),
+        "content": json.loads(row[2]) or base["content"],
+        "params": {**base["params"], **json.loads(row[3])},
+    }
+
+
+def configure(
+    name: str,
+    *,
+    enabled: bool,
+    channel_names: list[str],
+    content: dict | None = None,
+    params: dict | None = None,
+    now: datetime | None = None,
+    box=None,
+) -> dict:
+    from .campaigns import CampaignError, check_content
+
+    box = box or box_mod.current()
+    current = load(name, box)
+    unknown = [c for c in channel_names if c not in channels.REGISTRY]
+    if unknown:
+        raise AutomationError(f"Channels must be some of {', '.join(channels.REGISTRY)}.")
+    content = content or current["content"]
+    try:
+        check_content(channel_names, content)
+    except CampaignError as exc:
+        raise AutomationError(str(exc)) from None
+    merged = {**current["params"], **(params or {})}
+    for key, value in merged.items():
+        if not isinstance(value, int) or not 0 <= value <= 3650:
+            raise AutomationError(f"{key} must be a whole number from 0 to 3650.")
+    db = box.db
+    now_us = to_micros(now or utcnow())
+    values = (int(enabled), json.dumps(channel_names), json.dumps(content), json.dumps(merged))
+    with db.atomic():
+        done = db.execute_sql(
+            sql(
+                "UPDATE automation SET enabled = ?, channels = ?, content = ?, params = ?,"
+                " updated_at = ? WHERE name = ?",
+                db,
+            ),
+            (*values, now_us, name),
+        ).rowcount
+        if not done:
+            db.execute_sql(
+                sql(
+                    "INSERT INTO automation (name, enabled, channels, content, params, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    db,
+                ),
+                (name, *values, now_us),
+            )
+    return load(name, box)
+
+
+def content_for(name: str, box=None) -> dict:
+    return load(name, box)["content"]
+
+
+def on_reward_unlocked(row: dict) -> None:
+    """Outbox handler for the tap's trigger row: one delayed message per enabled channel."""
+    box = box_mod.current()
+    auto = load("reward_unlocked", box)
+    if not auto["enabled"]:
+        return
+    from .clock import from_micros
+
+    created = from_micros(row["created_at"])
+    due = created + timedelta(hours=auto["params"]["delay_hours"])
+    for name in auto["channels"]:
+        outbox.add_outbox(
+            box.db,
+            row["event_key"],
+            "message",
+            row["member_id"],
+            {"automation": "reward_unlocked", "voucher": row["payload"]},
+            created,
+            due,
+            channel=name,
+        )
+
+
+def install() -> None:
+    """Let the outbox hand reward-unlocked trigger rows to this module."""
+    outbox.HANDLERS.setdefault("reward_unlocked", on_reward_unlocked)
+
+
+def _fan_out(box, name: str, select_sql: str, args: list, now: datetime) -> int:
+    """INSERT ... SELECT one message row per (member, event) and enabled channel.
+
+    `select_sql` yields (event_key, member_id, payload) with member alias m.
+    """
+    from .campaigns import _has_erased
+
+    auto = load(name, box)
+    if not auto["enabled"]:
+        return 0
+    db = box.db
+    now_us = to_micros(now)
+    added = 0
+    for channel in auto["channels"]:
+        reason = channels.get(channel, box).suppression_sql("m", _has_erased(db))
+        added += db.execute_sql(
+            sql(
+                "INSERT INTO outbox (event_key, kind, member_id, payload, state, due_at,"
+                " attempts, last_error, created_at, channel, campaign_id)"
+                " SELECT ev.event_key, 'message', m.id, ev.payload,"
+                f" CASE WHEN ({reason}) IS NULL THEN 'pending' ELSE 'suppressed' END,"
+                f" ?, 0, COALESCE({reason}, ''), ?, ?, NULL"
+                f" FROM ({select_sql}) ev JOIN member m ON m.id = ev.member_id WHERE 1 = 1"
+                " ON CONFLICT (event_key, channel) DO NOTHING",
+                db,
+            ),
+            (now_us, now_us, channel, *args),
+        ).rowcount
+    return added
+
+
+def run_due(now: datetime | None = None, box=None) -> dict:
+    """The periodic pass over win-back, welcome and reminders (idempotent, catches up)."""
+    box = box or box_mod.current()
+    now = now or utcnow()
+    out = {}
+    db = box.db
+    with db.atomic():
+        auto = load("win_back", box)
+        seg = segments.resolve("inactive", {"days": auto["params"]["days"]}, now, box)
+        seg_sql, seg_args = seg.query(box)
+        # the spell is named by its last visit: a member who comes back and lapses again
+        # gets a new key, the same spell never a second one
+        out["win_back"] = _fan_out(
+            box,
+            "win_back",
+            "SELECT 'win_back:' || CAST(w.id AS VARCHAR(20)) || ':'"
+            " || CAST(w.last_visit_at AS VARCHAR(20)) AS event_key, w.id AS member_id,"
+            ' \'{"automation":"win_back"}\' AS payload'
+            f" FROM member w WHERE w.id IN ({seg_sql})",
+            seg_args,
+            now,
+        )
+        auto = load("welcome", box)
+        seg = segments.resolve("new-joiners", {"days": auto["params"]["catch_up_days"]}, now, box)
+        seg_sql, seg_args = seg.query(box)
+        out["welcome"] = _fan_out(
+            box,
+            "welcome",
+            "SELECT 'welcome:' || CAST(w.id AS VARCHAR(20)) AS event_key, w.id AS member_id,"
+            ' \'{"automation":"welcome"}\' AS payload'
+            f" FROM member w WHERE w.id IN ({seg_sql})",
+            seg_args,
+            now,
+        )
+        auto = load("reward_reminder", box)
+        horizon = now + timedelta(days=auto["params"]["days_before"])
+        out["reward_reminder"] = _reminders(box, now, horizon)
+    return out
+
+
+def _reminders(box, now: datetime, horizon: datetime) -> int:
+    """Unused vouchers expiring before the horizon: the voucher travels in the payload."""
+    from .vouchers import voucher_dict
+
+    auto = load("reward_reminder", box)
+    if not auto["enabled"]:
+        return 0
+    db = box.db
+    rows = db.execute_sql(
+        sql(
+            "SELECT id, member_id, code, kind, reward, valid_from, valid_until FROM voucher"
+            " WHERE redeemed_at IS NULL AND valid_until > ? AND valid_until <= ?",
+            db,
+        ),
+        (to_micros(now), to_micros(horizon)),
+    ).fetchall()
+    added = 0
+    for vid, member_id, *rest in rows:
+        payload = {"automation": "reward_reminder", "voucher": voucher_dict(*rest)}
+        for channel in auto["channels"]:
+            added += outbox.add_outbox(
+                db,
+                f"reward_reminder:{member_id}:{vid}",
+                "message",
+                member_id,
+                payload,
+                now,
+                channel=channel,
+            )
+    return added

@@ -1,0 +1,285 @@
+"""The delivery loop: claim due message rows, render each for its member, hand it over.
+
+Each outcome is committed on its own, right after the hand-over, so a crash leaves at most
+the one message in flight "sending" (see outbox.recover_orphans for what happens to it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+
+from .. import outbox
+from ..clock import to_micros, utcnow
+from ..codes import format_code
+from ..db import sql
+from ..messages import check_sms, email_html, render, sms_info
+from ..program import load_program
+from ..vouchers import issue_voucher_sql
+from . import REGISTRY, Offline, Outgoing, Rejected, Uncertain, get
+from .email import message_id
+from .unsubscribe import unsubscribe_url
+
+log = logging.getLogger(__name__)
+
+_MEMBER = (
+    "id, name, email, phone, locale, stamps, email_consent_at, sms_consent_at,"
+    " email_unsubscribed_at, sms_unsubscribed_at, email_bounced_at"
+)
+
+
+class Suppressed(Exception):
+    pass
+
+
+def _member(db, member_id: int) -> dict | None:
+    cols = _MEMBER
+    if any(c.name == "erased_at" for c in db.get_columns("member")):
+        cols += ", erased_at"
+    row = db.execute_sql(
+        sql(f"SELECT {cols} FROM member WHERE id = ?", db), (member_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    return dict(zip([c.strip() for c in cols.split(",")], row, strict=True))
+
+
+def voucher_qr_url(box, code: str) -> str:
+    """Where the web serves a voucher's QR code image (a route for the web owner)."""
+    return f"{box.settings.public_url.rstrip('/')}/voucher/{code.replace('-', '')}/qr.png"
+
+
+def values_for(box, member: dict, voucher: dict | None, channel: str) -> dict:
+    program = load_program(box.db)
+    stamps = member["stamps"] or 0
+    nxt = None
+    if program:
+        above = [t for t in program.tiers if t.stamps > stamps]
+        nxt = above[0] if above else None
+    first = (member["name"] or "").split()
+    values = {
+        "first_name": first[0] if first else "there",
+        "name": member["name"] or "",
+        "stamps": stamps,
+        "stamps_left": (nxt.stamps - stamps) if nxt else 0,
+        "reward": voucher["reward"] if voucher else (nxt.reward if nxt else ""),
+        "voucher_code": voucher["code"] if voucher else "",
+        "voucher_qr": voucher_qr_url(box, voucher["code"]) if voucher else "",
+        "shop_name": box.settings.shop_name or "Stampbox",
+        "unsubscribe_url": unsubscribe_url(member["id"], channel, box),
+    }
+    return values
+
+
+def _pick(content: dict, channel: str, locale: str) -> dict:
+    per_locale = content.get(channel) or {}
+    lang = (locale or "").split("-")[0]
+    return (
+        per_locale.get(locale)
+        or per_locale.get(lang)
+        or per_locale.get("")
+        or next(iter(per_locale.values()), {})
+    )
+
+
+def render_for(
+    box, channel: str, member_id: int, content: dict, event_key: str, *, voucher, preview, now
+) -> dict:
+    """The message as it would go out (preview) or will go out (delivery)."""
+    member = _member(box.db, member_id)
+    if member is None:
+        raise Suppressed("erased")
+    parts = _pick(content, channel, member["locale"])
+    values = values_for(box, member, voucher, channel)
+    ch = get(channel, box)
+    out: dict = {"to": member.get(ch.address_column) if ch.address_column else None}
+    reason = ch.suppression_reason(member)
+    if preview:
+        out["suppressed"] = reason
+    elif reason:
+        raise Suppressed(reason)
+    if channel == "email":
+        subject = render(parts.get("subject", ""), values)
+        text = render(parts.get("text", ""), values)
+        text += f"\n\n--\n{values['shop_name']}\nUnsubscribe: {values['unsubscribe_url']}\n"
+        out.update(
+            subject=subject,
+            text=text,
+            html=email_html(
+                parts.get("html"), render(parts.get("text", ""), values), values, subject
+            ),
+            message_id=message_id(event_key, box.settings.mail_from),
+            list_unsubscribe=f"<{values['unsubscribe_url']}>",
+        )
+    else:
+        text = render(parts.get("text", ""), values)
+        out.update(text=text, **sms_info(text).to_dict())
+        if not preview:
+            check_sms(text)
+    return out
+
+
+class _Sources:
+    """Campaign and automation content, loaded once per batch."""
+
+    def __init__(self, box):
+        self.box = box
+        self.campaigns: dict[int, dict] = {}
+
+    def campaign(self, campaign_id: int) -> dict:
+        if campaign_id not in self.campaigns:
+            from ..campaigns import load
+
+            self.campaigns[campaign_id] = load(campaign_id, self.box)
+        return self.campaigns[campaign_id]
+
+    def content_and_voucher(self, row: dict, now: datetime) -> tuple[dict, dict | None]:
+        payload = row["payload"]
+        if row["campaign_id"] is not None:
+            campaign = self.campaign(row["campaign_id"])
+            voucher = None
+            if campaign["voucher_reward"]:
+                voucher = campaign_voucher(self.box, campaign, row["member_id"], now)
+            return campaign["content"], voucher
+        from ..automations import content_for
+
+        return content_for(payload["automation"], self.box), payload.get("voucher")
+
+
+def campaign_voucher(box, campaign: dict, member_id: int, now: datetime) -> dict:
+    """The campaign's voucher for this member: issued once (source key), reused on a resend."""
+    db = box.db
+    key = f"campaign:{campaign['id']}:{member_id}"
+    with db.atomic():
+        row = db.execute_sql(
+            sql("SELECT code, reward FROM voucher WHERE source_key = ?", db), (key,)
+        ).fetchone()
+        if row:
+            return {"code": format_code(row[0]), "reward": row[1]}
+        return issue_voucher_sql(
+            db,
+            box.code_key,
+            member_id,
+            "campaign",
+            campaign["voucher_reward"],
+            now,
+            now + timedelta(days=campaign["voucher_days"] or 30),
+            key,
+        )
+
+
+def deliver_due(box, now: datetime | None = None, limit: int = 200) -> dict:
+    """One batch: recover orphans, claim due messages, send them. Returns counts."""
+    now = now or utcnow()
+    db = box.db
+    counts = {"claimed": 0, "sent": 0, "failed": 0, "suppressed": 0, "uncertain": 0, "later": 0}
+    with db.atomic():
+        outbox.recover_orphans(db, now, {n: c.resend_after_crash for n, c in REGISTRY.items()})
+    ready = [n for n in REGISTRY if get(n, box).configured()]
+    if not ready:
+        return counts
+    rows = outbox.claim_due(db, now, limit, channels=ready)
+    counts["claimed"] = len(rows)
+    sources = _Sources(box)
+    retry = box.settings.delivery_retry_seconds
+    for name in ready:
+        items = [r for r in rows if r["channel"] == name]
+        if not items:
+            continue
+        ch = get(name, box)
+        wait = ch.defer_until(now)
+        if wait is not None:
+            _postpone(db, items, wait)
+            counts["later"] += len(items)
+            continue
+        try:
+            for i, row in enumerate(items):
+                try:
+                    content, voucher = sources.content_and_voucher(row, now)
+                    msg = render_for(
+                        box,
+                        name,
+                        row["member_id"],
+                        content,
+                        row["event_key"],
+                        voucher=voucher,
+                        preview=False,
+                        now=now,
+                    )
+                    provider_id = ch.send(
+                        Outgoing(
+                            event_key=row["event_key"],
+                            member_id=row["member_id"],
+                            address=msg["to"],
+                            subject=msg.get("subject", ""),
+                            text=msg["text"],
+                            html=msg.get("html", ""),
+                            unsubscribe_url=msg.get("list_unsubscribe", "")[1:-1],
+                        )
+                    )
+                except Suppressed as exc:
+                    outbox.mark(db, row["id"], "suppressed", now, str(exc))
+                    counts["suppressed"] += 1
+                    continue
+                except Offline as exc:
+                    log.warning("%s offline, %d message(s) wait: %s", name, len(items) - i, exc)
+                    outbox.release(db, items[i:], now, str(exc), retry)
+                    counts["later"] += len(items) - i
+                    break
+                except Uncertain as exc:
+                    outbox.mark(db, row["id"], "uncertain", now, str(exc))
+                    counts["uncertain"] += 1
+                    continue
+                except Rejected as exc:
+                    outbox.mark(db, row["id"], "failed", now, str(exc))
+                    if exc.bounce and ch.bounced_column:
+                        _bounced(db, ch, row["member_id"], now)
+                    counts["failed"] += 1
+                    continue
+                except Exception as exc:  # a bad template or row: visible, never silent
+                    log.exception("message %s failed", row["id"])
+                    outbox.mark(db, row["id"], "failed", now, f"{type(exc).__name__}: {exc}")
+                    counts["failed"] += 1
+                    continue
+                outbox.mark(db, row["id"], "sent", now, provider_id=provider_id)
+                counts["sent"] += 1
+        finally:
+            ch.close()
+    return counts
+
+
+def _postpone(db, items: list[dict], until: datetime) -> None:
+    with db.atomic():
+        for row in items:
+            db.execute_sql(
+                sql(
+                    "UPDATE outbox SET state = 'pending', claimed_by = '', due_at = ?,"
+                    " last_error = 'quiet hours' WHERE id = ? AND state = 'sending'",
+                    db,
+                ),
+                (to_micros(until), row["id"]),
+            )
+
+
+def _bounced(db, ch, member_id: int, now: datetime) -> None:
+    with db.atomic():
+        db.execute_sql(
+            sql(f"UPDATE member SET {ch.bounced_column} = ? WHERE id = ?", db),
+            (to_micros(now), member_id),
+        )
+
+
+def deliver_all(box, now: datetime | None = None, limit: int = 200) -> dict:
+    """Batches until nothing due is left or a channel is offline (the worker's job)."""
+    total: dict = {}
+    while True:
+        counts = deliver_due(box, now, limit)
+        for key, value in counts.items():
+            total[key] = total.get(key, 0) + value
+        if counts["claimed"] < limit or counts["later"]:
+            return total
+
+
+def summary(counts: dict) -> str:
+    return json.dumps(counts, sort_keys=True)

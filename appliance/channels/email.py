@@ -1,0 +1,102 @@
+"""Email over SMTP: one connection per batch, multipart text + HTML, a stable Message-ID.
+
+The Message-ID is derived from the event key (which names the member), so a message sent
+again after a crash is the same message to every receiver, which folds the two into one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+
+from . import Channel, Offline, Outgoing, Rejected, register
+
+
+def message_id(event_key: str, mail_from: str) -> str:
+    digest = hashlib.sha256(f"stampbox:{event_key}".encode()).hexdigest()[:40]
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "stampbox.local"
+    return f"<{digest}@{domain}>"
+
+
+def build_message(out: Outgoing, mail_from: str, when: float | None = None) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = mail_from
+    msg["To"] = out.address
+    msg["Subject"] = out.subject
+    msg["Date"] = formatdate(when, localtime=False)
+    msg["Message-ID"] = message_id(out.event_key, mail_from)
+    if out.unsubscribe_url:
+        # RFC 8058: the receiver POSTs "List-Unsubscribe=One-Click" to the https address
+        msg["List-Unsubscribe"] = f"<{out.unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(out.text)
+    if out.html:
+        msg.add_alternative(out.html, subtype="html")
+    return msg
+
+
+@register
+class EmailChannel(Channel):
+    name = "email"
+    address_column = "email"
+    consent_column = "email_consent_at"
+    unsubscribed_column = "email_unsubscribed_at"
+    bounced_column = "email_bounced_at"
+    resend_after_crash = True
+
+    conn: smtplib.SMTP | None = None
+
+    def configured(self) -> bool:
+        return bool(self.settings.smtp_host and self.settings.mail_from)
+
+    def open(self) -> None:
+        s = self.settings
+        try:
+            if s.smtp_security == "tls":
+                conn = smtplib.SMTP_SSL(
+                    s.smtp_host, s.smtp_port, timeout=30, context=ssl.create_default_context()
+                )
+            else:
+                conn = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=30)
+                if s.smtp_security == "starttls":
+                    conn.starttls(context=ssl.create_default_context())
+            if s.smtp_user:
+                conn.login(s.smtp_user, s.smtp_password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise Offline(f"SMTP login refused: {exc.smtp_code} {exc.smtp_error!r}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise Offline(f"SMTP server {s.smtp_host}:{s.smtp_port} unreachable: {exc}") from None
+        self.conn = conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.conn = None
+
+    def send(self, out: Outgoing) -> str:
+        if self.conn is None:
+            self.open()
+        msg = build_message(out, self.settings.mail_from)
+        envelope = parseaddr(self.settings.mail_from)[1]
+        try:
+            self.conn.send_message(msg, from_addr=envelope, to_addrs=[out.address])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            if 400 <= code < 500:
+                raise Offline(f"recipient deferred: {code} {text!r}") from None
+            raise Rejected(f"recipient refused: {code} {text!r}", bounce=True) from None
+        except smtplib.SMTPResponseException as exc:
+            if 400 <= exc.smtp_code < 500:
+                self.conn = None
+                raise Offline(f"SMTP said later: {exc.smtp_code} {exc.smtp_error!r}") from None
+            raise Rejected(f"SMTP refused: {exc.smtp_code} {exc.smtp_error!r}") from None
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+            self.conn = None
+            raise Offline(f"SMTP connection lost: {exc}") from None
+        return msg["Message-ID"]
