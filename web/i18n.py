@@ -8,7 +8,7 @@ Hebrew pages are laid out right to left (<html dir="rtl">).
 from __future__ import annotations
 
 from flask import Flask, g, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, get_translations
 
 CUSTOMER_LOCALES = ("en", "he", "kk", "zh")
 ADMIN_LOCALES = ("en", "he")
@@ -47,6 +47,16 @@ def _html_attrs():
     }
 
 
+def _gettext(string: str, **variables) -> str:
+    # Flask-Babel's own `_` looks the catalogue up again for every string; a page has dozens
+    translations = g.get("_translations")
+    if translations is None:
+        translations = g._translations = get_translations()
+    text = translations.ugettext(string)
+    return text % variables if variables else text
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=_choose, timezone_selector=lambda: None)
     app.context_processor(_html_attrs)
+    app.jinja_env.globals.update(_=_gettext, gettext=_gettext)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance.member_rights import consents_of, erase_member, export_member
+from appliance.member_rights import erase_member, export_member
+from appliance.member_view import member_page
 from appliance.members import MemberError, merge_members, replace_card
-from appliance.models import Card, Member, Outbox, Visit, Voucher
+from appliance.models import Voucher
 from appliance.search import search_members
 from appliance.voucher_admin import issue_manual_voucher, recent_vouchers, void_voucher
 
@@ -15,7 +16,6 @@ from .auth import login_required
 from .security import owner_required
 
 bp = Blueprint("members", __name__, url_prefix="/admin")
-HISTORY = 50
 
 
 def _done(member_id: int, message: str, category: str = "info"):
@@ -34,18 +34,8 @@ def search():
 @bp.get("/members/<int:member_id>")
 @login_required
 def detail(member_id: int):
-    member = Member.get_or_none(Member.id == member_id) or abort(404)
-    visits = Visit.select().where(Visit.member == member).order_by(Visit.at.desc())
-    messages = Outbox.select().where(Outbox.member == member).order_by(Outbox.id.desc())
-    return render_template(
-        "admin/member.html",
-        member=member,
-        cards=Card.select().where(Card.member == member).order_by(Card.id),
-        visits=visits.limit(HISTORY),
-        vouchers=Voucher.select().where(Voucher.member == member).order_by(Voucher.id.desc()),
-        consents=consents_of(member.id),
-        messages=messages.limit(HISTORY),
-    )
+    page = member_page(member_id) or abort(404)
+    return render_template("admin/member.html", page=page, member=page.member)
 
 
 @bp.post("/members/<int:member_id>/replace-card")

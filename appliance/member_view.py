@@ -1,0 +1,91 @@
+"""One member's page as plain data: a few indexed queries, no ORM objects for templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .clock import from_micros
+from .codes import format_code
+from .db import database, sql
+
+HISTORY = 50
+_MEMBER = (
+    "SELECT id, name, email, phone, birthday_month, birthday_day, birthday_year, stamps, rounds,"
+    " visit_count, joined_at, erased_at FROM member WHERE id = ?"
+)
+_CARDS = "SELECT code, nfc_uid, created_at, blocked_at FROM card WHERE member_id = ? ORDER BY id"
+_VISITS = (
+    "SELECT at, stamps, amount_cents, source FROM visit WHERE member_id = ?"
+    " ORDER BY at DESC LIMIT ?"
+)
+_VOUCHERS = (
+    "SELECT code, reward, kind, valid_until, redeemed_at, voided_at FROM voucher"
+    " WHERE member_id = ? ORDER BY id DESC LIMIT ?"
+)
+_CONSENTS = (
+    "SELECT channel, granted, at, source, wording, version, confirmed_at FROM consent"
+    " WHERE member_id = ? ORDER BY at, id"
+)
+_MESSAGES = (
+    "SELECT created_at, kind, state FROM outbox WHERE member_id = ? ORDER BY id DESC LIMIT ?"
+)
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    member: dict
+    cards: list[dict]
+    visits: list[dict]
+    vouchers: list[dict]
+    consents: list[dict]
+    messages: list[dict]
+
+
+def _rows(query: str, params: tuple, names: tuple[str, ...], moments: tuple[str, ...] = ()):
+    out = []
+    for row in database.execute_sql(sql(query), params):
+        item = dict(zip(names, row, strict=True))
+        for key in moments:
+            item[key] = from_micros(item[key])
+        out.append(item)
+    return out
+
+
+def member_page(member_id: int, history: int = HISTORY) -> MemberPage | None:
+    found = _rows(
+        _MEMBER,
+        (member_id,),
+        ("id", "name", "email", "phone", "birthday_month", "birthday_day", "birthday_year",
+         "stamps", "rounds", "visit_count", "joined_at", "erased_at"),
+        ("joined_at", "erased_at"),
+    )  # fmt: skip
+    if not found:
+        return None
+    cards = _rows(_CARDS, (member_id,), ("code", "nfc_uid", "created_at", "blocked_at"),
+                  ("created_at", "blocked_at"))  # fmt: skip
+    for card in cards:
+        card["code"] = format_code(card["code"])
+    vouchers = _rows(
+        _VOUCHERS, (member_id, history),
+        ("code", "reward", "kind", "valid_until", "redeemed_at", "voided_at"),
+        ("valid_until", "redeemed_at", "voided_at"),
+    )  # fmt: skip
+    for voucher in vouchers:
+        voucher["code"] = format_code(voucher["code"])
+    return MemberPage(
+        member=found[0],
+        cards=cards,
+        visits=_rows(
+            _VISITS, (member_id, history), ("at", "stamps", "amount_cents", "source"), ("at",)
+        ),  # fmt: skip
+        vouchers=vouchers,
+        consents=_rows(
+            _CONSENTS,
+            (member_id,),
+            ("channel", "granted", "at", "source", "wording", "version", "confirmed_at"),
+            ("at", "confirmed_at"),
+        ),  # fmt: skip
+        messages=_rows(
+            _MESSAGES, (member_id, history), ("created_at", "kind", "state"), ("created_at",)
+        ),  # fmt: skip
+    )
