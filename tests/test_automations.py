@@ -1,0 +1,120 @@
+"""Automations: one message per event, however often and however late the job runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from appliance import automations, outbox
+from appliance import box as box_mod
+from appliance.channels.delivery import deliver_all
+from appliance.counter import handle
+from appliance.members import add_member
+from appliance.models import Member, Outbox
+from appliance.provision import init_box
+from appliance.settings import load_settings
+
+from .conftest import T0
+from .test_campaigns import Sink, SmtpServer
+
+
+@pytest.fixture
+def shop(settings):
+    sink = Sink()
+    server = SmtpServer(sink)
+    server.start()
+    s = load_settings(
+        environ={},
+        data_dir=settings.data_dir,
+        timezone="UTC",
+        smtp_host="127.0.0.1",
+        smtp_port=server.port,
+        smtp_security="none",
+        mail_from="shop@cafe.example",
+    )
+    init_box(s, now=T0 - timedelta(days=400))
+    box = box_mod.current()
+    yield box, sink
+    box_mod.stop()
+    server.stop()
+    outbox.HANDLERS.pop("reward_unlocked", None)
+
+
+def _member(name, when, uid=None):
+    m = add_member(name, f"{name.lower()}@example.com", card_uid=uid, now=when)
+    Member.update(email_consent_at=when).where(Member.id == m["id"]).execute()
+    return m["id"]
+
+
+def _messages(name):
+    return list(
+        Outbox.select()
+        .where(Outbox.kind == "message", Outbox.event_key.startswith(name))
+        .order_by(Outbox.id)
+    )
+
+
+def test_reward_unlocked_goes_out_after_the_delay_once(shop):
+    box, sink = shop
+    automations.configure("reward_unlocked", enabled=True, channel_names=["email"], box=box)
+    automations.install()
+    _member("Anna", T0 - timedelta(days=30), uid="04A23B4C5D6E7F")
+    code = handle("04A23B4C5D6E7F", "t", stamps=10, now=T0).unlocked[0]["code"]
+    for _ in range(2):  # the periodic job may run twice: still one message
+        with box.db.atomic():
+            outbox.dispatch_due(box.db, T0 + timedelta(minutes=1))
+    rows = _messages("reward_unlocked")
+    assert len(rows) == 1 and rows[0].due_at == T0 + timedelta(hours=2)
+    assert deliver_all(box, now=T0 + timedelta(hours=1))["claimed"] == 0
+    assert deliver_all(box, now=T0 + timedelta(hours=2))["sent"] == 1
+    (rcpt, msg) = sink.messages[0]
+    assert rcpt == ["anna@example.com"] and "Free coffee" in msg["Subject"]
+    assert code in msg.get_body(("plain",)).get_content()
+
+
+def test_a_switched_off_automation_sends_nothing(shop):
+    box, _ = shop
+    automations.install()
+    _member("Ben", T0 - timedelta(days=30), uid="04A23B4C5D6E70")
+    handle("04A23B4C5D6E70", "t", stamps=10, now=T0)
+    with box.db.atomic():
+        assert outbox.dispatch_due(box.db, T0) == 1
+    assert _messages("reward_unlocked") == []
+
+
+def test_win_back_once_per_inactivity_spell(shop):
+    box, _ = shop
+    automations.configure("win_back", enabled=True, channel_names=["email"], box=box)
+    _member("Clara", T0 - timedelta(days=100), uid="04A23B4C5D6E71")
+    handle("04A23B4C5D6E71", "t", now=T0 - timedelta(days=40))
+    for day in (0, 0, 1, 10):  # late, twice, and catching up after the box was off
+        automations.run_due(T0 + timedelta(days=day), box)
+    assert len(_messages("win_back")) == 1
+    handle("04A23B4C5D6E71", "t", now=T0 + timedelta(days=11))  # back: the spell ends
+    automations.run_due(T0 + timedelta(days=20), box)
+    assert len(_messages("win_back")) == 1  # active again: nothing
+    automations.run_due(T0 + timedelta(days=45), box)
+    automations.run_due(T0 + timedelta(days=46), box)
+    assert len(_messages("win_back")) == 2  # a new spell: one more
+
+
+def test_welcome_and_reward_reminder_once_each(shop):
+    box, _ = shop
+    automations.configure("welcome", enabled=True, channel_names=["email"], box=box)
+    automations.configure(
+        "reward_reminder",
+        enabled=True,
+        channel_names=["email"],
+        params={"days_before": 7},
+        box=box,
+    )
+    _member("Dora", T0 - timedelta(days=95), uid="04A23B4C5D6E72")
+    _member("Emil", T0 - timedelta(days=1))
+    handle("04A23B4C5D6E72", "t", stamps=10, now=T0 - timedelta(days=85))  # valid 90 days
+    for hours in (0, 1, 30):
+        automations.run_due(T0 + timedelta(hours=hours), box)
+    assert [r.member_id for r in _messages("welcome")] == [2]
+    reminders = _messages("reward_reminder")
+    assert len(reminders) == 1 and reminders[0].member_id == 1
+    assert deliver_all(box, now=T0 + timedelta(days=1))["sent"] == 2
