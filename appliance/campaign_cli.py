@@ -181,6 +181,19 @@ def cmd_campaign_preview(args) -> int:
     return _emit(args, result, "\n".join(lines))
 
 
+@_guard
+def cmd_campaign_test(args) -> int:
+    from .campaigns import send_test
+
+    box = box_mod.start()
+    provider_id = send_test(args.id, args.channel, args.to, args.member, box=box)
+    return _emit(
+        args,
+        {"id": args.id, "channel": args.channel, "to": args.to, "provider_id": provider_id},
+        f"Test sent to {args.to}.",
+    )
+
+
 def register(sub, add) -> None:
     p = add("segment", cmd_segment, "evaluate (or save) a segment of members")
     p.add_argument("name", nargs="?", help="a built-in segment or one saved by the owner")
@@ -206,6 +219,11 @@ def register(sub, add) -> None:
     p = add("send", cmd_campaign_send, "queue a campaign now or at a time", campaign)
     p.add_argument("id", type=int)
     p.add_argument("--at", help="ISO-8601 (no offset = the shop's zone)")
+    p = add("test", cmd_campaign_test, "send the message to yourself now", campaign)
+    p.add_argument("id", type=int)
+    p.add_argument("--channel", choices=("email", "sms"), default="email")
+    p.add_argument("--to", required=True, help="your email address or phone number")
+    p.add_argument("--member", type=int, help="fill the variables from this member")
     p = add("status", cmd_campaign_status, "a campaign's progress", campaign)
     p.add_argument("id", type=int)
     p = add("cancel", cmd_campaign_cancel, "cancel a scheduled campaign", campaign)

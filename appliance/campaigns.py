@@ -305,3 +305,52 @@ def preview_campaign(campaign_id: int, member_id: int, now=None, box=None) -> di
             now=now or utcnow(),
         )
     return out
+
+
+def send_test(
+    campaign_id: int, channel: str, address: str, member_id: int | None = None, box=None
+) -> str:
+    """Send the campaign's message on one channel to the owner's own address, right now.
+
+    Rendered for `member_id` (or the first member) with no voucher issued; no outbox row and
+    no consent check: the owner is the recipient. Raises CampaignError if it cannot go.
+    """
+    from .channels import Offline, Outgoing, Rejected, get
+    from .channels.delivery import render_for
+
+    box = box or box_mod.current()
+    campaign = load(campaign_id, box)
+    if channel not in campaign["channels"]:
+        raise CampaignError(f"Campaign {campaign_id} has no {channel} content.")
+    ch = get(channel, box)
+    if not ch.configured():
+        raise CampaignError(f"The {channel} channel is not set up in the settings yet.")
+    if member_id is None:
+        row = box.db.execute_sql("SELECT MIN(id) FROM member").fetchone()
+        member_id = row[0]
+    if member_id is None:
+        raise CampaignError("A test needs at least one member to fill in the variables.")
+    msg = render_for(
+        box,
+        channel,
+        member_id,
+        campaign["content"],
+        f"test:{campaign_id}:{utcnow().timestamp()}",
+        voucher=None,
+        preview=True,
+        now=utcnow(),
+    )
+    out = Outgoing(
+        event_key=f"test:{campaign_id}:{utcnow().timestamp()}",
+        member_id=member_id,
+        address=address,
+        subject="[Test] " + msg.get("subject", ""),
+        text=msg["text"],
+        html=msg.get("html", ""),
+    )
+    try:
+        return ch.send(out)
+    except (Offline, Rejected) as exc:
+        raise CampaignError(f"The test did not go: {exc}") from None
+    finally:
+        ch.close()

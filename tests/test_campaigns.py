@@ -316,3 +316,24 @@ def test_cli_create_send_status(init_info, stampbox):
     }
     out = stampbox("campaign", "send", "99", "--json")
     assert out.returncode == 2 and "no campaign 99" in out.stderr
+
+
+def test_send_a_test_to_yourself(shop, smtp):
+    box, ids = shop
+    _, sink = smtp
+    c = _create(box)
+    campaigns.send_test(c["id"], "email", "owner@cafe.example", ids["Emma"], box=box)
+    (rcpt, msg) = sink.messages[0]
+    assert rcpt == ["owner@cafe.example"] and msg["Subject"] == "[Test] Hello Emma"
+    assert Outbox.select().count() == 0
+
+
+def test_consent_withdrawn_after_queueing_is_honoured_at_send_time(shop, smtp):
+    box, ids = shop
+    _, sink = smtp
+    c = _create(box)
+    campaigns.send_campaign(c["id"], now=T0, box=box)
+    Member.update(email_consent_at=None).where(Member.id == ids["Emma"]).execute()
+    counts = deliver_all(box, now=T0)
+    assert (counts["sent"], counts["suppressed"]) == (1, 1)
+    assert [r for r, _ in sink.messages] == [["anna@example.com"]]
