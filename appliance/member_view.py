@@ -11,7 +11,7 @@ from .db import database, sql
 HISTORY = 50
 _MEMBER = (
     "SELECT id, name, email, phone, birthday_month, birthday_day, birthday_year, stamps, rounds,"
-    " visit_count, joined_at, erased_at FROM member WHERE id = ?"
+    " visit_count, spend_cents, joined_at, erased_at FROM member WHERE id = ?"
 )
 _CARDS = "SELECT code, nfc_uid, created_at, blocked_at FROM card WHERE member_id = ? ORDER BY id"
 _VISITS = (
@@ -56,7 +56,7 @@ def member_page(member_id: int, history: int = HISTORY) -> MemberPage | None:
         _MEMBER,
         (member_id,),
         ("id", "name", "email", "phone", "birthday_month", "birthday_day", "birthday_year",
-         "stamps", "rounds", "visit_count", "joined_at", "erased_at"),
+         "stamps", "rounds", "visit_count", "spend_cents", "joined_at", "erased_at"),
         ("joined_at", "erased_at"),
     )  # fmt: skip
     if not found:

@@ -43,25 +43,45 @@ def _ascii_lower(text: str) -> str:
     return "".join(ch.lower() if ch.isascii() else ch for ch in text)
 
 
-def _matches(query: str) -> tuple[list[str], list]:
-    parts, params = [], []
+def _sources(query: str) -> list[tuple[str, list]]:
+    """Each kind of match as an index-ordered query: exact card matches first, then names,
+    emails and phone numbers starting with the query."""
+    sources = []
     if looks_like_code(query):
-        parts.append("SELECT member_id FROM card WHERE code = ?")
-        params.append(normalize(query))
+        sources.append(("SELECT member_id FROM card WHERE code = ?", [normalize(query)]))
     uid = normalize_uid(query)
     if uid:
-        parts.append("SELECT member_id FROM card WHERE nfc_uid = ?")
-        params.append(uid)
+        sources.append(("SELECT member_id FROM card WHERE nfc_uid = ?", [uid]))
     folded = _ascii_lower(query)
-    parts.append("SELECT id FROM member WHERE lower(name) >= ? AND lower(name) < ?")
-    params += [folded, folded + _TOP]
+    sources.append((
+        "SELECT id FROM member WHERE lower(name) >= ? AND lower(name) < ?"
+        " ORDER BY lower(name), id",
+        [folded, folded + _TOP],
+    ))  # fmt: skip
     if "@" in query or "." in query or query.isalpha():
-        parts.append("SELECT id FROM member WHERE lower(email) >= ? AND lower(email) < ?")
-        params += [folded, folded + _TOP]
+        sources.append((
+            "SELECT id FROM member WHERE lower(email) >= ? AND lower(email) < ?"
+            " ORDER BY lower(email), id",
+            [folded, folded + _TOP],
+        ))  # fmt: skip
     if query.lstrip("+").replace(" ", "").isdigit():
-        parts.append("SELECT id FROM member WHERE phone >= ? AND phone < ?")
-        params += [query, query + _TOP]
-    return parts, params
+        sources.append((
+            "SELECT id FROM member WHERE phone >= ? AND phone < ? ORDER BY phone, id",
+            [query, query + _TOP],
+        ))  # fmt: skip
+    return sources
+
+
+def _matching_ids(query: str, wanted: int) -> list[int]:
+    # every source stops after `wanted` rows of its own index order, so a common prefix
+    # ("an") costs a page, not a sort of thousands of matches
+    ids: dict[int, None] = {}
+    for text, params in _sources(query):
+        for (member_id,) in database.execute_sql(sql(text + " LIMIT ?"), [*params, wanted]):
+            ids.setdefault(member_id, None)
+        if len(ids) >= wanted:
+            break
+    return list(ids)[:wanted]
 
 
 def search_members(query: str = "", page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
@@ -71,15 +91,15 @@ def search_members(query: str = "", page: int = 1, per_page: int = PER_PAGE) -> 
     offset = (page - 1) * per_page
     if not query:
         text = f"SELECT {_COLUMNS} FROM member m ORDER BY m.id DESC LIMIT ? OFFSET ?"
-        params: list = [per_page + 1, offset]
+        rows = database.execute_sql(sql(text), [per_page + 1, offset]).fetchall()
     else:
-        parts, params = _matches(query)
-        text = (
-            f"SELECT {_COLUMNS} FROM member m WHERE m.id IN ({' UNION '.join(parts)})"
-            " ORDER BY m.name, m.id LIMIT ? OFFSET ?"
-        )
-        params += [per_page + 1, offset]
-    rows = database.execute_sql(sql(text), params).fetchall()
+        ids = _matching_ids(query, offset + per_page + 1)[offset:]
+        marks = ", ".join("?" * len(ids))
+        found = {}
+        if ids:
+            text = f"SELECT {_COLUMNS} FROM member m WHERE m.id IN ({marks})"
+            found = {row[0]: row for row in database.execute_sql(sql(text), ids)}
+        rows = [found[i] for i in ids if i in found]
     members = [
         MemberRow(r[0], r[1], r[2], r[3], r[4], r[5], from_micros(r[6]), r[7] is not None)
         for r in rows[:per_page]

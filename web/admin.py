@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 
+from babel.dates import format_date, format_time
+from babel.numbers import format_currency
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
 
 from appliance import box as box_mod
 from appliance.dashboard import SERIES, bar_chart, build_dashboard
 from appliance.models import AuditLog, CounterEvent, DeviceToken, PrintJob, StaffUser
 from appliance.program import ProgramError, load_program, parse_tier, set_program
+from appliance.shop import LANGUAGES, ShopSettingsError, load_shop_settings, save_shop_settings
 from appliance.staff import (
     ROLES,
     StaffError,
@@ -147,6 +151,22 @@ def program_save():
     return _back("admin.program", "Program saved.")
 
 
+@bp.get("/settings")
+@owner_required
+def settings():
+    return render_template("admin/settings.html", shop=load_shop_settings(), languages=LANGUAGES)
+
+
+@bp.post("/settings")
+@owner_required
+def settings_save():
+    try:
+        save_shop_settings(request.form, _actor())
+    except ShopSettingsError as exc:
+        return _back("admin.settings", str(exc), "error")
+    return _back("admin.settings", "Settings saved.")
+
+
 @bp.get("/audit")
 @owner_required
 def audit_log():
@@ -166,6 +186,14 @@ def audit_log():
 def init_app(app) -> None:
     @app.template_filter("when")
     def when(moment):
+        """A moment in the shop's zone, written the way the page's language writes dates."""
         if moment is None:
             return ""
-        return moment.astimezone(box_mod.current().zone).strftime("%Y-%m-%d %H:%M")
+        local = moment.astimezone(box_mod.current().zone)
+        locale = get_locale() or "en"
+        return f"{format_date(local, 'medium', locale=locale)} {format_time(local, 'short', locale=locale)}"  # noqa: E501
+
+    @app.template_filter("money")
+    def money(cents):
+        currency = load_shop_settings().currency
+        return format_currency((cents or 0) / 100, currency, locale=get_locale() or "en")

@@ -28,7 +28,12 @@ def _choose() -> str:
         return asked
     if offered is ADMIN_LOCALES and session.get("lang") in offered:
         return session["lang"]
-    return request.accept_languages.best_match(offered) or "en"
+    best = request.accept_languages.best_match(offered)
+    if best is None and offered is CUSTOMER_LOCALES:
+        from appliance.shop import load_shop_settings
+
+        return load_shop_settings().language
+    return best or "en"
 
 
 def customer_pages(bp) -> None:

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from appliance.members import MemberError
 from appliance.models import ShopSetting
+from appliance.shop import load_shop_settings
 from appliance.signup import ConsentShown, confirm_email, create_enrolment_code, signup
 from appliance.unsubscribe import unsubscribe, verify_unsubscribe_token
 
@@ -44,7 +45,7 @@ def consent_texts() -> dict:
 
 def privacy_text() -> str:
     row = ShopSetting.get_or_none(ShopSetting.key == "privacy_text")
-    if row:
+    if row and row.value.strip():
         return row.value
     return _(PRIVACY_DEFAULT)
 
@@ -91,8 +92,9 @@ def join():
             ), 400  # fmt: skip
         return render_template("signup/welcome.html", result=result, qr=qr_svg(result.card_code))
     return render_template(
-        "signup/join.html", texts=texts, form=form, error=None, privacy=privacy_text()
-    )
+        "signup/join.html", texts=texts, form=form, error=None, privacy=privacy_text(),
+        shop_name=load_shop_settings().shop_name,
+    )  # fmt: skip
 
 
 @bp.get("/join/confirm/<token>")
@@ -130,7 +132,9 @@ def slip():
     from flask import g
 
     try:
-        code = create_enrolment_code(request.form.get("nfc_uid", ""), g.staff.username)
+        code = create_enrolment_code(
+            request.form.get("nfc_uid") or request.form.get("card_uid", ""), g.staff.username
+        )
     except MemberError as exc:
         return render_template("errors/error.html", code=400, message=str(exc)), 400
     link = _public(url_for("signup.join", code=code))

@@ -173,6 +173,8 @@
   function submit(e) {
     var form = e.target;
     if (!form.hasAttribute("data-fetch")) return;
+    // a button that opens its own page (the signup slip) submits the plain way
+    if (e.submitter && e.submitter.hasAttribute("formtarget")) return;
     e.preventDefault();
     var button = form.querySelector("button[type=submit]");
     if (button.disabled) return;
