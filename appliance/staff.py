@@ -111,6 +111,7 @@ def login(username: str, password: str, address: str, now=None) -> LoginResult:
             LoginAttempt.delete().where(LoginAttempt.at < since - LOGIN_WINDOW).execute()
         else:
             LoginAttempt.delete().where(LoginAttempt.account == username).execute()
+            audit(user.username, "staff.login", now, address=address)
             if needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
                 StaffUser.update(password_hash=user.password_hash).where(
