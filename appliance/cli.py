@@ -223,6 +223,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "appliance.backup_cli",
     "appliance.status_cli",
     "appliance.tls",
+    "appliance.birthday_cli",
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from . import box as box_mod
+from .birthdays import gift_on_card
 from .clock import from_micros, iso, to_micros, utcnow
 from .codes import CodeError, format_code, parse_code
 from .db import sql
@@ -98,6 +99,9 @@ def handle(
                         db, box, token, at, source, stamps, amount_cents, staff_id, synced
                     )
                 result.clock_synced = synced
+                result.birthday = gift_on_card(result.vouchers)
+                if result.birthday and result.status in ("stamped", "cooldown"):
+                    result.message += f" Birthday gift available: {result.birthday['gift']}."
                 result.event_id = record_event(db, result, member_id, at)
             return result
         except _Retry:

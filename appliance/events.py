@@ -30,6 +30,8 @@ class CounterResult:
     event_id: int | None = None
     # False when the box's clock was not synchronised: `at` is then "not before the last event"
     clock_synced: bool = True
+    # the member's birthday gift, when one is waiting: {"gift", "code", "valid_until"}
+    birthday: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

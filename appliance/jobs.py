@@ -73,3 +73,15 @@ def heartbeat():
     from .health import beat
 
     beat(box_mod.current().settings, "worker")
+
+
+@huey.periodic_task(crontab(minute="5"))
+def birthday_gifts():
+    """Issue birthday gifts. Hourly, so the shop's date (its own zone) is never missed and a
+    member who joins inside their window gets the gift the same day; repeats issue nothing."""
+    from .birthdays import run_birthdays
+
+    box = box_mod.current()
+    if box.clock_trusted():  # a Pi that has not synchronised its clock may think it is 1970
+        return len(run_birthdays(box=box)["issued"])
+    return 0

@@ -1,0 +1,147 @@
+"""Birthday gifts over whole calendars: one per member per birthday year, in the shop's zone."""
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from appliance import box as box_mod
+from appliance.birthdays import BirthdayGift, birthday_in, run_birthdays, save_gift
+from appliance.counter import handle
+from appliance.members import add_member
+from appliance.models import Member, Outbox, Voucher
+from appliance.vouchers import redeem_voucher
+
+from .conftest import T0
+
+
+def _members_born_every_day(year_for_ids=2000):
+    """One member per calendar day, 29 February included (366 members)."""
+    born = {}
+    day = date(year_for_ids, 1, 1)
+    while day.year == year_for_ids:
+        m = add_member(f"B{day:%m%d}", birthday=f"{day:%m-%d}", now=T0)
+        born[m["id"]] = (day.month, day.day)
+        day += timedelta(days=1)
+    return born
+
+
+def _noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("year", [2027, 2028])  # a common year and a leap year
+def test_every_member_gets_one_gift_on_the_first_day_of_their_window(box, year):
+    save_gift(BirthdayGift("Free drink", "voucher", 7, 14), now=T0)
+    born = _members_born_every_day()
+    first_issue = {}
+    day = date(year, 1, 1) - timedelta(days=20)
+    while day <= date(year, 12, 31):
+        for g in run_birthdays(_noon(day))["issued"]:
+            key = (g["member_id"], g["valid_from"][:4])
+            assert key not in first_issue, f"second gift for {key} on {day}"
+            first_issue[key] = (day, g)
+        day += timedelta(days=1)
+    for member_id, (month, dom) in born.items():
+        b = birthday_in(year, month, dom)
+        if b - timedelta(days=7) < date(year, 1, 1) - timedelta(days=20):
+            continue  # the window opened before the sweep began
+        issued_on, gift = first_issue[(member_id, str((b - timedelta(days=7)).year))]
+        assert issued_on == b - timedelta(days=7), (month, dom)
+        assert gift["valid_from"] == f"{b - timedelta(days=7)}T00:00:00Z"
+        assert gift["valid_until"] == f"{b + timedelta(days=15)}T00:00:00Z"
+    leap_baby = next(i for i, md in born.items() if md == (2, 29))
+    expected = date(year, 2, 29 if year == 2028 else 28)
+    assert first_issue[(leap_baby, str(year))][0] == expected - timedelta(days=7)
+
+
+def test_a_second_run_and_a_catch_up_issue_nothing_twice_and_skip_nobody(box):
+    add_member("Anna", birthday="03-14", now=T0)
+    add_member("Ben", birthday="03-20", now=T0)
+    add_member("No birthday", now=T0)
+    # the box was off from 1 to 12 March: the catch-up run finds both windows open
+    result = run_birthdays(_noon(date(2027, 3, 13)))
+    assert sorted(g["member_id"] for g in result["issued"]) == [1, 2]
+    again = run_birthdays(_noon(date(2027, 3, 13)))
+    assert again["issued"] == [] and again["skipped"] == 2
+    assert run_birthdays(_noon(date(2027, 3, 25)))["issued"] == []
+    assert Voucher.select().where(Voucher.kind == "birthday").count() == 2
+    assert Outbox.select().where(Outbox.kind == "birthday_gift").count() == 2
+
+
+def test_the_year_end_wraps_around(box):
+    add_member("Jan", birthday="01-02", now=T0)
+    gifts = run_birthdays(_noon(date(2026, 12, 26)))["issued"]
+    assert gifts[0]["valid_from"] == "2026-12-26T00:00:00Z"
+    assert gifts[0]["valid_until"] == "2027-01-17T00:00:00Z"
+    assert Voucher.get().source_key == "birthday:1:2027"
+    # the next birthday year gets its own gift
+    assert len(run_birthdays(_noon(date(2027, 12, 26)))["issued"]) == 1
+
+
+def test_the_shops_date_not_utcs_decides(box):
+    tokyo = box_mod.start(replace(box.settings, timezone="Asia/Tokyo"))
+    add_member("Ken", birthday="05-10", now=T0)
+    # 15:30 UTC on 2 May is already 3 May in Tokyo: the window (lead 7) opens there
+    late = datetime(2027, 5, 2, 15, 30, tzinfo=UTC)
+    gift = run_birthdays(late, box=tokyo)["issued"][0]
+    start = datetime(2027, 5, 3, tzinfo=ZoneInfo("Asia/Tokyo"))
+    assert gift["valid_from"] == start.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert run_birthdays(datetime(2027, 5, 2, 14, 0, tzinfo=UTC), box=tokyo)["issued"] == []
+
+
+def test_erased_members_and_members_without_birthday_get_nothing(box):
+    add_member("Gone", birthday="03-14", now=T0)
+    Member.update(erased_at=T0).execute()
+    assert run_birthdays(_noon(date(2027, 3, 10)))["issued"] == []
+
+
+def test_a_member_who_joins_inside_the_window_gets_this_years_gift(box):
+    run_birthdays(_noon(date(2027, 3, 10)))
+    add_member("Late", birthday="03-14", now=T0)
+    assert len(run_birthdays(_noon(date(2027, 3, 20)))["issued"]) == 1
+
+
+def test_the_counter_shows_the_gift_and_redeems_it_once(box):
+    add_member("Anna", birthday="03-14", card_uid="04A23B4C5D6E7F", now=T0)
+    gift = run_birthdays(_noon(date(2027, 3, 10)))["issued"][0]
+    tap = handle("04A23B4C5D6E7F", "t", now=_noon(date(2027, 3, 12)))
+    assert tap.birthday == {
+        "gift": "Birthday treat",
+        "code": gift["voucher_code"],
+        "valid_until": gift["valid_until"],
+    }
+    assert "Birthday gift available: Birthday treat." in tap.message
+    when = _noon(date(2027, 3, 14))
+    assert redeem_voucher(gift["voucher_code"], now=when).status == "redeemed"
+    again = redeem_voucher(gift["voucher_code"], now=when)
+    assert again.reason == "already_redeemed"
+    assert handle("04A23B4C5D6E7F", "t", now=_noon(date(2027, 3, 15))).birthday is None
+
+
+def test_an_expired_gift_says_so_at_the_counter(box):
+    add_member("Anna", birthday="03-14", now=T0)
+    code = run_birthdays(_noon(date(2027, 3, 10)))["issued"][0]["voucher_code"]
+    scan = handle(code, "t", now=_noon(date(2027, 3, 29)))
+    assert scan.status == "refused" and scan.reason == "expired"
+
+
+def test_the_cli_runs_the_job_and_a_card_kind_gift_has_no_code(box, stampbox):
+    add_member("Anna", birthday="03-14", now=T0)
+    assert stampbox("birthdays", "set", "--gift", "Free drink", "--kind", "card").returncode == 0
+    out = json.loads(
+        stampbox("birthdays", "run", "--as-of", "2027-03-10T12:00:00Z", "--json").stdout
+    )
+    assert out["skipped"] == 0 and len(out["issued"]) == 1
+    issued = out["issued"][0]
+    assert set(issued) == {"member_id", "external_id", "voucher_code", "valid_from", "valid_until"}
+    assert issued["voucher_code"] is None
+    again = json.loads(
+        stampbox("birthdays", "run", "--as-of", "2027-03-10T13:00:00Z", "--json").stdout
+    )
+    assert again["issued"] == [] and again["skipped"] == 1
+    bad = stampbox("birthdays", "set", "--lead-days", "99")
+    assert bad.returncode == 2 and "0 to 60" in bad.stderr
