@@ -30,12 +30,12 @@ def _stdin(arg: str, data_dir: Path) -> Reader:
 
 DRIVERS: dict[str, Callable[[str, Path], Reader]] = {"sim": _sim, "stdin": _stdin}
 
-# transports named in the design but not built yet: say so, rather than "unknown driver"
+# hardware has its own settings (nfc, scanners, printer): point there from `devices`
 PLANNED = {
-    "usb": "USB NFC readers (nfcpy usb:...)",
-    "tty": "serial NFC readers and scanners (tty:...)",
-    "udp": "nfcpy's simulated radio (udp:...)",
-    "hid": "keyboard-wedge scanners (evdev)",
+    "usb": "NFC readers go in the nfc setting (STAMPBOX_NFC=usb)",
+    "tty": "NFC readers go in the nfc setting (STAMPBOX_NFC=tty:AMA0:pn532)",
+    "udp": "NFC readers go in the nfc setting (STAMPBOX_NFC=udp:HOST:PORT)",
+    "hid": "scanners go in the scanners setting (STAMPBOX_SCANNERS)",
 }
 
 
@@ -59,7 +59,7 @@ def build_readers(spec: str, data_dir: Path) -> list[Reader]:
             known = ", ".join(DRIVERS)
             if kind in PLANNED:
                 raise DeviceConfigError(
-                    f"{entry!r}: {PLANNED[kind]} are not supported yet; use one of: {known}"
+                    f"{entry!r}: {PLANNED[kind]}; the devices setting takes: {known}"
                 )
             raise DeviceConfigError(
                 f"{entry!r}: unknown device driver {kind!r}; use one of: {known}"
@@ -76,3 +76,45 @@ def _name_uniquely(readers: list[Reader]) -> None:
         seen[reader.name] = seen.get(reader.name, 0) + 1
         if seen[reader.name] > 1:
             reader.name = f"{reader.name}-{seen[reader.name]}"
+
+
+NFC_KINDS = ("usb", "tty", "udp")
+
+
+def build_nfc(spec: str) -> Reader | None:
+    """The NFC reader the nfc setting names (nfcpy's path syntax), or None for `none`."""
+    spec = spec.strip()
+    if spec in ("", "none"):
+        return None
+    kind = spec.partition(":")[0]
+    if kind not in NFC_KINDS:
+        raise DeviceConfigError(
+            f"nfc {spec!r}: use usb, usb:VID:PID, tty:AMA0:pn532, tty:USB0:pn532, "
+            "udp:HOST:PORT or none"
+        )
+    from .nfc_reader import NfcReader
+
+    return NfcReader(spec)
+
+
+def build_scanners(spec: str, layout: str = "us") -> list[Reader]:
+    """The scanners the scanners setting names (comma separated), not yet opened."""
+    readers: list[Reader] = []
+    for entry in (part.strip() for part in spec.split(",")):
+        if not entry:
+            continue
+        kind, _, arg = entry.partition(":")
+        if kind == "serial" and arg:
+            from .serial_scanner import SerialScanner
+
+            readers.append(SerialScanner(arg))
+        elif entry.startswith("/dev/input/") or kind == "hid":
+            from .hid_scanner import HidScanner
+
+            readers.append(HidScanner(arg if kind == "hid" else entry, layout))
+        else:
+            raise DeviceConfigError(
+                f"scanner {entry!r}: use serial:/dev/ttyACM0, /dev/input/eventN or hid:NAME"
+            )
+    _name_uniquely(readers)
+    return readers

@@ -21,12 +21,13 @@ from appliance.settings import Settings, SettingsError, load_settings
 
 from .counter_loop import CounterLoop
 from .device import DeviceState
-from .drivers import build_readers
+from .drivers import build_nfc, build_readers, build_scanners
 from .errors import DeviceConfigError, DeviceError
 from .feedback import Feedback, LogFeedback
 from .print_loop import PrintLoop
 from .printer import build_printer
 from .runner import LoopThread
+from .sim import FifoReader
 
 log = logging.getLogger("firmware_bridge")
 
@@ -78,6 +79,8 @@ def start_bridge(settings: Settings) -> Bridge:
     """Open everything in order. Raises StartupError with one sentence for a person."""
     try:
         readers = build_readers(settings.devices, settings.data_dir)
+        readers += [r for r in (build_nfc(settings.nfc),) if r is not None]
+        readers += build_scanners(settings.scanners, settings.keyboard_layout)
         printer = build_printer(settings.printer, settings.printer_width)
     except DeviceConfigError as exc:
         raise StartupError(f"configuration problem: {exc}", EXIT_CONFIG) from None
@@ -99,7 +102,14 @@ def start_bridge(settings: Settings) -> Bridge:
     try:
         feedback.open()
         for loop in loops:
-            loop.initialize()
+            try:
+                loop.initialize()
+            except DeviceError as exc:
+                if not getattr(loop.reader, "hot_plug", False):
+                    raise
+                # hardware that is not plugged in yet: looked for again every few seconds
+                log.warning("%s; looking for it every %.0f s", exc, loop.retry_seconds)
+                loop.reader.mark_lost()
             opened.append(loop)
     except DeviceError as exc:
         for loop in opened:
@@ -107,7 +117,9 @@ def start_bridge(settings: Settings) -> Bridge:
         feedback.close()
         raise StartupError(f"device problem: {exc}") from None
     for reader in readers:
-        where = getattr(reader, "path", None)
+        if reader.state is not DeviceState.READY:
+            continue
+        where = getattr(reader, "path", None) if isinstance(reader, FifoReader) else None
         log.info(
             "%s ready%s", reader.name, f": write tokens, one per line, to {where}" if where else ""
         )

@@ -21,5 +21,9 @@ class Reader(Device):
             self._set_state(DeviceState.LOST)
             raise
 
+    def mark_lost(self) -> None:
+        """Not there (yet): the bridge loop retries opening it, as after an unplug."""
+        self._set_state(DeviceState.LOST)
+
     def _read(self, timeout: float) -> bytes | None:
         raise NotImplementedError

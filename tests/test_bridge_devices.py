@@ -84,8 +84,8 @@ def test_the_devices_setting_picks_the_drivers(tmp_path):
     "spec, message",
     [
         ("", "empty"),
-        ("usb:072f:2200", "not supported yet"),
-        ("tty:USB0:pn532", "not supported yet"),
+        ("usb:072f:2200", "go in the nfc setting"),
+        ("tty:USB0:pn532", "go in the nfc setting"),
         ("bogus", "unknown device driver 'bogus'; use one of: sim, stdin"),
         ("stdin:x", "takes no arguments"),
         ("sim,sim", "named twice"),
