@@ -172,6 +172,19 @@ def test_email_delivery_is_multipart_with_one_click_unsubscribe(shop, smtp):
     assert deliver_all(box, now=T0 + timedelta(minutes=2))["claimed"] == 0  # never twice
 
 
+def test_status_counts_recipients_who_came_back(shop):
+    box, ids = shop
+    c = _create(box)
+    campaigns.send_campaign(c["id"], now=T0, box=box)
+    deliver_all(box, now=T0)
+    from appliance.members import new_card
+
+    new_card(Member.get_by_id(ids["Emma"]), "04A23B4C5D6E7F", now=T0)
+    handle("04A23B4C5D6E7F", "t", now=T0 + timedelta(days=10))
+    status = campaigns.campaign_status(c["id"], box=box)
+    assert (status["returned_7d"], status["returned_30d"]) == (0, 1)
+
+
 def test_smtp_down_the_messages_wait_with_backoff_and_go_when_it_returns(shop, smtp):
     box, ids = shop
     controller, sink = smtp

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from functools import lru_cache
 
 from .. import box as box_mod
 from ..clock import to_micros, utcnow
@@ -24,7 +25,13 @@ class BadUnsubscribeToken(ValueError):
 
 
 def _key(box) -> bytes:
-    return secret_bytes(box.settings.secrets_dir, "unsubscribe_key")
+    return _key_at(str(box.settings.secrets_dir))
+
+
+@lru_cache(maxsize=8)
+def _key_at(secrets_dir: str) -> bytes:
+    # read once per process: every message carries a link
+    return secret_bytes(secrets_dir, "unsubscribe_key")
 
 
 def _mac(key: bytes, body: str) -> str:
