@@ -45,7 +45,12 @@ def parse_at(text: str | None):
 def cmd_init(args) -> int:
     from .provision import init_box
 
-    result = init_box(load_settings())
+    settings = load_settings()
+    result = init_box(settings)
+    if result["owner"] and args.setup_slip:
+        from .provision import queue_setup_slip
+
+        result["setup_slip_job"] = queue_setup_slip(settings, result["owner"])
     if result["owner"]:
         text = (
             f"Stampbox is ready in {result['data_dir']}.\n"
@@ -240,7 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    add("init", cmd_init, "create the data folder, secrets and owner account")
+    p = add("init", cmd_init, "create the data folder, secrets and owner account")
+    p.add_argument(
+        "--setup-slip",
+        action="store_true",
+        help="first boot: also make the HTTPS certificate and print the setup slip",
+    )
     p = add("run", cmd_run, "run web, worker and bridge together")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
