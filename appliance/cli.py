@@ -229,6 +229,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "appliance.status_cli",
     "appliance.tls",
     "appliance.birthday_cli",
+    "appliance.device_cli",
 )
 
 

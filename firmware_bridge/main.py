@@ -19,6 +19,7 @@ from appliance import box as box_mod
 from appliance.printing import preview_dir
 from appliance.settings import Settings, SettingsError, load_settings
 
+from .commands import main_command
 from .counter_loop import CounterLoop
 from .device import DeviceState
 from .drivers import build_nfc, build_readers, build_scanners
@@ -127,8 +128,10 @@ def start_bridge(settings: Settings) -> Bridge:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(
-        level=logging.INFO,
+        # a one-shot command prints JSON; its log says only what went wrong
+        level=logging.WARNING if argv else logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         # python-escpos adds a handler to the root logger when imported: replace it
@@ -136,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     # python-escpos warns on every slip about a profile field we do not use
     logging.getLogger("escpos").setLevel(logging.ERROR)
+    code = main_command(argv)
+    if code is not None:
+        return code
     stopping = threading.Event()
 
     def request_stop(signum, _frame):

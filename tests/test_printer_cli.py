@@ -1,0 +1,75 @@
+"""`stampbox devices` and `stampbox print` as the owner runs them: real processes, a real file
+printer whose bytes emupos decodes."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from appliance.members import add_member
+from appliance.vouchers import issue_voucher_sql
+
+from .conftest import T0
+from .fixtures.emupos_peer import decode, ensure_emupos
+
+
+@pytest.fixture
+def voucher_code(box):
+    member = add_member("Anna", card_uid="04A23B4C5D6E7F", now=T0)
+    with box.db.atomic():
+        voucher = issue_voucher_sql(
+            box.db, box.code_key, member["id"], "tier", "Free cake", T0,
+            T0 + timedelta(days=90), "tier:cli",
+        )  # fmt: skip
+    return voucher["code"]
+
+
+def test_print_voucher_prints_its_slip_through_the_configured_printer(
+    stampbox, cli_env, voucher_code, tmp_path
+):
+    out = tmp_path / "printer.bin"
+    cli_env["STAMPBOX_PRINTER"] = f"file:{out}"
+    cli_env["STAMPBOX_PRINTER_WIDTH"] = "58"
+    done = stampbox("print", "voucher", voucher_code.lower(), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["printed"] == 1
+    (receipt,) = decode(ensure_emupos(), out.read_bytes(), tmp_path / "emupos", 58)["receipts"]
+    assert voucher_code in receipt["text"] and "Free cake" in receipt["text"]
+    assert f"[qr {voucher_code.replace('-', '')}]" in receipt["text"]
+
+
+def test_print_test_writes_the_preview_picture(stampbox, settings, box):
+    done = stampbox("print", "test")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Printed 1 slip(s)."
+    assert (settings.data_dir / "slips" / "last.png").exists()
+
+
+def test_a_slip_for_an_unreachable_printer_waits_in_the_queue(stampbox, cli_env, box):
+    cli_env["STAMPBOX_PRINTER"] = "tcp:127.0.0.1:9"  # discard port: nobody listens
+    done = stampbox("print", "test", "--json")
+    assert done.returncode == 3
+    result = json.loads(done.stdout)
+    assert (result["printed"], result["status"]) == (0, "absent")
+    listed = json.loads(stampbox("devices", "--json").stdout)
+    assert listed["print_queue"]["counts"]["pending"] == 1
+    assert listed["printer"]["status"] == "absent"
+
+
+def test_an_unknown_voucher_is_a_usage_error(stampbox, box):
+    done = stampbox("print", "voucher", "VAAA-AAAA-AAAA-AAAA")
+    assert done.returncode == 2
+    assert "No voucher" in done.stderr
+
+
+def test_devices_lists_what_is_configured(stampbox, cli_env, box):
+    cli_env["STAMPBOX_NFC"] = "udp:127.0.0.1:9"
+    cli_env["STAMPBOX_SCANNERS"] = "serial:/dev/does-not-exist"
+    listed = json.loads(stampbox("devices", "--json").stdout)
+    assert listed["readers"][0]["name"] == "sim" and listed["readers"][0]["present"]
+    assert listed["nfc"]["setting"] == "udp:127.0.0.1:9"
+    assert listed["scanners"][0]["present"] is False
+    assert "cannot open /dev/does-not-exist" in listed["scanners"][0]["detail"]
+    assert listed["printer"] == {"setting": "preview", "width_mm": 80, "status": "ready"}
