@@ -2,8 +2,8 @@
 
 Templates are plain text with `{{ name }}` placeholders (VARIABLES); an unknown placeholder is
 refused when the content is saved, never discovered while sending. HTML content gets its
-values escaped; the ready-made email layout carries its CSS inline (style attributes), so
-no CSS inliner is needed for it.
+values escaped; the ready-made email layout carries its CSS inline (style attributes), and
+any <style> the owner's HTML brings is inlined with css-inline.
 """
 
 from __future__ import annotations
@@ -151,10 +151,16 @@ def email_html(body_html: str | None, text: str, values: dict, subject: str) -> 
             qr=html.escape(str(values.get("voucher_qr", ""))),
             code=html.escape(str(values["voucher_code"])),
         )
-    return _LAYOUT.format(
+    document = _LAYOUT.format(
         title=html.escape(subject),
         shop=html.escape(str(values.get("shop_name", ""))),
         body=body,
         voucher=voucher,
         unsubscribe=html.escape(str(values.get("unsubscribe_url", ""))),
     )
+    if "<style" in document:
+        # mail clients drop <style> blocks: the owner's CSS moves into style attributes
+        import css_inline
+
+        document = css_inline.inline(document)
+    return document

@@ -87,6 +87,9 @@ class Settings:
     # delivery that failed for a passing reason (server down) waits this long, doubling to 1 h
     shop_name: str = ""
     delivery_retry_seconds: int = field(default=30, metadata={"min": 1, "max": 3600})
+    # optional DKIM signing of outgoing mail: selector and a PEM private key file (RSA)
+    dkim_selector: str = ""
+    dkim_key_file: str = ""
     # SMS: no marketing SMS between these local hours (start, end); at most this many a minute
     sms_quiet_start_hour: int = field(default=21, metadata={"min": 0, "max": 24})
     sms_quiet_end_hour: int = field(default=8, metadata={"min": 0, "max": 24})
