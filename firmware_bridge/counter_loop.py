@@ -22,6 +22,7 @@ from .debounce import WINDOW, Debounce
 from .device import READABLE_STATES, RETRY_STATES
 from .errors import DeviceError, DeviceLost
 from .feedback import Feedback
+from .health import HealthListener
 from .reader import Reader
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,15 @@ SIGNAL_FOR_STATUS = {
 }
 
 
+def signal_for(result: CounterResult) -> str:
+    """The feedback pattern: the best news of the tap wins (a reward over a plain stamp)."""
+    if result.status == "stamped" and result.unlocked:
+        return "reward"
+    if result.status in ("stamped", "cooldown") and getattr(result, "birthday", None):
+        return "birthday"
+    return SIGNAL_FOR_STATUS.get(result.status, "refused")
+
+
 class CounterLoop:
     """One reader's loop. Drive it with initialize(), loop(now=...) per iteration, shutdown()."""
 
@@ -48,8 +58,12 @@ class CounterLoop:
         poll_seconds: float = 0.5,
         retry_seconds: float = 5.0,
         print_rewards: bool = False,
+        health: HealthListener | None = None,
     ):
         self.reader = reader
+        self.health = health
+        if health is not None:
+            reader.add_listener(health)
         # a reward unlocked at the counter prints its voucher slip (queued, printed by the bridge)
         self.print_rewards = print_rewards
         self.feedback = feedback
@@ -93,9 +107,14 @@ class CounterLoop:
             self._signal("error")
             return None
         log.info("%s: %s: %s", self.reader.name, result.status, result.message)
-        self._signal(SIGNAL_FOR_STATUS.get(result.status, "refused"))
+        self._signal(signal_for(result))
         if self.print_rewards and result.unlocked:
             self._queue_slips(result, now)
+        if self.health is not None:
+            try:
+                self.health.on_event(self.reader, now)
+            except Exception:
+                log.exception("%s: cannot record device health", self.reader.name)
         return result
 
     def _queue_slips(self, result: CounterResult, now: datetime) -> None:

@@ -30,6 +30,10 @@ class Pattern:
 SIGNALS: dict[str, Pattern] = {
     "stamped": Pattern(((2700, 80),), "green"),
     "voucher": Pattern(((2700, 80), (3400, 120)), "blue"),
+    # a card just filled: a rising run, so staff hand over the slip
+    "reward": Pattern(((2700, 80), (3400, 80), (4000, 200)), "blue"),
+    # a birthday gift is waiting: two bright chirps, magenta
+    "birthday": Pattern(((3400, 60), (4000, 60), (3400, 60), (4000, 60)), "magenta"),
     "cooldown": Pattern(((1800, 250),), "amber"),
     "unknown": Pattern(((2000, 80), (2000, 80), (2000, 80)), "amber"),
     "refused": Pattern(((600, 500),), "red"),

@@ -25,6 +25,7 @@ from .device import DeviceState
 from .drivers import build_nfc, build_readers, build_scanners
 from .errors import DeviceConfigError, DeviceError
 from .feedback import Feedback, LogFeedback
+from .health import HealthListener
 from .print_loop import PrintLoop
 from .printer import build_printer
 from .runner import LoopThread
@@ -92,7 +93,11 @@ def start_bridge(settings: Settings) -> Bridge:
         where = settings.describe()["database_url"] or settings.db_path
         raise StartupError(f"cannot open the database {where}: {exc}") from None
     feedback = LogFeedback()
-    loops = [CounterLoop(reader, feedback, print_rewards=printer is not None) for reader in readers]
+    health = HealthListener()
+    loops = [
+        CounterLoop(reader, feedback, print_rewards=printer is not None, health=health)
+        for reader in readers
+    ]
     services = []
     if printer is not None:
         print_loop = PrintLoop(printer, preview_dir(settings))
