@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from .audit import audit
 from .clock import utcnow
-from .db import database
+from .db import database, sql
 from .models import DeviceToken, LoginAttempt, StaffUser
 
 ROLES = ("owner", "staff")
@@ -64,6 +64,23 @@ def check_password(password: str, stored: str) -> bool:
 
 def needs_rehash(stored: str) -> bool:
     return stored.startswith("scrypt$") or _HASHER.check_needs_rehash(stored)
+
+
+@dataclass(frozen=True)
+class StaffRef:
+    """Who is logged in, as every web request needs it."""
+
+    id: int
+    username: str
+    role: str
+
+
+def staff_by_id(staff_id: int) -> StaffRef | None:
+    # one plain query: this runs on every request of a logged-in person
+    row = database.execute_sql(
+        sql("SELECT id, username, role FROM staff_user WHERE id = ?"), (staff_id,)
+    ).fetchone()
+    return StaffRef(*row) if row else None
 
 
 def create_owner(now=None) -> dict | None:

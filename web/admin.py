@@ -6,9 +6,11 @@ Every POST here is CSRF-checked by CSRFProtect and every change is audited by th
 
 from __future__ import annotations
 
+import functools
 import json
 
-from babel.dates import format_date, format_time
+from babel import Locale
+from babel.dates import get_date_format, get_time_format, parse_pattern
 from babel.numbers import format_currency
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -183,15 +185,22 @@ def audit_log():
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _moment_pattern(locale: str):
+    # parsed once per language: a member page formats a hundred moments
+    loc = Locale.parse(locale)
+    date, time = get_date_format("medium", loc).pattern, get_time_format("short", loc).pattern
+    return parse_pattern(f"{date} {time}")
+
+
 def init_app(app) -> None:
     @app.template_filter("when")
     def when(moment):
         """A moment in the shop's zone, written the way the page's language writes dates."""
         if moment is None:
             return ""
-        local = moment.astimezone(box_mod.current().zone)
-        locale = get_locale() or "en"
-        return f"{format_date(local, 'medium', locale=locale)} {format_time(local, 'short', locale=locale)}"  # noqa: E501
+        locale = get_locale() or Locale("en")
+        return _moment_pattern(str(locale)).apply(moment.astimezone(box_mod.current().zone), locale)
 
     @app.template_filter("money")
     def money(cents):

@@ -10,8 +10,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from appliance.models import StaffUser
 from appliance.staff import login as check_login
+from appliance.staff import staff_by_id
 
 bp = Blueprint("auth", __name__)
 
@@ -25,7 +25,7 @@ class LoginForm(FlaskForm):
 def load_staff() -> None:
     staff_id = session.get("staff_id")
     # a deleted account loses access at its next request, not when its cookie expires
-    g.staff = StaffUser.get_or_none(StaffUser.id == staff_id) if staff_id else None
+    g.staff = staff_by_id(staff_id) if isinstance(staff_id, int) else None
 
 
 def login_required(view):
