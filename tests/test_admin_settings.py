@@ -65,3 +65,11 @@ def test_the_counter_offers_a_signup_slip_for_an_unknown_card(settings, init_inf
         data={"card_uid": "04C0FFEE000003", "csrf_token": csrf_token(owner.get("/counter"))},
     )
     assert response.status_code == 200 and "/join?code=" in response.get_data(as_text=True)
+
+
+def test_the_devices_page_shows_what_the_bridge_reported(settings, init_info):
+    from appliance.device_health import record_health
+
+    record_health("printer", "printer", "paper_out", "Paper end <sensor>")
+    page = _owner(settings, init_info).get("/admin/devices").get_data(as_text=True)
+    assert "paper_out" in page and "Paper end &lt;sensor&gt;" in page

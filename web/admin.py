@@ -17,7 +17,14 @@ from flask_babel import get_locale
 
 from appliance import box as box_mod
 from appliance.dashboard import SERIES, bar_chart, build_dashboard
-from appliance.models import AuditLog, CounterEvent, DeviceToken, PrintJob, StaffUser
+from appliance.models import (
+    AuditLog,
+    CounterEvent,
+    DeviceHealth,
+    DeviceToken,
+    PrintJob,
+    StaffUser,
+)
 from appliance.program import ProgramError, load_program, parse_tier, set_program
 from appliance.shop import LANGUAGES, ShopSettingsError, load_shop_settings, save_shop_settings
 from appliance.staff import (
@@ -107,7 +114,7 @@ def devices():
         last_event=last_event,
         last_print=last_print,
         pending_prints=pending_prints,
-        new_token=None,
+        health=DeviceHealth.select().order_by(DeviceHealth.name),
     )
 
 
