@@ -236,28 +236,28 @@ def run_due(now: datetime | None = None, box=None) -> dict:
     with db.atomic():
         auto = load("win_back", box)
         seg = segments.resolve("inactive", {"days": auto["params"]["days"]}, now, box)
-        seg_sql, seg_args = seg.query(box)
+        seg_sql, seg_args = seg.predicate(box)
         # the spell is named by its last visit: a member who comes back and lapses again
         # gets a new key, the same spell never a second one
         out["win_back"] = _fan_out(
             box,
             "win_back",
-            "SELECT 'win_back:' || CAST(w.id AS VARCHAR(20)) || ':'"
-            " || CAST(w.last_visit_at AS VARCHAR(20)) AS event_key, w.id AS member_id,"
+            "SELECT 'win_back:' || CAST(m.id AS VARCHAR(20)) || ':'"
+            " || CAST(m.last_visit_at AS VARCHAR(20)) AS event_key, m.id AS member_id,"
             ' \'{"automation":"win_back"}\' AS payload'
-            f" FROM member w WHERE w.id IN ({seg_sql})",
+            f" FROM member m WHERE {seg_sql}",
             seg_args,
             now,
         )
         auto = load("welcome", box)
         seg = segments.resolve("new-joiners", {"days": auto["params"]["catch_up_days"]}, now, box)
-        seg_sql, seg_args = seg.query(box)
+        seg_sql, seg_args = seg.predicate(box)
         out["welcome"] = _fan_out(
             box,
             "welcome",
-            "SELECT 'welcome:' || CAST(w.id AS VARCHAR(20)) AS event_key, w.id AS member_id,"
+            "SELECT 'welcome:' || CAST(m.id AS VARCHAR(20)) AS event_key, m.id AS member_id,"
             ' \'{"automation":"welcome"}\' AS payload'
-            f" FROM member w WHERE w.id IN ({seg_sql})",
+            f" FROM member m WHERE {seg_sql}",
             seg_args,
             now,
         )

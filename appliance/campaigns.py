@@ -141,7 +141,7 @@ def queue_campaign(campaign: dict, now: datetime, box=None) -> int:
     box = box or box_mod.current()
     db = box.db
     seg = segments.resolve(campaign["segment"], campaign["params"], as_of=now, box=box)
-    seg_sql, seg_args = seg.query(box)
+    seg_sql, seg_args = seg.predicate(box)
     erased = _has_erased(db)
     now_us = to_micros(now)
     with db.atomic():
@@ -154,7 +154,7 @@ def queue_campaign(campaign: dict, now: datetime, box=None) -> int:
                     " SELECT ? || CAST(m.id AS VARCHAR(20)), 'message', m.id, '{}',"
                     f" CASE WHEN ({reason}) IS NULL THEN 'pending' ELSE 'suppressed' END,"
                     f" ?, 0, COALESCE({reason}, ''), ?, ?, ?"
-                    f" FROM member m WHERE m.id IN ({seg_sql})"
+                    f" FROM member m WHERE {seg_sql}"
                     " ON CONFLICT (event_key, channel) DO NOTHING",
                     db,
                 ),

@@ -9,8 +9,8 @@ stamps): a member whose last visit is not after A is answered from them with ind
 scans. Only members with visits after A (an as-of in the past) are looked up in the visit
 table, so "now" pays nothing for that branch (an empty range on member.last_visit_at).
 
-Every builder returns (sql, args) selecting member ids, with ? placeholders; callers wrap it
-(count, list, or INSERT ... SELECT into the outbox for a campaign).
+Every builder returns (sql, args): a condition on `member m` with ? placeholders; callers
+put it in their own query (count, list, or INSERT ... SELECT into the outbox).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .db import sql
 from .program import load_program
 
 DAY_US = 86_400_000_000
-_NONE = "SELECT id FROM member WHERE 1 = 0"
+_NONE = "1 = 0"
 
 
 class SegmentError(ValueError):
@@ -138,36 +138,36 @@ def params_json(params: dict) -> dict:
     return out
 
 
-# -- the queries ---------------------------------------------------------------------------
+# -- the queries: each a predicate over `member m` ------------------------------------------
+# A predicate (not an id list) lets every caller read member rows once: the CLI's list, a
+# count, a campaign's INSERT ... SELECT. SQLite answers "a OR b" on one indexed column with
+# two index range scans, so the visit-table branch costs nothing when A is now.
 
 
 def _lapsed(a: int, days: int):
     """Visited, and the last visit up to A is before A - days."""
     w = a - days * DAY_US
     return (
-        "SELECT id FROM member WHERE last_visit_at < ?"
-        " UNION SELECT m.id FROM member m WHERE m.last_visit_at > ?"
+        "(m.last_visit_at < ? OR (m.last_visit_at > ?"
         " AND EXISTS (SELECT 1 FROM visit v WHERE v.member_id = m.id AND v.at < ?)"
         " AND NOT EXISTS (SELECT 1 FROM visit v WHERE v.member_id = m.id"
-        " AND v.at >= ? AND v.at <= ?)",
+        " AND v.at >= ? AND v.at <= ?)))",
         [w, a, w, w, a],
     )
 
 
 def _new_joiners(a, p, **_):
-    return "SELECT id FROM member WHERE joined_at > ? AND joined_at <= ?", [
-        a - p["days"] * DAY_US,
-        a,
-    ]
+    return "(m.joined_at > ? AND m.joined_at <= ?)", [a - p["days"] * DAY_US, a]
 
 
 def _new_customers(a, p, **_):
     w = a - p["days"] * DAY_US
     return (
-        "SELECT id FROM member WHERE last_visit_at > ? AND last_visit_at <= ? AND visit_count = 1"
-        " UNION SELECT m.id FROM member m WHERE m.last_visit_at > ?"
+        "((m.last_visit_at > ? AND m.last_visit_at <= ? AND m.visit_count = 1)"
+        " OR (m.last_visit_at > ?"
         " AND (SELECT COUNT(*) FROM visit v WHERE v.member_id = m.id AND v.at <= ?) = 1"
-        " AND EXISTS (SELECT 1 FROM visit v WHERE v.member_id = m.id AND v.at > ? AND v.at <= ?)",
+        " AND EXISTS (SELECT 1 FROM visit v WHERE v.member_id = m.id"
+        " AND v.at > ? AND v.at <= ?)))",
         [w, a, a, a, w, a],
     )
 
@@ -191,14 +191,13 @@ def _close_to_reward(a, p, db, **_):
     marks = ", ".join("?" * len(values))
     n = program.stamps_needed
     # a card's stamps at A: today's stamps minus those added after A, modulo a full card
-    # (advance() empties the card when it reaches the last tier)
+    # (advance() empties the card when it reaches the last tier). COALESCE keeps the planner
+    # on one table scan rather than walking the whole last-visit index.
     return (
-        f"SELECT id FROM member WHERE (last_visit_at IS NULL OR last_visit_at <= ?)"
-        f" AND stamps IN ({marks})"
-        f" UNION SELECT m.id FROM member m WHERE m.last_visit_at > ?"
-        f" AND ((m.stamps - (SELECT SUM(v.stamps) FROM visit v WHERE v.member_id = m.id"
-        f" AND v.at > ?)) % {n} + {n}) % {n} IN ({marks})",
-        [a, *values, a, a, *values],
+        f"((m.stamps IN ({marks}) AND COALESCE(m.last_visit_at, 0) <= ?)"
+        f" OR (m.last_visit_at > ? AND ((m.stamps - (SELECT SUM(v.stamps) FROM visit v"
+        f" WHERE v.member_id = m.id AND v.at > ?)) % {n} + {n}) % {n} IN ({marks})))",
+        [*values, a, a, a, *values],
     )
 
 
@@ -220,9 +219,9 @@ def _birthday(a, p, today, **_):
         return _NONE, []
     parts, args = [], []
     for month, days in wanted.items():
-        parts.append(f"(birthday_month = ? AND birthday_day IN ({', '.join('?' * len(days))}))")
+        parts.append(f"(m.birthday_month = ? AND m.birthday_day IN ({', '.join('?' * len(days))}))")
         args += [month, *days]
-    return "SELECT id FROM member WHERE " + " OR ".join(parts), args
+    return "(" + " OR ".join(parts) + ")", args
 
 
 def _top_customers(a, p, **_):
@@ -231,11 +230,11 @@ def _top_customers(a, p, **_):
     # RANK() is 1 + the number of members with strictly more spend: a member is in the top
     # set (the first ceil(percent% of |S|), ties with the last included) iff rank <= that size
     return (
-        "SELECT member_id FROM (SELECT member_id, n,"
+        "m.id IN (SELECT member_id FROM (SELECT member_id, n,"
         " RANK() OVER (ORDER BY spend DESC) AS rk, COUNT(*) OVER () AS total FROM"
         " (SELECT member_id, SUM(COALESCE(amount_cents, 0)) AS spend, COUNT(*) AS n FROM visit"
         " WHERE at > ? AND at <= ? GROUP BY member_id) s) r"
-        " WHERE rk <= (total * ? + 9999) / 10000 AND n >= ?",
+        " WHERE rk <= (total * ? + 9999) / 10000 AND n >= ?)",
         [w, a, basis_points, p["min_purchases"]],
     )
 
@@ -260,12 +259,17 @@ class Segment:
     params: dict
     as_of: datetime
 
-    def query(self, box) -> tuple[str, list]:
-        """(SQL selecting member ids, args), placeholders converted for the database."""
+    def predicate(self, box) -> tuple[str, list]:
+        """(SQL condition on `member m`, args), placeholders converted for the database."""
         db = box.db
         today = self.as_of.astimezone(box.zone).date()
         text, args = _BUILDERS[self.kind](to_micros(self.as_of), self.params, db=db, today=today)
         return sql(text, db), args
+
+    def query(self, box) -> tuple[str, list]:
+        """(SQL selecting the members' ids, args)."""
+        text, args = self.predicate(box)
+        return f"SELECT m.id FROM member m WHERE {text}", args
 
 
 def resolve(
@@ -292,16 +296,18 @@ def resolve(
 def members(segment: Segment, box=None) -> list[tuple[int, str | None]]:
     """(id, external_id) of every member in the segment, by id."""
     box = box or box_mod.current()
-    text, args = segment.query(box)
-    return box.db.execute_sql(
-        f"SELECT id, external_id FROM member WHERE id IN ({text}) ORDER BY id", args
+    text, args = segment.predicate(box)
+    rows = box.db.execute_sql(
+        f"SELECT m.id, m.external_id FROM member m WHERE {text}", args
     ).fetchall()
+    rows.sort()  # in Python: an ORDER BY would sort after an index scan anyway
+    return rows
 
 
 def count(segment: Segment, box=None) -> int:
     box = box or box_mod.current()
-    text, args = segment.query(box)
-    return box.db.execute_sql(f"SELECT COUNT(*) FROM ({text}) seg", args).fetchone()[0]
+    text, args = segment.predicate(box)
+    return box.db.execute_sql(f"SELECT COUNT(*) FROM member m WHERE {text}", args).fetchone()[0]
 
 
 def evaluate(segment: Segment, box=None) -> dict:

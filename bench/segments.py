@@ -41,7 +41,11 @@ DAY_US = 86_400_000_000
 
 
 def floors(as_of, tiers_needed: int) -> dict:
-    """One hand-written query per segment (default parameters), as a person would write it."""
+    """One hand-written query per segment (default parameters), as a person would write it.
+
+    Each returns what `segments.members` returns (id and external_id of each member), in
+    no particular order; ours also sorts by id.
+    """
     a = to_micros(as_of)
     today = as_of.date()
     month_days = segments.birthday_days(today, 7)
@@ -52,25 +56,32 @@ def floors(as_of, tiers_needed: int) -> dict:
     close = ", ".join(str(s) for s in range(max(0, tiers_needed - 2), tiers_needed))
     return {
         "new-joiners": (
-            "SELECT id FROM member WHERE joined_at > ? AND joined_at <= ?",
+            "SELECT id, external_id FROM member WHERE joined_at > ? AND joined_at <= ?",
             [a - 30 * DAY_US, a],
         ),
-        "close-to-reward": (f"SELECT id FROM member WHERE stamps IN ({close})", []),
-        "inactive": ("SELECT id FROM member WHERE last_visit_at < ?", [a - 30 * DAY_US]),
-        "birthday": (f"SELECT id FROM member WHERE {bday}", []),
+        "close-to-reward": (f"SELECT id, external_id FROM member WHERE stamps IN ({close})", []),
+        "inactive": (
+            "SELECT id, external_id FROM member WHERE last_visit_at < ?",
+            [a - 30 * DAY_US],
+        ),
+        "birthday": (f"SELECT id, external_id FROM member WHERE {bday}", []),
         "new-customers": (
-            "SELECT id FROM member WHERE visit_count = 1 AND last_visit_at > ?"
+            "SELECT id, external_id FROM member WHERE visit_count = 1 AND last_visit_at > ?"
             " AND last_visit_at <= ?",
             [a - 30 * DAY_US, a],
         ),
         "top-customers": (
-            "SELECT member_id FROM (SELECT member_id, n, RANK() OVER (ORDER BY spend DESC) rk,"
-            " COUNT(*) OVER () total FROM (SELECT member_id, SUM(COALESCE(amount_cents, 0))"
-            " spend, COUNT(*) n FROM visit WHERE at > ? AND at <= ? GROUP BY member_id))"
+            "SELECT m.id, m.external_id FROM (SELECT member_id, n,"
+            " RANK() OVER (ORDER BY spend DESC) rk, COUNT(*) OVER () total FROM"
+            " (SELECT member_id, SUM(COALESCE(amount_cents, 0)) spend, COUNT(*) n FROM visit"
+            " WHERE at > ? AND at <= ? GROUP BY member_id)) r JOIN member m ON m.id = r.member_id"
             " WHERE rk <= (total * 10 + 99) / 100 AND n >= 2",
             [a - 365 * DAY_US, a],
         ),
-        "defecting": ("SELECT id FROM member WHERE last_visit_at < ?", [a - 90 * DAY_US]),
+        "defecting": (
+            "SELECT id, external_id FROM member WHERE last_visit_at < ?",
+            [a - 90 * DAY_US],
+        ),
     }
 
 
