@@ -3,7 +3,8 @@ Pi's UART (tty:AMA0:pn532), and nfcpy's simulated radio (udp:HOST:PORT).
 
 The record is the ISO 14443-A UID as hex. One tap is one record: while the same card stays on
 the reader nothing more is delivered; the reader re-arms when it is taken away. NDEF records
-are read from Type 2 tags where present and kept in `last_ndef` (logged, not a token).
+are read from Type 2 tags where present, just after the tap was handed on (so they cost the tap
+nothing), and kept in `last_ndef` (logged, not a token).
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ class NfcReader(Reader):
         self.path = path
         self.clf = None
         self._present: bytes | None = None  # UID of the card on the reader now
+        self._ndef_target = None  # the card whose NDEF is still to be read
         self.last_ndef: list[tuple[str, str]] = []
 
     def _open(self) -> None:
         import nfc
 
-        self._present = None
+        self._present = self._ndef_target = None
         try:
             clf = nfc.ContactlessFrontend()
             found = clf.open(self.path)
@@ -65,18 +67,21 @@ class NfcReader(Reader):
         try:
             if self._present is not None:
                 if self._sense(nfc.clf.RemoteTarget("106A", sel_req=self._present)):
+                    if self._ndef_target is not None:
+                        # read after the tap was handed on: NDEF is never on the tap's path
+                        self.last_ndef = self._ndef(self._ndef_target)
+                        self._ndef_target = None
+                        if self.last_ndef:
+                            log.info("%s: NDEF %s", self.name, self.last_ndef)
                     time.sleep(min(timeout, PRESENCE_INTERVAL))
                     return None
                 log.debug("%s: card %s taken away: re-armed", self.name, self._present.hex())
-                self._present = None
+                self._present = self._ndef_target = None
             target = self._sense(nfc.clf.RemoteTarget("106A"))
             if target is None:
                 return None
             uid = bytes(target.sdd_res)
-            self._present = uid
-            self.last_ndef = self._ndef(target)
-            if self.last_ndef:
-                log.info("%s: card %s carries NDEF %s", self.name, uid.hex(), self.last_ndef)
+            self._present, self._ndef_target, self.last_ndef = uid, target, []
             return uid.hex().upper().encode("ascii")
         except (OSError, ValueError) as exc:
             # the USB reader was unplugged, the serial line went away (ValueError: a closed

@@ -45,6 +45,7 @@ def test_a_card_tap_reaches_the_core_with_its_uid_and_ndef(counter, tag):
     assert result.status == "stamped"
     assert Member.get_by_id(anna["id"]).stamps == 1
     assert CounterEvent.get().source == "nfc"
+    assert counter.loop(now=T0) is None  # still on the reader: its NDEF is read now
     assert counter.reader.last_ndef == [("urn:nfc:wkt:U", "https://stampbox.local/c/CAAAA")]
     assert counter.feedback.played == ["stamped"]
 
@@ -53,6 +54,7 @@ def test_a_card_left_on_the_reader_counts_once_and_rearms_when_lifted(counter, t
     add_member("Anna", card_uid=UID.hex(), now=T0 - timedelta(days=1))
     tag.place(UID)
     assert counter.loop(now=T0).status == "stamped"
+    assert counter.loop(now=T0) is None  # the NDEF read, once
     reads = tag.reads
     for seconds in range(1, 4):  # resting on the reader: presence checks, no new events
         assert counter.loop(now=T0 + timedelta(minutes=seconds)) is None
