@@ -155,7 +155,7 @@ def oracle(kind, p, people, ids, base, as_of) -> set[int]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
