@@ -78,7 +78,7 @@ def _name_uniquely(readers: list[Reader]) -> None:
             reader.name = f"{reader.name}-{seen[reader.name]}"
 
 
-NFC_KINDS = ("usb", "tty", "udp")
+NFC_KINDS = ("usb", "tty", "udp", "pn532")
 
 
 def build_nfc(spec: str) -> Reader | None:

@@ -1,5 +1,6 @@
 """NFC readers through nfcpy: USB (ACR122U, SCL3711, RC-S380), PN532 on a serial port or the
-Pi's UART (tty:AMA0:pn532), and nfcpy's simulated radio (udp:HOST:PORT).
+Pi's UART (tty:AMA0:pn532, or pn532:/dev/serial/by-id/... for any path), and nfcpy's simulated
+radio (udp:HOST:PORT).
 
 The record is the ISO 14443-A UID as hex. One tap is one record: while the same card stays on
 the reader nothing more is delivered; the reader re-arms when it is taken away. NDEF records
@@ -10,6 +11,7 @@ nothing), and kept in `last_ndef` (logged, not a token).
 from __future__ import annotations
 
 import logging
+import termios
 import time
 
 from .device import DeviceState
@@ -40,8 +42,11 @@ class NfcReader(Reader):
 
         self._present = self._ndef_target = None
         try:
-            clf = nfc.ContactlessFrontend()
-            found = clf.open(self.path)
+            if self.path.startswith("pn532:"):
+                clf, found = open_pn532(self.path[len("pn532:") :]), True
+            else:
+                clf = nfc.ContactlessFrontend()
+                found = clf.open(self.path)
         except (OSError, ValueError) as exc:
             raise DeviceNotFound(f"{self.name}: cannot open {self.path}: {exc}") from exc
         if not found:
@@ -55,6 +60,9 @@ class NfcReader(Reader):
         if self.clf is not None:
             try:
                 self.clf.close()
+            except (OSError, ValueError, termios.error) as exc:
+                # best effort: an unplugged reader cannot be told goodbye
+                log.debug("%s: closing: %s", self.name, exc)
             finally:
                 self.clf = None
 
@@ -83,9 +91,9 @@ class NfcReader(Reader):
             uid = bytes(target.sdd_res)
             self._present, self._ndef_target, self.last_ndef = uid, target, []
             return uid.hex().upper().encode("ascii")
-        except (OSError, ValueError) as exc:
-            # the USB reader was unplugged, the serial line went away (ValueError: a closed
-            # descriptor under select)
+        except (OSError, ValueError, termios.error) as exc:
+            # the USB reader was unplugged, the serial line hung up (termios.error from
+            # pyserial's flush), a descriptor closed under select (ValueError)
             raise DeviceLost(f"{self.name}: the reader went away: {exc}") from exc
 
     def _sense(self, target):
@@ -121,3 +129,22 @@ def _record_text(record) -> str:
         if value:
             return str(value)
     return bytes(record.data).hex()
+
+
+def open_pn532(port: str):
+    """nfcpy's PN532 driver on any serial port by its path (pn532:/dev/serial/by-id/...):
+    nfcpy's own tty: paths only name ports directly under /dev. Raises OSError if no PN532
+    answers there."""
+    import nfc
+    from nfc.clf import pn532, transport
+
+    frontend = nfc.ContactlessFrontend()
+    link = transport.TTY(port)
+    try:
+        device = pn532.init(link)
+    except Exception:
+        link.close()
+        raise
+    with frontend.lock:
+        frontend.device = device
+    return frontend
