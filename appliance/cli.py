@@ -230,6 +230,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "appliance.tls",
     "appliance.birthday_cli",
     "appliance.device_cli",
+    "appliance.wallet_cli",
 )
 
 

@@ -301,6 +301,51 @@ class DeviceHealth(BaseModel):
     updated_at = MomentField()
 
 
+
+class WalletPass(BaseModel):
+    """A member's wallet pass (schema 7): serial, web service token, update tag."""
+
+    member = ForeignKeyField(Member, primary_key=True, on_delete="CASCADE")
+    serial = CharField(unique=True)
+    auth_token = CharField()
+    update_tag = BigIntegerField(index=True)
+    modified_at = BigIntegerField()  # whole seconds
+    created_at = BigIntegerField()
+
+
+class WalletRegistration(BaseModel):
+    id = AutoField()
+    device_id = CharField()
+    push_token = CharField()
+    serial = CharField(index=True)
+    created_at = BigIntegerField()
+
+    class Meta:
+        indexes = ((("device_id", "serial"), True),)
+
+
+class WalletDirty(BaseModel):
+    """At most one pending wallet update per member (a tap upserts it)."""
+
+    member = ForeignKeyField(Member, primary_key=True, on_delete="CASCADE")
+    changed_at = BigIntegerField()
+    attempts = IntegerField(default=0)
+    next_at = BigIntegerField(null=True)
+    last_error = TextField(default="")
+
+
+class WalletMessage(BaseModel):
+    """Google Wallet messages sent to a member's pass (3 notifying ones per 24 h)."""
+
+    id = AutoField()
+    member = ForeignKeyField(Member, on_delete="CASCADE")
+    sent_at = BigIntegerField()
+    notified = BooleanField()
+
+    class Meta:
+        indexes = ((("member", "sent_at"), False),)
+
+
 ALL_MODELS = [
     DeviceHealth,
     Program,
@@ -322,4 +367,8 @@ ALL_MODELS = [
     Consent,
     EnrolmentCode,
     ShopSetting,
+    WalletPass,
+    WalletRegistration,
+    WalletDirty,
+    WalletMessage,
 ]

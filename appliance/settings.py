@@ -69,6 +69,9 @@ class Settings:
     printer_width: int = field(default=80, metadata={"min": 58, "max": 80})
     # the keyboard layout HID scanners are set to type in (what their keystrokes mean)
     keyboard_layout: str = field(default="us", metadata={"choices": ("us", "de", "fr")})
+    # beep/LED at the counter: log (the bridge's log), serial:/dev/ttyACM1 (a feedback board,
+    # protocol in firmware_bridge/feedback_board.py)
+    feedback: str = "log"
 
     # -- outbound email (SMTP) and SMS (a Twilio-shaped HTTP API) --------------------------
     smtp_host: str = ""
@@ -94,6 +97,20 @@ class Settings:
     sms_quiet_start_hour: int = field(default=21, metadata={"min": 0, "max": 24})
     sms_quiet_end_hour: int = field(default=8, metadata={"min": 0, "max": 24})
     sms_per_minute: int = field(default=60, metadata={"min": 1, "max": 6000})
+
+    # -- wallet passes (issue 6) ----------------------------------------------------------
+    # Apple: the Pass Type ID (pass.com.example.shop), the team, the Pass Type ID certificate
+    # and its private key (PEM files), Apple's WWDR intermediate (PEM or DER); APNs base URL
+    apple_pass_type_id: str = ""
+    apple_team_id: str = ""
+    apple_cert: str = ""
+    apple_key: str = field(default="", metadata={"secret": True})
+    apple_wwdr: str = ""
+    apns_url: str = "https://api.push.apple.com"
+    # Google: the issuer id, the service account's JSON key file, the REST base URL
+    google_issuer_id: str = ""
+    google_service_account: str = field(default="", metadata={"secret": True})
+    google_api_url: str = "https://walletobjects.googleapis.com/walletobjects/v1"
 
     @property
     def db_path(self) -> Path:

@@ -1,0 +1,71 @@
+"""Wallet passes that update themselves: Apple Wallet (.pkpass, PassKit web service, APNs)
+and Google Wallet (loyalty class and objects over the REST API).
+
+A tap marks the member's pass dirty (one upsert in the tap's transaction, see counter.py);
+the worker sends the latest state of every dirty pass (updates.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..clock import utcnow
+from .apple import (
+    PKPASS_TYPE,
+    AppleSigner,
+    PassStyle,
+    build_pkpass,
+    load_signer,
+    pass_files,
+    web_service_url,
+)
+from .cards import CardState, PassRecord, WalletError, card_state, ensure_pass, pass_by_serial
+from .check import check_pkpass
+
+
+def shop_name(box) -> str:
+    from ..shop import load_shop_settings
+
+    return load_shop_settings().shop_name or box.settings.shop_name or "Stampbox"
+
+
+def pass_style(box) -> PassStyle:
+    from ..shop import LANGUAGES, load_shop_settings
+
+    shop = load_shop_settings()
+    languages = tuple(dict.fromkeys(["en", shop.language]))
+    return PassStyle(
+        organization=shop.shop_name or box.settings.shop_name or "Stampbox",
+        web_service_url=web_service_url(box.settings.public_url),
+        languages=tuple(lang for lang in languages if lang in LANGUAGES),
+    )
+
+
+def make_apple_pass(
+    box, member_id: int, now: datetime | None = None, signer: AppleSigner | None = None
+) -> tuple[bytes, PassRecord]:
+    """The member's signed .pkpass and its record. Raises WalletError."""
+    now = now or utcnow()
+    signer = signer or load_signer(box.settings)
+    state = card_state(box.db, member_id, now)
+    record = ensure_pass(box.db, member_id, now)
+    files = pass_files(state, record, signer, pass_style(box))
+    return build_pkpass(files, signer, modified=now), record
+
+
+__all__ = [
+    "PKPASS_TYPE",
+    "AppleSigner",
+    "CardState",
+    "PassRecord",
+    "PassStyle",
+    "WalletError",
+    "build_pkpass",
+    "card_state",
+    "check_pkpass",
+    "ensure_pass",
+    "load_signer",
+    "make_apple_pass",
+    "pass_by_serial",
+    "pass_style",
+]
