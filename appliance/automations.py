@@ -297,3 +297,30 @@ def _reminders(box, now: datetime, horizon: datetime) -> int:
                 channel=channel,
             )
     return added
+
+
+def preview(name: str, member_id: int, now: datetime | None = None, box=None) -> dict:
+    """Each enabled (or, if none, every) channel's message for one member, as it would go."""
+    from .channels.delivery import render_for
+    from .vouchers import usable_vouchers
+
+    box = box or box_mod.current()
+    auto = load(name, box)
+    now = now or utcnow()
+    voucher = None
+    if name in ("reward_unlocked", "reward_reminder"):
+        waiting = usable_vouchers(box.db, member_id, to_micros(now))
+        voucher = waiting[0] if waiting else {"code": "VXXX-XXXX-XXXX-XXXX", "reward": "Reward"}
+    return {
+        channel: render_for(
+            box,
+            channel,
+            member_id,
+            auto["content"],
+            f"preview:{name}:{member_id}",
+            voucher=voucher,
+            preview=True,
+            now=now,
+        )
+        for channel in (auto["channels"] or list(auto["content"]))
+    }

@@ -27,12 +27,13 @@ def _guard(func):
     """Own error handling: a sentence on stderr and exit 2, whichever cli module runs us."""
 
     def run(args):
+        from .automations import AutomationError
         from .campaigns import CampaignError
         from .segments import SegmentError
 
         try:
             return func(args)
-        except (_Usage, SegmentError, CampaignError) as exc:
+        except (_Usage, SegmentError, CampaignError, AutomationError) as exc:
             if args.json:
                 print(json.dumps({"status": "error", "error": str(exc)}))
             print(f"stampbox: {exc}", file=sys.stderr)
@@ -194,6 +195,64 @@ def cmd_campaign_test(args) -> int:
     )
 
 
+@_guard
+def cmd_automation_list(args) -> int:
+    from . import automations
+
+    box = box_mod.start()
+    data = [automations.load(name, box) for name in automations.DEFAULTS]
+    lines = [
+        f"{a['name']:16} {'on ' if a['enabled'] else 'off'} {','.join(a['channels']) or '-'}"
+        f" {a['params']}"
+        for a in data
+    ]
+    return _emit(args, {"automations": data}, "\n".join(lines))
+
+
+@_guard
+def cmd_automation_set(args) -> int:
+    from . import automations
+
+    box = box_mod.start()
+    current = automations.load(args.name, box)
+    params = {}
+    for key, value in parse_params(args.param).items():
+        try:
+            params[key] = int(value)
+        except ValueError:
+            raise _Usage(f"--param {key} must be a whole number.") from None
+    content = json.loads(args.content) if args.content else None
+    try:
+        saved = automations.configure(
+            args.name,
+            enabled=current["enabled"] if args.enabled is None else args.enabled,
+            channel_names=args.channel if args.channel else current["channels"],
+            content=content,
+            params=params,
+            box=box,
+        )
+    except automations.AutomationError as exc:
+        raise _Usage(str(exc)) from None
+    state = "on" if saved["enabled"] else "off"
+    return _emit(args, saved, f"Automation {args.name} is {state}.")
+
+
+@_guard
+def cmd_automation_preview(args) -> int:
+    from . import automations
+
+    box = box_mod.start()
+    try:
+        result = automations.preview(args.name, args.member, box=box)
+    except automations.AutomationError as exc:
+        raise _Usage(str(exc)) from None
+    lines = []
+    for channel, msg in result.items():
+        lines.append(f"--- {channel}")
+        lines += [f"{k}: {v}" for k, v in msg.items() if k != "html"]
+    return _emit(args, result, "\n".join(lines))
+
+
 def register(sub, add) -> None:
     p = add("segment", cmd_segment, "evaluate (or save) a segment of members")
     p.add_argument("name", nargs="?", help="a built-in segment or one saved by the owner")
@@ -230,4 +289,20 @@ def register(sub, add) -> None:
     p.add_argument("id", type=int)
     p = add("preview", cmd_campaign_preview, "render a campaign for one member", campaign)
     p.add_argument("id", type=int)
+    p.add_argument("--member", type=int, required=True)
+
+    auto = sub.add_parser("automation", help="automatic messages").add_subparsers(
+        dest="automation_command", required=True, metavar="ACTION"
+    )
+    add("list", cmd_automation_list, "automations and their settings", auto)
+    p = add("set", cmd_automation_set, "switch an automation on/off, channels, parameters", auto)
+    p.add_argument("name")
+    on_off = p.add_mutually_exclusive_group()
+    on_off.add_argument("--on", dest="enabled", action="store_true", default=None)
+    on_off.add_argument("--off", dest="enabled", action="store_false")
+    p.add_argument("--channel", action="append", choices=("email", "sms"))
+    p.add_argument("--param", action="append", metavar="KEY=VALUE")
+    p.add_argument("--content", help='JSON: {"email": {"": {"subject": ..., "text": ...}}}')
+    p = add("preview", cmd_automation_preview, "render an automation for one member", auto)
+    p.add_argument("name")
     p.add_argument("--member", type=int, required=True)

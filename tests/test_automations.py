@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -118,3 +119,28 @@ def test_welcome_and_reward_reminder_once_each(shop):
     reminders = _messages("reward_reminder")
     assert len(reminders) == 1 and reminders[0].member_id == 1
     assert deliver_all(box, now=T0 + timedelta(days=1))["sent"] == 2
+
+
+def test_cli_switches_an_automation_on_and_previews_it(init_info, stampbox):
+    add_member("Anna Berg", "anna@example.com", now=T0)
+    box_mod.stop()
+    out = stampbox(
+        "automation",
+        "set",
+        "win_back",
+        "--on",
+        "--channel",
+        "email",
+        "--param",
+        "days=45",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["enabled"] and data["channels"] == ["email"] and data["params"] == {"days": 45}
+    out = stampbox("automation", "preview", "win_back", "--member", "1", "--json")
+    assert out.returncode == 0, out.stderr
+    email = json.loads(out.stdout)["email"]
+    assert email["subject"] == "We miss you, Anna" and email["suppressed"] == "no consent"
+    out = stampbox("automation", "set", "nope", "--on")
+    assert out.returncode == 2 and "Unknown automation" in out.stderr
