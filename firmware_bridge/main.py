@@ -23,8 +23,9 @@ from .commands import main_command
 from .counter_loop import CounterLoop
 from .device import DeviceState
 from .drivers import build_nfc, build_readers, build_scanners
-from .errors import DeviceConfigError, DeviceError
+from .errors import DeviceConfigError, DeviceError, DeviceNotFound
 from .feedback import Feedback, LogFeedback
+from .feedback_board import SerialFeedback
 from .health import HealthListener
 from .print_loop import PrintLoop
 from .printer import build_printer
@@ -77,6 +78,16 @@ class Bridge:
         return not stuck
 
 
+def build_feedback(spec: str) -> Feedback:
+    """The feedback setting: log, or serial:PORT for a feedback board."""
+    kind, _, arg = spec.strip().partition(":")
+    if kind == "log" and not arg:
+        return LogFeedback()
+    if kind == "serial" and arg:
+        return SerialFeedback(arg)
+    raise DeviceConfigError(f"feedback {spec!r}: use log or serial:/dev/ttyACM1")
+
+
 def start_bridge(settings: Settings) -> Bridge:
     """Open everything in order. Raises StartupError with one sentence for a person."""
     try:
@@ -84,6 +95,7 @@ def start_bridge(settings: Settings) -> Bridge:
         readers += [r for r in (build_nfc(settings.nfc),) if r is not None]
         readers += build_scanners(settings.scanners, settings.keyboard_layout)
         printer = build_printer(settings.printer, settings.printer_width)
+        build_feedback(settings.feedback)
     except DeviceConfigError as exc:
         raise StartupError(f"configuration problem: {exc}", EXIT_CONFIG) from None
     try:
@@ -92,7 +104,7 @@ def start_bridge(settings: Settings) -> Bridge:
         # describe() hides a password in a database URL
         where = settings.describe()["database_url"] or settings.db_path
         raise StartupError(f"cannot open the database {where}: {exc}") from None
-    feedback = LogFeedback()
+    feedback = build_feedback(settings.feedback)
     health = HealthListener()
     loops = [
         CounterLoop(reader, feedback, print_rewards=printer is not None, health=health)
@@ -106,7 +118,11 @@ def start_bridge(settings: Settings) -> Bridge:
         services.append(print_loop)
     opened: list[CounterLoop] = []
     try:
-        feedback.open()
+        try:
+            feedback.open()
+        except DeviceNotFound as exc:
+            # a missing beeper must not keep stamps from landing: it is opened again per signal
+            log.warning("%s; carrying on without it", exc)
         for loop in loops:
             try:
                 loop.initialize()
