@@ -72,9 +72,6 @@ class Settings:
     # beep/LED at the counter: log (the bridge's log), serial:/dev/ttyACM1 (a feedback board,
     # protocol in firmware_bridge/feedback_board.py)
     feedback: str = "log"
-    # beep/LED at the counter: log (the bridge's log), serial:/dev/ttyACM1 (a feedback board,
-    # protocol in firmware_bridge/feedback_board.py)
-    feedback: str = "log"
 
     # -- outbound email (SMTP) and SMS (a Twilio-shaped HTTP API) --------------------------
     smtp_host: str = ""
