@@ -15,6 +15,7 @@ from appliance.provision import init_box
 from appliance.settings import load_settings
 
 from . import admin, api, auth, counter, db, errors, i18n, members, openapi, security, signup
+from . import wallet as wallet_service
 from .extensions import csrf
 from .qr import qr_svg
 
@@ -67,6 +68,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     # machines authenticate with bearer tokens, not cookies: CSRF cannot apply to them
     csrf.exempt(api.bp)
+    # Apple's PassKit web service: ApplePass tokens, no cookies
+    app.register_blueprint(wallet_service.bp)
+    csrf.exempt(wallet_service.bp)
 
     @app.get("/")
     def index():
