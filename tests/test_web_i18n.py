@@ -38,6 +38,15 @@ def _catalog(lang):
         return read_po(fh, locale=lang)
 
 
+def _untranslated(catalog, messages) -> list[str]:
+    # a fuzzy entry is a guess that is not compiled: it counts as missing
+    return sorted(
+        m
+        for m in messages
+        if not (catalog.get(m) and catalog.get(m).string) or catalog.get(m).fuzzy
+    )
+
+
 @pytest.mark.parametrize("lang", ["he", "kk", "zh"])
 def test_every_customer_message_is_translated(lang):
     catalog = _catalog(lang)
@@ -49,8 +58,7 @@ def test_every_customer_message_is_translated(lang):
 
 def test_the_admin_is_translated_into_hebrew():
     catalog = _catalog("he")
-    missing = [m for m in _messages(ADMIN_FILES) if not (catalog.get(m) and catalog.get(m).string)]
-    assert missing == []
+    assert _untranslated(catalog, _messages(ADMIN_FILES + ["templates/auth/login.html"])) == []
 
 
 @pytest.mark.parametrize("lang", ["he", "kk", "zh"])
