@@ -18,6 +18,8 @@ from .keys import secret_bytes
 from .models import Consent, Member
 
 CHANNELS = ("email", "sms")
+# a preferences link covers every channel of the member; its MAC is over "member_id:prefs"
+PREFS = "prefs"
 
 
 def _key(settings=None) -> bytes:
@@ -31,7 +33,8 @@ def _mac(key: bytes, member_id: int, channel: str) -> str:
 
 
 def make_unsubscribe_token(member_id: int, channel: str, settings=None) -> str:
-    if channel not in CHANNELS:
+    """The token for /u/<token> (one channel) or, with channel "prefs", for /p/<token>."""
+    if channel not in (*CHANNELS, PREFS):
         raise ValueError(f"unknown channel {channel!r}")
     return f"{int(member_id)}.{channel}.{_mac(_key(settings), int(member_id), channel)}"
 
@@ -39,7 +42,12 @@ def make_unsubscribe_token(member_id: int, channel: str, settings=None) -> str:
 def verify_unsubscribe_token(token: str, settings=None) -> tuple[int, str] | None:
     """(member_id, channel) for a genuine token, else None."""
     parts = (token or "").split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or parts[1] not in CHANNELS or len(token) > 100:
+    if (
+        len(parts) != 3
+        or not parts[0].isdigit()
+        or parts[1] not in (*CHANNELS, PREFS)
+        or len(token) > 100
+    ):
         return None
     member_id, channel, mac = int(parts[0]), parts[1], parts[2]
     if not hmac.compare_digest(_mac(_key(settings), member_id, channel), mac):
@@ -63,3 +71,27 @@ def unsubscribe(member_id: int, channel: str, source: str, wording: str, now=Non
         audit("member", "consent.withdraw", now, member_id=member_id, channel=channel,
               source=source)  # fmt: skip
     return True
+
+
+def make_preferences_token(member_id: int, settings=None) -> str:
+    return make_unsubscribe_token(member_id, PREFS, settings)
+
+
+def preferences(member_id: int) -> dict | None:
+    """What the member's preference page shows: consent per channel and the language."""
+    member = Member.get_or_none(Member.id == member_id)
+    if member is None or member.erased_at is not None:
+        return None
+    return {
+        "email": member.email_consent_at is not None,
+        "sms": member.sms_consent_at is not None,
+        "has_email": bool(member.email),
+        "has_phone": bool(member.phone),
+        "locale": member.locale,
+    }
+
+
+def set_language(member_id: int, locale: str, now=None) -> None:
+    with database.atomic():
+        Member.update(locale=locale[:16]).where(Member.id == member_id).execute()
+        audit("member", "member.language", now, member_id=member_id, locale=locale[:16])

@@ -138,3 +138,27 @@ def test_the_signup_qr_is_an_svg_pointing_at_join(settings, init_info):
 def test_the_signup_language_comes_from_lang_or_the_browser(client, query, accept, lang, direction):
     page = client.get("/join" + query, headers={"Accept-Language": accept})
     assert f'<html lang="{lang}" dir="{direction}">' in page.get_data(as_text=True)
+
+
+def test_the_preferences_page_withdraws_consents_and_sets_the_language(client):
+    from appliance.unsubscribe import make_preferences_token
+
+    _join(client, name="Ida", email="ida@example.com", phone="+49 30 2", consent_sms="yes",
+          consent_email="yes")  # fmt: skip
+    member = Member.get(Member.name == "Ida")
+    confirm_email(json.loads(Outbox.get(Outbox.kind == "signup_confirm").payload)["token"])
+    url = f"/p/{make_preferences_token(member.id)}"
+    page = client.get(url)
+    assert page.status_code == 200
+    # keep email, drop SMS, switch to Kazakh
+    response = client.post(url, data={"csrf_token": csrf_token(page), "email": "yes",
+                                      "language": "kk"})  # fmt: skip
+    assert response.status_code == 200
+    member = Member.get_by_id(member.id)
+    assert member.email_consent_at is not None and member.sms_consent_at is None
+    assert member.locale == "kk"
+    # our own form: without its CSRF token it is refused
+    assert client.post(url, data={"language": "zh"}).status_code == 400
+    # a per-channel token is not a preferences token, and the other way round
+    assert client.get(f"/p/{make_unsubscribe_token(member.id, 'email')}").status_code == 404
+    assert client.get(f"/u/{make_preferences_token(member.id)}").status_code == 302

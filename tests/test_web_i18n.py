@@ -16,7 +16,7 @@ WEB = ROOT / "web"
 CUSTOMER_FILES = [
     "signup.py",
     *(f"templates/signup/{name}.html"
-      for name in ("customer", "join", "welcome", "confirmed", "unsubscribe", "slip", "qr")),
+      for name in ("customer", "join", "welcome", "confirmed", "unsubscribe", "preferences", "slip", "qr")),
 ]  # fmt: skip
 ADMIN_FILES = [p.relative_to(WEB).as_posix() for p in (WEB / "templates/admin").glob("*.html")]
 KEYWORDS = {"_": None, "gettext": None, "N_": None}

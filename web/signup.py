@@ -6,7 +6,7 @@ it is exempt from CSRF: the signed token in the address is the proof.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -14,11 +14,17 @@ from appliance.members import MemberError
 from appliance.models import ShopSetting
 from appliance.shop import load_shop_settings
 from appliance.signup import ConsentShown, confirm_email, create_enrolment_code, signup
-from appliance.unsubscribe import unsubscribe, verify_unsubscribe_token
+from appliance.unsubscribe import (
+    PREFS,
+    preferences,
+    set_language,
+    unsubscribe,
+    verify_unsubscribe_token,
+)
 
 from .auth import login_required
 from .extensions import csrf
-from .i18n import customer_pages
+from .i18n import CUSTOMER_LOCALES, customer_pages
 from .qr import qr_svg
 
 
@@ -110,6 +116,8 @@ def unsubscribe_page(token: str):
     if found is None:
         return render_template("signup/unsubscribe.html", state="invalid"), 404
     member_id, channel = found
+    if channel == PREFS:
+        return redirect(url_for("signup.preferences_page", token=token))
     if request.method == "POST":
         # one-click (RFC 8058) posts List-Unsubscribe=One-Click; our own button posts a form
         source = "one-click" if request.form.get("List-Unsubscribe") else "unsubscribe-page"
@@ -117,6 +125,33 @@ def unsubscribe_page(token: str):
         unsubscribe(member_id, channel, source, wording)
         return render_template("signup/unsubscribe.html", state="done", channel=channel)
     return render_template("signup/unsubscribe.html", state="ask", channel=channel)
+
+
+@bp.route("/p/<token>", methods=["GET", "POST"])
+def preferences_page(token: str):
+    """Every channel and the language, from a signed link in any message (CSRF applies:
+    this is our own form, not a mail provider's one-click request)."""
+    found = verify_unsubscribe_token(token)
+    prefs = preferences(found[0]) if found and found[1] == PREFS else None
+    if prefs is None:
+        return render_template("signup/unsubscribe.html", state="invalid"), 404
+    member_id = found[0]
+    saved = False
+    if request.method == "POST":
+        for channel in ("email", "sms"):
+            if prefs[channel] and request.form.get(channel) != "yes":
+                wording = _("Stop sending me offers by %(channel)s.", channel=channel)
+                unsubscribe(member_id, channel, "preferences-page", wording)
+        language = request.form.get("language", "")
+        if language in CUSTOMER_LOCALES and language != prefs["locale"]:
+            set_language(member_id, language)
+        prefs, saved = preferences(member_id), True
+    return render_template(
+        "signup/preferences.html", prefs=prefs, saved=saved, languages=LANGUAGE_NAMES
+    )
+
+
+LANGUAGE_NAMES = {"en": "English", "he": "עברית", "kk": "Қазақша", "zh": "简体中文"}
 
 
 @bp.get("/admin/signup-qr")
