@@ -145,3 +145,31 @@ def test_a_receipt_survives_its_json_round_trip():
 def test_an_unknown_voucher_code_cannot_be_printed(box):
     with pytest.raises(LookupError, match="No voucher"):
         voucher_receipt_for_code("VAAA-AAAA-AAAA-AAAA")
+
+
+def test_the_end_of_day_slip_counts_the_day(box, emupos_python, tmp_path):
+    from appliance.receipts import day_summary_receipt
+
+    add_member("Anna", card_uid=UID, now=T0 - timedelta(hours=1))
+    add_member("Ben", card_uid="04B23B4C5D6E7F", now=T0 - timedelta(days=3))
+    handle(UID, "test", now=T0)
+    handle("04B23B4C5D6E7F", "test", now=T0 + timedelta(hours=2))
+    slip = day_summary_receipt(T0.replace(hour=0), T0.replace(hour=0) + timedelta(days=1))
+    (receipt,) = decode(emupos_python, render_escpos(slip, 58), tmp_path, 58)["receipts"]
+    lines = receipt["text"].splitlines()
+    assert "Visits                 2" in lines
+    assert "Stamps                 2" in lines
+    assert "New members            1" in lines
+
+
+def test_the_enrolment_and_setup_slips_carry_their_qr_codes():
+    from appliance.receipts import enrolment_receipt, setup_receipt
+
+    enrol = enrolment_receipt("https://stampbox.local/join/K7Q2", "C0123456789ABCDE", now=T0)
+    assert read_codes(render_png(enrol, 80)) == {
+        "QRCode": "https://stampbox.local/join/K7Q2",
+        "Code128": "C0123456789ABCDE",
+    }
+    setup = setup_receipt("https://stampbox.local/admin", "owner", "pw-123", now=T0)
+    assert read_codes(render_png(setup, 58))["QRCode"] == "https://stampbox.local/admin"
+    assert "Password: pw-123" in setup.text()
