@@ -1,7 +1,9 @@
 """Signed unsubscribe links: one per (member, channel), valid without logging in.
 
-The token is "member_id.channel.mac" where mac is HMAC-SHA256 over "member_id:channel" with
-the box's `unsubscribe_key`; nothing is stored, so every message can carry its own link.
+The token is "member_id.channel.mac", mac being HMAC-SHA256 over "member_id.channel" with the
+box's `unsubscribe_key` (first 15 bytes, URL-safe base64 without padding); nothing is stored, so
+every message can carry its own link. The campaign code's `appliance.channels.unsubscribe`
+makes the very same tokens, so links from either verify here.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ def _key(settings=None) -> bytes:
 
 
 def _mac(key: bytes, member_id: int, channel: str) -> str:
-    digest = hmac.new(key, f"{member_id}:{channel}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:18]).decode()
+    digest = hmac.new(key, f"{member_id}.{channel}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:15]).decode().rstrip("=")
 
 
 def make_unsubscribe_token(member_id: int, channel: str, settings=None) -> str:
@@ -64,6 +66,8 @@ def unsubscribe(member_id: int, channel: str, source: str, wording: str, now=Non
             return False
         field = Member.email_consent_at if channel == "email" else Member.sms_consent_at
         Member.update({field: None}).where(Member.id == member_id).execute()
+        # the campaign side's suppression (its columns, its queued messages) goes with it
+        _suppress(member_id, channel, now)
         Consent.create(
             member=member_id, channel=channel, granted=False, at=now, source=source[:80],
             wording=wording, locale="",
@@ -95,3 +99,11 @@ def set_language(member_id: int, locale: str, now=None) -> None:
     with database.atomic():
         Member.update(locale=locale[:16]).where(Member.id == member_id).execute()
         audit("member", "member.language", now, member_id=member_id, locale=locale[:16])
+
+
+def _suppress(member_id: int, channel: str, now) -> None:
+    try:
+        from .channels.unsubscribe import unsubscribe as suppress
+    except ImportError:  # a box without the campaign channels
+        return
+    suppress(member_id, channel, now=now)

@@ -162,3 +162,15 @@ def test_the_preferences_page_withdraws_consents_and_sets_the_language(client):
     # a per-channel token is not a preferences token, and the other way round
     assert client.get(f"/p/{make_unsubscribe_token(member.id, 'email')}").status_code == 404
     assert client.get(f"/u/{make_preferences_token(member.id)}").status_code == 302
+
+
+def test_links_made_by_the_campaign_code_work_here_and_suppress_queued_messages(client):
+    from appliance.channels.unsubscribe import make_token
+
+    _join(client, name="Jon", email="jon@example.com", consent_email="yes")
+    member = Member.get(Member.name == "Jon")
+    token = make_token(member.id, "email")
+    assert token == make_unsubscribe_token(member.id, "email")
+    assert client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    member = Member.get_by_id(member.id)
+    assert member.email_unsubscribed_at is not None and member.email_consent_at is None
