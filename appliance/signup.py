@@ -137,6 +137,8 @@ def _record_consents(member_id, consents, locale, source, email, now) -> bool:
                 member_id,
                 {"token": token, "email": email.strip(), "locale": locale},
                 now,
+                # transactional: it asks for the consent, so it must not wait for one
+                channel="email",
             )
             queued = True
         else:
