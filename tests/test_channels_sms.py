@@ -179,3 +179,15 @@ def test_an_sms_interrupted_mid_hand_over_is_uncertain_not_resent(shop, provider
     assert counts["sent"] == 0 and Provider.requests == []
     status = campaigns.campaign_status(cid, box=box)
     assert status["uncertain"] == 2 and status["queued"] == 0
+
+
+def test_a_stop_reply_unsubscribes_the_number_and_suppresses_what_is_queued(shop):
+    from appliance.channels.unsubscribe import sms_reply
+
+    box, ids = shop
+    cid = _campaign(box)
+    assert sms_reply("+49 170 9999999", "hello", box=box) == []
+    assert sms_reply("+491709999999", " Stop ", box=box) == [ids[1]]
+    status = campaigns.campaign_status(cid, box=box)
+    assert status["queued"] == 1 and status["suppressed"] == 2
+    assert Member.get_by_id(ids[1]).sms_unsubscribed_at is not None

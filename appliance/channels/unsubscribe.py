@@ -88,3 +88,35 @@ def unsubscribe_token(token: str, now=None, box=None) -> tuple[int, str]:
     member_id, channel = parse_token(token, box)
     unsubscribe(member_id, channel, now, box)
     return member_id, channel
+
+
+# US carriers' and Twilio's opt-out words; a reply that is only one of these revokes consent
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT"}
+)
+
+
+def _digits(phone: str) -> str:
+    return "".join(ch for ch in str(phone) if ch.isdigit())
+
+
+def sms_reply(from_number: str, body: str, now=None, box=None) -> list[int]:
+    """An inbound SMS (the provider's webhook, a route for the web owner): a stop word
+    unsubscribes every member with that number from SMS. Returns the members unsubscribed."""
+    box = box or box_mod.current()
+    word = " ".join(str(body).upper().replace("-", " ").split()).strip(" .!")
+    if word not in STOP_WORDS:
+        return []
+    wanted = _digits(from_number)
+    if len(wanted) < 6:
+        return []
+    # numbers are stored as typed ("+49 170 ..."): compare digits, tolerating a missing
+    # country code on either side by matching the last 9 digits, then confirming exactly
+    rows = box.db.execute_sql(
+        sql("SELECT id, phone FROM member WHERE phone IS NOT NULL AND phone LIKE ?", box.db),
+        (f"%{wanted[-4:]}",),
+    ).fetchall()
+    hits = [mid for mid, phone in rows if _digits(phone)[-9:] == wanted[-9:]]
+    for member_id in hits:
+        unsubscribe(member_id, "sms", now, box)
+    return hits
