@@ -44,6 +44,13 @@ _VISIT = (
     " clock_synced) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _LAST_EVENT_AT = "SELECT at FROM counter_event ORDER BY id DESC LIMIT 1"
+# a member with a wallet pass gets one pending pass update, however many taps (the key
+# coalesces); the worker sends the latest state when the box is online (appliance.wallet)
+_WALLET_DIRTY = (
+    "INSERT INTO wallet_dirty (member_id, changed_at, attempts, last_error)"
+    " SELECT ?, ?, 0, '' WHERE EXISTS (SELECT 1 FROM wallet_pass WHERE member_id = ?)"
+    " ON CONFLICT (member_id) DO UPDATE SET changed_at = excluded.changed_at"
+)
 
 
 def _local(box, moment: datetime) -> str:
@@ -202,6 +209,7 @@ def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id, synce
         sql(_VISIT, db),
         (member_id, card_id, now_us, stamps, amount_cents, source, staff_id, synced),
     )
+    db.execute_sql(sql(_WALLET_DIRTY, db), (member_id, now_us, member_id))
     issued = []
     for rnd, tier in unlocked:
         key = f"tier:{member_id}:{rnd}:{tier.stamps}"

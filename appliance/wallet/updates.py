@@ -1,0 +1,113 @@
+"""Coalesced pass updates: each dirty member's pass gets its latest state sent, once.
+
+A tap upserts the member's `wallet_dirty` row (one per member). This worker step gives the
+pass a new update tag, pushes every registered device and patches the Google object. The row
+is deleted only if no tap came in meanwhile (compare on changed_at), so a change is never lost;
+while offline the row waits with an exponential back-off, however many taps pile up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ..clock import to_micros, utcnow
+from ..db import sql
+from .apns import PushFailed, PushUnregistered
+from .cards import touch_pass
+
+log = logging.getLogger(__name__)
+BACKOFF_START = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+
+
+@dataclass
+class UpdateCounts:
+    passes: int = 0
+    pushed: int = 0
+    unregistered: int = 0
+    google: int = 0
+    later: int = 0
+    errors: list = field(default_factory=list)
+
+
+def mark_dirty(db, member_id: int, now: datetime) -> None:
+    """What the tap does, for changes made elsewhere (vouchers, campaigns, admin edits)."""
+    db.execute_sql(
+        sql(
+            "INSERT INTO wallet_dirty (member_id, changed_at, attempts, last_error)"
+            " SELECT ?, ?, 0, '' WHERE EXISTS (SELECT 1 FROM wallet_pass WHERE member_id = ?)"
+            " ON CONFLICT (member_id) DO UPDATE SET changed_at = excluded.changed_at",
+            db,
+        ),
+        (member_id, to_micros(now), member_id),
+    )
+
+
+def due_updates(db, now: datetime, limit: int = 100) -> list[tuple[int, int, int]]:
+    """(member_id, changed_at, attempts) of the passes whose update is due."""
+    return db.execute_sql(
+        sql(
+            "SELECT member_id, changed_at, attempts FROM wallet_dirty"
+            " WHERE next_at IS NULL OR next_at <= ? ORDER BY changed_at LIMIT ?",
+            db,
+        ),
+        (to_micros(now), limit),
+    ).fetchall()
+
+
+def send_updates(db, now: datetime | None = None, apns=None, google=None, limit=100):
+    """Send the due pass updates. `apns` is an ApnsClient (None: Apple passes stay static);
+    `google` a callable(member_id) that patches the member's Google object."""
+    now = now or utcnow()
+    counts = UpdateCounts()
+    for member_id, changed_at, attempts in due_updates(db, now, limit):
+        counts.passes += 1
+        try:
+            _update_one(db, member_id, now, apns, google, counts)
+        except PushFailed as exc:
+            counts.later += 1
+            counts.errors.append(str(exc))
+            wait = min(BACKOFF_MAX, BACKOFF_START * 2**attempts)
+            db.execute_sql(
+                sql(
+                    "UPDATE wallet_dirty SET attempts = attempts + 1, next_at = ?, last_error = ?"
+                    " WHERE member_id = ?",
+                    db,
+                ),
+                (to_micros(now + wait), str(exc)[:500], member_id),
+            )
+            continue
+        # a tap after we read the row changed changed_at: the row stays for the next round
+        db.execute_sql(
+            sql("DELETE FROM wallet_dirty WHERE member_id = ? AND changed_at = ?", db),
+            (member_id, changed_at),
+        )
+    return counts
+
+
+def _update_one(db, member_id, now, apns, google, counts) -> None:
+    record = touch_pass(db, member_id, now)
+    if record is None:
+        return
+    if apns is not None:
+        tokens = db.execute_sql(
+            sql("SELECT id, push_token FROM wallet_registration WHERE serial = ?", db),
+            (record.serial,),
+        ).fetchall()
+        failed = None
+        for reg_id, token in tokens:
+            try:
+                apns.push(token)
+                counts.pushed += 1
+            except PushUnregistered:
+                counts.unregistered += 1
+                db.execute_sql(sql("DELETE FROM wallet_registration WHERE id = ?", db), (reg_id,))
+            except PushFailed as exc:
+                failed = exc
+        if failed is not None:
+            raise failed
+    if google is not None:
+        google(member_id)
+        counts.google += 1

@@ -1,0 +1,162 @@
+"""Coalesced pass updates pushed over HTTP/2 to an APNs-shaped h2 peer on loopback."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from appliance.counter import handle
+from appliance.members import add_member
+from appliance.wallet import ensure_pass
+from appliance.wallet.apns import ApnsClient
+from appliance.wallet.service import register
+from appliance.wallet.updates import mark_dirty, send_updates
+from tests.conftest import T0
+from tests.fixtures.wallet.apns_peer import ApnsPeer
+from tests.fixtures.wallet.pki import PASS_TYPE_ID, make_pki
+
+UID = "04A1B2C3D4E5F6"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def peer(pki):
+    p = ApnsPeer(
+        pki.paths["server_chain"], pki.paths["server_key"],
+        [pki.paths["root"], pki.paths["cert"].with_name("wwdr.pem")], PASS_TYPE_ID,
+    )  # fmt: skip
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def wwdr_pem(pki):
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    pki.paths["cert"].with_name("wwdr.pem").write_bytes(pki.wwdr.public_bytes(Encoding.PEM))
+
+
+def apns_for(pki, url, topic=PASS_TYPE_ID, cert=True):
+    return ApnsClient(
+        url,
+        topic,
+        cert=str(pki.paths["cert"]) if cert else "",
+        key=str(pki.paths["key"]) if cert else "",
+        cafile=str(pki.paths["root"]),
+    )
+
+
+@pytest.fixture
+def saved(box):
+    """A member whose pass is on two phones."""
+    member = add_member("Dana", card_uid=UID, now=T0)
+    record = ensure_pass(box.db, member["id"], T0)
+    auth = f"ApplePass {record.auth_token}"
+    for device, token in (("phone", "a1" * 32), ("watch", "b2" * 32)):
+        reply = register(box.db, PASS_TYPE_ID, device, PASS_TYPE_ID, record.serial, auth,
+                         {"pushToken": token}, now=T0)  # fmt: skip
+        assert reply.status == 201
+    return member, record
+
+
+def _dirty(box):
+    return box.db.execute_sql("SELECT member_id, attempts FROM wallet_dirty").fetchall()
+
+
+def _tag(box, member_id):
+    sql = "SELECT update_tag FROM wallet_pass WHERE member_id = ?"
+    return box.db.execute_sql(sql, (member_id,)).fetchone()[0]
+
+
+def test_ten_taps_give_one_update_pushed_to_every_device_over_http2(box, saved, peer, pki):
+    member, record = saved
+    for i in range(10):
+        assert handle(UID, now=T0 + timedelta(hours=i)).status == "stamped"
+    assert _dirty(box) == [(member["id"], 0)]
+    apns = apns_for(pki, peer.url)
+    counts = send_updates(box.db, T0 + timedelta(hours=10), apns=apns)
+    apns.close()
+    assert (counts.passes, counts.pushed, counts.later) == (1, 2, 0)
+    assert _dirty(box) == []
+    assert _tag(box, member["id"]) > record.update_tag
+    assert sorted(r["token"] for r in peer.requests) == ["a1" * 32, "b2" * 32]
+    for request in peer.requests:
+        assert request["headers"][":method"] == "POST"
+        assert request["headers"]["apns-topic"] == PASS_TYPE_ID
+        assert request["body"] == b"{}"
+        assert request["client"]["userId"] == PASS_TYPE_ID
+    assert peer.protocols and set(peer.protocols) == {"h2"}  # HTTP/1.1 never used
+    # nothing left to send: a second round pushes nothing
+    assert send_updates(box.db, T0 + timedelta(hours=11), apns=apns).passes == 0
+
+
+def test_410_removes_the_registration(box, saved, peer, pki):
+    member, _ = saved
+    peer.gone.add("a1" * 32)
+    handle(UID, now=T0)
+    apns = apns_for(pki, peer.url)
+    counts = send_updates(box.db, T0, apns=apns)
+    apns.close()
+    assert (counts.pushed, counts.unregistered) == (1, 1)
+    left = box.db.execute_sql("SELECT device_id FROM wallet_registration").fetchall()
+    assert left == [("watch",)]
+    assert _dirty(box) == []
+
+
+def test_offline_updates_wait_with_backoff_and_are_delivered_later(box, saved, peer, pki):
+    member, _ = saved
+    handle(UID, now=T0)
+    closed = ApnsPeer(pki.paths["server_chain"], pki.paths["server_key"], [pki.paths["root"]],
+                      PASS_TYPE_ID)  # fmt: skip
+    closed.close()  # nobody listens there: the box is offline
+    offline = apns_for(pki, closed.url)
+    counts = send_updates(box.db, T0, apns=offline)
+    assert counts.later == 1 and "unreachable" in counts.errors[0]
+    assert _dirty(box) == [(member["id"], 1)]
+    # more taps while offline: still one pending update; not due before its back-off
+    handle(UID, now=T0 + timedelta(hours=1))
+    assert _dirty(box) == [(member["id"], 1)]
+    assert send_updates(box.db, T0 + timedelta(seconds=10), apns=offline).passes == 0
+    offline.close()
+    online = apns_for(pki, peer.url)
+    counts = send_updates(box.db, T0 + timedelta(hours=2), apns=online)
+    online.close()
+    assert (counts.passes, counts.pushed) == (1, 2)
+    assert _dirty(box) == []
+
+
+def test_a_tap_during_the_update_is_not_lost(box, saved, peer, pki):
+    member, _ = saved
+    handle(UID, now=T0)
+    apns = apns_for(pki, peer.url)
+    # the Google step runs after the pushes; a tap lands right then
+    send_updates(box.db, T0, apns=apns,
+                 google=lambda m: mark_dirty(box.db, m, T0 + timedelta(seconds=1)))  # fmt: skip
+    assert _dirty(box) == [(member["id"], 0)]
+    assert send_updates(box.db, T0 + timedelta(seconds=2), apns=apns).pushed == 2
+    apns.close()
+    assert _dirty(box) == []
+
+
+def test_the_peer_refuses_a_wrong_topic_and_a_missing_certificate(box, saved, peer, pki):
+    handle(UID, now=T0)
+    wrong = apns_for(pki, peer.url, topic="pass.other")
+    counts = send_updates(box.db, T0, apns=wrong)
+    wrong.close()
+    assert counts.later == 1 and "DeviceTokenNotForTopic" in counts.errors[0]
+    anonymous = apns_for(pki, peer.url, cert=False)
+    counts = send_updates(box.db, T0 + timedelta(hours=1), apns=anonymous)
+    anonymous.close()
+    assert counts.later == 1 and peer.refused_handshakes >= 1
+    assert len(_dirty(box)) == 1
+
+
+def test_members_without_a_pass_get_no_pending_update(box):
+    add_member("Eli", card_uid="04FFEEDDCCBBAA", now=T0)
+    handle("04FFEEDDCCBBAA", now=T0)
+    assert _dirty(box) == []
