@@ -142,7 +142,7 @@ def configure(
             raise AutomationError(f"{key} must be a whole number from 0 to 3650.")
     db = box.db
     now_us = to_micros(now or utcnow())
-    values = (int(enabled), json.dumps(channel_names), json.dumps(content), json.dumps(merged))
+    values = (bool(enabled), json.dumps(channel_names), json.dumps(content), json.dumps(merged))
     with db.atomic():
         done = db.execute_sql(
             sql(

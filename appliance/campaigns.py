@@ -88,7 +88,7 @@ def create_campaign(
             sql(
                 "INSERT INTO campaign (name, segment, params, channels, content, voucher_reward,"
                 " voucher_days, state, recipients, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', 0, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', 0, ?) RETURNING id",
                 db,
             ),
             (
@@ -102,7 +102,8 @@ def create_campaign(
                 to_micros(now),
             ),
         )
-        campaign_id = cursor.lastrowid
+        # RETURNING, not lastrowid: the PostgreSQL driver has no lastrowid
+        campaign_id = cursor.fetchone()[0]
         audit("owner", "campaign.create", now, id=campaign_id, name=name, segment=seg.name)
     return load(campaign_id, box)
 

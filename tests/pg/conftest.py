@@ -1,0 +1,72 @@
+"""The core's tests against PostgreSQL: one cluster per session, one fresh database per test.
+
+Overriding `settings` and `cli_env` here is all it takes: the shared fixtures (init_info,
+box, stampbox) then build the box on PostgreSQL through STAMPBOX_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from appliance import migrate
+from appliance.db import open_database
+from appliance.settings import load_settings
+
+from .cluster import Cluster
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory):
+    try:
+        cluster = Cluster()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            raise  # `make test` installs it: missing in CI is a broken install, not a skip
+        pytest.skip(str(exc))
+    cluster.start()
+    # migrated once; each test's database is a copy of it (cheaper than migrating each time)
+    cluster.template = cluster.create_database("schema")
+    settings = load_settings(
+        environ={},
+        data_dir=tmp_path_factory.mktemp("pg-template"),
+        database_url=cluster.url(cluster.template),
+    )
+    db = open_database(settings, bind=False)
+    migrate.upgrade(db)
+    db.close()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A new database at the schema's head (migrated, no rows), dropped afterwards."""
+    name = pg_cluster.create_database(template=pg_cluster.template)
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def pg_empty_url(pg_cluster):
+    """A new database without any table, dropped afterwards."""
+    name = pg_cluster.create_database()
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def settings(tmp_path, pg_url):
+    return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC", database_url=pg_url)
+
+
+@pytest.fixture
+def cli_env(settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STAMPBOX_")}
+    env.update(
+        STAMPBOX_DATA_DIR=str(settings.data_dir),
+        STAMPBOX_TIMEZONE="UTC",
+        STAMPBOX_DATABASE_URL=settings.database_url,
+    )
+    return env

@@ -1,0 +1,3 @@
+"""tests/test_automations.py, unchanged, on PostgreSQL."""
+
+from tests.test_automations import *  # noqa: F403

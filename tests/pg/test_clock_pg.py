@@ -1,0 +1,3 @@
+"""tests/test_clock.py, unchanged, on PostgreSQL."""
+
+from tests.test_clock import *  # noqa: F403

@@ -1,0 +1,3 @@
+"""tests/test_outbox.py, unchanged, on PostgreSQL."""
+
+from tests.test_outbox import *  # noqa: F403

@@ -1,0 +1,3 @@
+"""tests/test_segments.py, unchanged, on PostgreSQL."""
+
+from tests.test_segments import *  # noqa: F403
