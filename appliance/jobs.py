@@ -54,6 +54,15 @@ def deliver_after_restart():
 
 
 @huey.periodic_task(crontab(minute="*"))
+def wallet_updates():
+    """Send every dirty wallet pass's latest state (coalesced per member; retried with back-off)."""
+    from .wallet.worker import run_wallet_updates
+
+    counts = run_wallet_updates(box_mod.current())
+    return {"passes": counts.passes, "pushed": counts.pushed, "later": counts.later}
+
+
+@huey.periodic_task(crontab(minute="*"))
 def checkpoint_database():
     """Checkpoint the WAL here, so that no tap's commit pays for it (see db.SQLITE_PRAGMAS)."""
     return checkpoint_wal(box_mod.current().db)

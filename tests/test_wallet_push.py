@@ -160,3 +160,39 @@ def test_members_without_a_pass_get_no_pending_update(box):
     add_member("Eli", card_uid="04FFEEDDCCBBAA", now=T0)
     handle("04FFEEDDCCBBAA", now=T0)
     assert _dirty(box) == []
+
+
+def test_the_worker_round_pushes_apple_and_patches_google(box, saved, peer, pki, tmp_path,
+                                                          monkeypatch):  # fmt: skip
+    import dataclasses
+    import json
+
+    from appliance import box as box_mod
+    from appliance.wallet.worker import run_wallet_updates
+    from tests.fixtures.wallet.google_peer import GooglePeer
+
+    google = GooglePeer()
+    key = tmp_path / "sa.json"
+    key.write_text(json.dumps(google.account))
+    settings = dataclasses.replace(
+        box.settings,
+        public_url="https://cafe.example",
+        apple_cert=str(pki.paths["cert"]),
+        apple_key=str(pki.paths["key"]),
+        apple_wwdr=str(pki.paths["wwdr"]),
+        apns_url=peer.url,
+        google_issuer_id="3388000000012345678",
+        google_service_account=str(key),
+        google_api_url=google.url + "/walletobjects/v1",
+    )
+    # the box trusts the test root for APNs the way it trusts the system's roots
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.paths["root"]))
+    running = box_mod.start(settings)
+    member, record = saved
+    handle(UID, now=T0, box=running)
+    counts = run_wallet_updates(running, now=T0)
+    google.close()
+    assert (counts.passes, counts.pushed, counts.google, counts.later) == (1, 2, 1, 0)
+    stored = google.objects["loyaltyObject"][f"3388000000012345678.{record.serial}"]
+    assert stored["loyaltyPoints"]["balance"]["string"] == "1 / 10"
+    assert google.invalid == []

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from ..clock import to_micros, utcnow
 from ..db import sql
 from .apns import PushFailed, PushUnregistered
-from .cards import touch_pass
+from .cards import WalletError, touch_pass
 
 log = logging.getLogger(__name__)
 BACKOFF_START = timedelta(seconds=30)
@@ -66,7 +66,8 @@ def send_updates(db, now: datetime | None = None, apns=None, google=None, limit=
         counts.passes += 1
         try:
             _update_one(db, member_id, now, apns, google, counts)
-        except PushFailed as exc:
+        except (PushFailed, WalletError) as exc:
+            # a refusal (bad key, bad payload) waits too: the owner fixes the setup, then it goes
             counts.later += 1
             counts.errors.append(str(exc))
             wait = min(BACKOFF_MAX, BACKOFF_START * 2**attempts)

@@ -1,0 +1,52 @@
+"""The worker's wallet step: connect to what is set up, send the due pass updates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..clock import utcnow
+from .apns import ApnsClient
+from .apple import web_service_url
+from .cards import WalletError
+from .updates import UpdateCounts, send_updates
+
+
+def apple_ready(settings) -> bool:
+    """Pushes only make sense when phones can reach the web service (a public https address)."""
+    return bool(settings.apple_cert and settings.apple_key and web_service_url(settings.public_url))
+
+
+def apns_client(settings) -> ApnsClient:
+    from .apple import load_signer
+
+    signer = load_signer(settings)  # checks the files; the topic is the certificate's UID
+    topic = settings.apple_pass_type_id or signer.pass_type_id
+    return ApnsClient(settings.apns_url, topic, cert=settings.apple_cert, key=settings.apple_key)
+
+
+def run_wallet_updates(box, now: datetime | None = None) -> UpdateCounts:
+    """One round: every due pass gets its latest state pushed (Apple) and patched (Google)."""
+    now = now or utcnow()
+    settings = box.settings
+    apns = apns_client(settings) if apple_ready(settings) else None
+    google = client = None
+    if settings.google_issuer_id and settings.google_service_account:
+        from .google import GoogleWallet, google_config, loyalty_object
+
+        try:
+            config = google_config(settings)
+        except WalletError:
+            config = None
+        if config is not None:
+            client = GoogleWallet(config)
+
+            def google(member_id: int) -> None:
+                client.patch_object(loyalty_object(box, config, member_id, now))
+
+    try:
+        return send_updates(box.db, now, apns=apns, google=google)
+    finally:
+        if apns is not None:
+            apns.close()
+        if client is not None:
+            client.close()
