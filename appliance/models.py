@@ -311,6 +311,7 @@ class WalletPass(BaseModel):
     update_tag = BigIntegerField(index=True)
     modified_at = BigIntegerField()  # whole seconds
     created_at = BigIntegerField()
+    offer = TextField(default="")  # the latest campaign text (wallet channel)
 
 
 class WalletRegistration(BaseModel):
@@ -346,6 +347,65 @@ class WalletMessage(BaseModel):
         indexes = ((("member", "sent_at"), False),)
 
 
+# -- chain mode (schema 8): the box's outgoing event log and the hub's tables ----------------
+
+
+class Event(BaseModel):
+    """One business change for the chain; the relay sets sent_at after JetStream's ack."""
+
+    id = AutoField()
+    uuid = CharField(max_length=36)
+    box_id = CharField(max_length=36)
+    type = CharField(max_length=32)
+    payload = TextField()
+    schema_version = SmallIntegerField()
+    created_at = BigIntegerField()
+    sent_at = BigIntegerField(null=True)
+
+
+class ChainInbox(BaseModel):
+    """Hub: every applied event once, keyed by its UUID (a redelivery finds its row)."""
+
+    event_id = CharField(max_length=36, primary_key=True)
+    box_id = CharField(max_length=36)
+    type = CharField(max_length=32)
+    created_at = BigIntegerField()
+    applied_at = BigIntegerField()
+
+
+class ChainVisit(BaseModel):
+    id = AutoField()
+    event_id = CharField(max_length=36, unique=True)
+    box_id = CharField(max_length=36)
+    card_code = CharField(index=True)
+    member_ref = CharField()
+    at = BigIntegerField()
+    stamps = IntegerField()
+    amount_cents = BigIntegerField(null=True)
+    source = CharField(default="")
+    clock_synced = BooleanField(default=True)
+
+
+class ChainVoucher(BaseModel):
+    code = CharField(primary_key=True)
+    event_id = CharField(max_length=36)
+    box_id = CharField(max_length=36)
+    card_code = CharField(index=True)
+    kind = CharField()
+    reward = CharField()
+    valid_from = BigIntegerField()
+    valid_until = BigIntegerField()
+
+
+class ChainRedemption(BaseModel):
+    id = AutoField()
+    event_id = CharField(max_length=36, unique=True)
+    box_id = CharField(max_length=36)
+    voucher_code = CharField(index=True)
+    at = BigIntegerField()
+    by = CharField(default="")
+
+
 ALL_MODELS = [
     DeviceHealth,
     Program,
@@ -371,4 +431,9 @@ ALL_MODELS = [
     WalletRegistration,
     WalletDirty,
     WalletMessage,
+    Event,
+    ChainInbox,
+    ChainVisit,
+    ChainVoucher,
+    ChainRedemption,
 ]

@@ -123,6 +123,7 @@ def get(name: str, box) -> Channel:
 
 from . import email as _email  # noqa: E402,F401  (registers itself)
 from . import sms as _sms  # noqa: E402,F401
+from . import wallet as _wallet  # noqa: E402,F401
 
 __all__ = [
     "Channel",

@@ -39,6 +39,8 @@ def frozen_models(db):
         # whole seconds, strictly increasing per pass (HTTP dates have 1-second resolution)
         modified_at = BigIntegerField()
         created_at = BigIntegerField()
+        # the latest campaign text for this pass (wallet channel): a field with changeMessage
+        offer = TextField(default="")
 
     class WalletRegistration(Base):
         id = AutoField()

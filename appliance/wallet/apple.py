@@ -30,9 +30,9 @@ PKPASS_TYPE = "application/vnd.apple.pkpass"
 # strings shown on the pass, per language the shop enables (xx.lproj/pass.strings)
 STRINGS = {
     "en": {"STAMPS": "Stamps", "NEXT": "Next reward", "VOUCHERS": "Rewards waiting",
-           "STATUS": "Your card", "CODE": "Card code"},
+           "STATUS": "Your card", "CODE": "Card code", "OFFER": "News"},
     "he": {"STAMPS": "חותמות", "NEXT": "הפרס הבא", "VOUCHERS": "פרסים ממתינים",
-           "STATUS": "הכרטיס שלך", "CODE": "קוד כרטיס"},
+           "STATUS": "הכרטיס שלך", "CODE": "קוד כרטיס", "OFFER": "חדשות"},
 }  # fmt: skip
 
 
@@ -158,6 +158,11 @@ def pass_json(state: CardState, record: PassRecord, signer: AppleSigner, style: 
             ],
         },
     }
+    if state.offer:
+        # campaign messages reach Apple passes as a changed field: the lock screen shows it
+        content["storeCard"]["backFields"].insert(
+            0, {"key": "offer", "label": "OFFER", "value": state.offer, "changeMessage": "%@"}
+        )
     if style.web_service_url:
         content["webServiceURL"] = style.web_service_url
         content["authenticationToken"] = record.auth_token

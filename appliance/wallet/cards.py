@@ -27,6 +27,7 @@ class CardState:
     stamps_to_next: int
     vouchers: list = field(default_factory=list)
     locale: str = ""
+    offer: str = ""  # the latest campaign message sent to the pass
 
     @property
     def status_line(self) -> str:
@@ -47,7 +48,8 @@ class PassRecord:
 _MEMBER = (
     "SELECT m.id, m.name, m.stamps, m.locale, m.erased_at,"
     " (SELECT c.code FROM card c WHERE c.member_id = m.id AND c.blocked_at IS NULL"
-    "  ORDER BY c.id LIMIT 1) FROM member m WHERE m.id = ?"
+    "  ORDER BY c.id LIMIT 1),"
+    " (SELECT w.offer FROM wallet_pass w WHERE w.member_id = m.id) FROM member m WHERE m.id = ?"
 )
 
 
@@ -72,6 +74,7 @@ def card_state(db, member_id: int, now: datetime | None = None) -> CardState:
         stamps_to_next=upcoming[0].stamps - stamps,
         vouchers=usable_vouchers(db, member_id, to_micros(now)),
         locale=row[3] or "",
+        offer=row[6] or "",
     )
 
 
@@ -103,7 +106,8 @@ def ensure_pass(db, member_id: int, now: datetime | None = None) -> PassRecord:
         )
         db.execute_sql(
             sql(
-                f"INSERT INTO wallet_pass ({_PASS_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO wallet_pass ({_PASS_COLUMNS}, created_at, offer)"
+                " VALUES (?, ?, ?, ?, ?, ?, '')",
                 db,
             ),
             (*_astuple(record), now_us),
