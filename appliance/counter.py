@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from . import box as box_mod
 from .birthdays import gift_on_card
+from .chain.events import record_chain_event
 from .clock import from_micros, iso, to_micros, utcnow
 from .codes import CodeError, format_code, parse_code
 from .db import sql
@@ -120,7 +121,8 @@ def _refuse_before_lookup(box, token) -> tuple[str, str] | None:
     """A token that is well formed but can be refused without touching the database."""
     if token.kind == "nfc" and is_random_uid(token.value):
         return "random_uid", (
-            "This is a phone or bank card: its number changes at every tap. Use a loyalty card."
+            "This is a phone or bank card: its number changes at every tap. Use the loyalty card"
+            " or the wallet QR code."
         )
     if token.kind == "code":
         try:
@@ -226,6 +228,33 @@ def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id, synce
         # the reward message goes out from the worker; written here, in the tap's transaction
         add_outbox(db, f"reward_unlocked:{key}", "reward_unlocked", member_id, voucher, now)
         issued.append(voucher)
+    # the chain's copy of this visit (one row, same transaction): the relay sends it on
+    until_us = now_us + program.voucher_days * 86_400_000_000
+    record_chain_event(
+        db,
+        "stamp",
+        {
+            "card": code,
+            "nfc_uid": token.value if token.kind == "nfc" else None,
+            "member": {"id": member_id, "external_id": external_id},
+            "at": now_us,
+            "stamps": stamps,
+            "amount_cents": amount_cents,
+            "source": source,
+            "clock_synced": synced,
+            "vouchers": [
+                {
+                    "code": v["code"].replace("-", ""),
+                    "kind": v["kind"],
+                    "reward": v["reward"],
+                    "valid_from": now_us,
+                    "valid_until": until_us,
+                }
+                for v in issued
+            ],
+        },
+        now_us,
+    )
     if issued:
         waiting = usable_vouchers(db, member_id, now_us)
         message = f"{who}: card full! Reward unlocked: " + ", ".join(v["reward"] for v in issued)

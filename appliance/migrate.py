@@ -30,6 +30,12 @@ def current_version(db) -> int:
     return row[0] or 0
 
 
+def applied_versions(db) -> set[int]:
+    if not db.table_exists(_TABLE):
+        return set()
+    return {row[0] for row in db.execute_sql(f"SELECT version FROM {_TABLE}")}
+
+
 def head_version() -> int:
     return available()[-1].VERSION
 
@@ -58,8 +64,10 @@ def _apply(db, target, applied, sqlite):
         if target is not None and mod.VERSION > target:
             break
         with db.atomic():
-            # re-read inside the write transaction: two processes starting together apply once
-            if mod.VERSION <= current_version(db):
+            # re-read inside the write transaction: two processes starting together apply once.
+            # Each version is recorded on its own, so one that arrived after a higher one
+            # (branches landing in another order) is still applied.
+            if mod.VERSION in applied_versions(db):
                 continue
             mod.upgrade(db)
             if sqlite and db.execute_sql("PRAGMA foreign_key_check").fetchone():

@@ -62,3 +62,16 @@ def test_a_schema_1_database_upgrades_and_keeps_its_members_and_visits(settings)
         assert Member.get_by_id(1).visit_count == 4
     finally:
         box_mod.stop()
+
+
+def test_a_migration_that_lands_after_a_higher_one_is_still_applied(settings):
+    settings.data_dir.mkdir(parents=True)
+    db = SqliteDatabase(str(settings.db_path), pragmas=SQLITE_PRAGMAS)
+    migrate.upgrade(db)
+    # a box that ran a build where schema 4 (device health) had not landed, but 5 and 6 had
+    db.execute_sql("DELETE FROM schema_version WHERE version = 4")
+    db.execute_sql("DROP TABLE device_health")
+    assert migrate.current_version(db) > 4 and 4 not in migrate.applied_versions(db)
+    assert migrate.upgrade(db) == [4]
+    assert db.table_exists("device_health") and 4 in migrate.applied_versions(db)
+    db.close()
