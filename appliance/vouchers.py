@@ -7,6 +7,7 @@ from datetime import datetime
 
 from . import box as box_mod
 from .audit import audit
+from .chain.events import record_chain_event
 from .clock import from_micros, iso, to_micros, utcnow
 from .codes import CodeError, format_code, make_code, parse_code
 from .db import sql
@@ -161,6 +162,18 @@ def redeem_voucher(
             )
             status = "redeemed"
             audit(by, "voucher.redeem", now, code=code, member_id=member_id, source=source)
+            record_chain_event(
+                db,
+                "redeem",
+                {
+                    "voucher": code,
+                    "member": {"id": member_id, "external_id": external_id},
+                    "at": now_us,
+                    "by": str(by)[:80],
+                    "source": str(source)[:40],
+                },
+                now_us,
+            )
         event = CounterResult(
             status,
             result.message,

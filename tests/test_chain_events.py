@@ -1,0 +1,105 @@
+"""Chain mode, box side: every stamp and redemption leaves one event row in its transaction."""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from appliance import box as box_mod
+from appliance.chain import EVENT_SCHEMA, box_id
+from appliance.clock import to_micros
+from appliance.counter import handle
+from appliance.members import add_member
+from appliance.models import Event, ShopSetting, Visit
+from appliance.vouchers import redeem_voucher
+
+from .conftest import T0
+
+UID = "04A23B4C5D6E7F"
+
+
+@pytest.fixture
+def anna(box):
+    return add_member("Anna", card_uid=UID, now=T0)
+
+
+def _events(type_=None):
+    query = Event.select().order_by(Event.id)
+    if type_:
+        query = query.where(Event.type == type_)
+    return list(query)
+
+
+def test_a_stamp_writes_one_unsent_event_with_the_visit(anna, box):
+    result = handle(UID, "till", now=T0, amount_cents=450)
+    assert result.status == "stamped"
+    [event] = _events()
+    assert event.type == "stamp" and event.sent_at is None
+    assert event.schema_version == EVENT_SCHEMA
+    assert event.box_id == box_id(box.db) == ShopSetting.get_by_id("box_id").value
+    assert len(event.uuid) == 36 and event.created_at == to_micros(T0)
+    payload = json.loads(event.payload)
+    assert payload == {
+        "card": anna["cards"][0]["code"].replace("-", ""),
+        "nfc_uid": UID,
+        "member": {"id": anna["id"], "external_id": None},
+        "at": to_micros(T0),
+        "stamps": 1,
+        "amount_cents": 450,
+        "source": "till",
+        "clock_synced": True,
+        "vouchers": [],
+    }
+
+
+def test_taps_that_change_nothing_write_no_event(anna):
+    handle(UID, "t", now=T0)
+    assert handle(UID, "t", now=T0 + timedelta(minutes=5)).status == "cooldown"
+    assert handle("04FFFFFFFFFF01", "t", now=T0).status == "unknown_card"
+    assert handle("hello world", "t", now=T0).status == "refused"
+    assert len(_events()) == Visit.select().count() == 1
+
+
+def test_a_full_card_carries_its_new_voucher_in_the_same_single_event(anna):
+    result = handle(UID, "t", stamps=10, now=T0)
+    [voucher] = result.unlocked
+    [event] = _events()
+    [sent] = json.loads(event.payload)["vouchers"]
+    assert sent["code"] == voucher["code"].replace("-", "")
+    assert sent["kind"] == "tier" and sent["reward"] == voucher["reward"]
+    assert sent["valid_until"] - sent["valid_from"] == 90 * 86_400_000_000
+
+
+def test_a_redemption_writes_one_event_and_a_refusal_none(anna):
+    code = handle(UID, "t", stamps=10, now=T0).unlocked[0]["code"]
+    at = T0 + timedelta(hours=1)
+    assert redeem_voucher(code, now=at, by="anna-staff").status == "redeemed"
+    assert redeem_voucher(code, now=at).status == "refused"
+    [event] = _events("redeem")
+    assert json.loads(event.payload) == {
+        "voucher": code.replace("-", ""),
+        "member": {"id": anna["id"], "external_id": None},
+        "at": to_micros(at),
+        "by": "anna-staff",
+        "source": "counter",
+    }
+    assert len(_events()) == 2
+
+
+def test_the_event_is_rolled_back_with_its_tap(anna, box):
+    with pytest.raises(RuntimeError):
+        with box.db.atomic():
+            assert handle(UID, "t", now=T0).status == "stamped"
+            raise RuntimeError("power cut before the commit")
+    assert _events() == [] and Visit.select().count() == 0
+
+
+def test_every_event_has_its_own_uuid_and_the_box_id_survives_a_restart(anna, box):
+    for i in range(5):
+        handle(UID, "t", now=T0 + timedelta(hours=i))
+    first = box_id(box.db)
+    settings = box.settings
+    box_mod.stop()
+    again = box_mod.start(settings)
+    assert box_id(again.db) == first
+    assert len({e.uuid for e in _events()}) == 5
