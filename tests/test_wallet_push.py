@@ -196,3 +196,33 @@ def test_the_worker_round_pushes_apple_and_patches_google(box, saved, peer, pki,
     stored = google.objects["loyaltyObject"][f"3388000000012345678.{record.serial}"]
     assert stored["loyaltyPoints"]["balance"]["string"] == "1 / 10"
     assert google.invalid == []
+
+
+def test_token_auth_makes_an_es256_jwt_apns_accepts(pki):
+    import base64
+    import json
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from appliance.wallet.apns import TokenAuth
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    token = TokenAuth(pem, "ABC123DEFG", "TEAM123456").jwt(now=1_790_000_000)
+    header, claims, signature = token.split(".")
+
+    def unb64(part):
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+    assert json.loads(unb64(header)) == {"alg": "ES256", "kid": "ABC123DEFG"}
+    assert json.loads(unb64(claims)) == {"iss": "TEAM123456", "iat": 1_790_000_000}
+    raw = unb64(signature)
+    assert len(raw) == 64  # JOSE form: r || s, not DER
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    key.public_key().verify(der, f"{header}.{claims}".encode(), ec.ECDSA(hashes.SHA256()))

@@ -31,7 +31,7 @@ def run_wallet_updates(box, now: datetime | None = None) -> UpdateCounts:
     apns = apns_client(settings) if apple_ready(settings) else None
     google = client = None
     if settings.google_issuer_id and settings.google_service_account:
-        from .google import GoogleWallet, google_config, loyalty_object
+        from .google import GoogleWallet, google_config, loyalty_class, loyalty_object
 
         try:
             config = google_config(settings)
@@ -39,8 +39,12 @@ def run_wallet_updates(box, now: datetime | None = None) -> UpdateCounts:
             config = None
         if config is not None:
             client = GoogleWallet(config)
+            ready = []
 
             def google(member_id: int) -> None:
+                if not ready:  # objects need their class: make sure of it once per round
+                    client.upsert_class(loyalty_class(config))
+                    ready.append(True)
                 client.patch_object(loyalty_object(box, config, member_id, now))
 
     try:
