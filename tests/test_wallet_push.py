@@ -226,3 +226,18 @@ def test_token_auth_makes_an_es256_jwt_apns_accepts(pki):
     assert len(raw) == 64  # JOSE form: r || s, not DER
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     key.public_key().verify(der, f"{header}.{claims}".encode(), ec.ECDSA(hashes.SHA256()))
+
+
+def test_a_peer_offering_only_http1_gets_no_request(box, saved, pki):
+    trusted = [pki.paths["root"], pki.paths["cert"].with_name("wwdr.pem")]
+    peer = ApnsPeer(pki.paths["server_chain"], pki.paths["server_key"], trusted, PASS_TYPE_ID)
+    peer.ctx.set_alpn_protocols(["http/1.1"])
+    handle(UID, now=T0)
+    apns = apns_for(pki, peer.url)
+    counts = send_updates(box.db, T0, apns=apns)
+    apns.close()
+    peer.close()
+    assert counts.later == 1 and counts.pushed == 0
+    # we offered only h2: no protocol agreed, the peer hung up, nothing was sent
+    assert peer.requests == []
+    assert "http/1.1" not in peer.protocols

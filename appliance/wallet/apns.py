@@ -47,6 +47,14 @@ class TokenAuth:
         return f"{header}.{claims}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
 
+class _H2OnlyContext(ssl.SSLContext):
+    """Offers only h2 in ALPN: httpcore would add http/1.1 to the offer, and APNs has no use
+    for it (a peer that picks it gets nothing from us: the connection fails, the push waits)."""
+
+    def set_alpn_protocols(self, protocols) -> None:
+        super().set_alpn_protocols(["h2"])
+
+
 class ApnsClient:
     """One HTTP/2 connection to APNs, reused for a batch of pushes."""
 
@@ -60,7 +68,12 @@ class ApnsClient:
         token: TokenAuth | None = None,
         timeout: float = 10.0,
     ):
-        context = ssl.create_default_context(cafile=cafile)
+        context = _H2OnlyContext(ssl.PROTOCOL_TLS_CLIENT)
+        if cafile:
+            context.load_verify_locations(cafile)
+        else:
+            context.load_default_certs()
+        context.set_alpn_protocols(["h2"])
         if cert:
             context.load_cert_chain(cert, key or None)
         self.topic = topic
