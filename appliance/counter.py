@@ -6,6 +6,7 @@ Peewee queries costs more than SQLite itself does here (see bench/README.md).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from . import box as box_mod
@@ -16,9 +17,13 @@ from .codes import CodeError, format_code, parse_code
 from .db import sql
 from .events import CounterResult, record_event
 from .outbox import add_outbox
+from .printing import enqueue
 from .program import ProgramState, advance, load_program
+from .receipts import voucher_receipt
 from .tokens import BadToken, classify, is_random_uid
 from .vouchers import issue_voucher_sql, usable_vouchers, voucher_refusal
+
+log = logging.getLogger(__name__)
 
 MAX_STAMPS_PER_VISIT = 50
 STATUSES = ("stamped", "cooldown", "unknown_card", "voucher", "refused")
@@ -257,6 +262,8 @@ def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id, synce
     )
     if issued:
         waiting = usable_vouchers(db, member_id, now_us)
+        if box.settings.printer != "none":
+            _queue_reward_slips(db, box, name, issued, now)
         message = f"{who}: card full! Reward unlocked: " + ", ".join(v["reward"] for v in issued)
     else:
         message = f"{who}: stamp {new_stamps} of {program.stamps_needed}."
@@ -273,6 +280,17 @@ def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id, synce
         source=source,
         at=at,
     ), member_id
+
+
+def _queue_reward_slips(db, box, name: str, issued: list[dict], now: datetime) -> None:
+    """The voucher slips go into the print queue in the tap's own commit: a crash cannot lose
+    them. A savepoint keeps a failing slip from undoing the stamp."""
+    try:
+        with db.atomic():
+            for voucher in issued:
+                enqueue(voucher_receipt(voucher, name, now=now, zone=box.zone), now=now, box=box)
+    except Exception:
+        log.exception("could not queue the voucher slip; the stamp stands")
 
 
 class _Retry(Exception):

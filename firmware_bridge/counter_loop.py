@@ -10,13 +10,10 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from appliance.box import current as current_box
 from appliance.clock import utcnow
 from appliance.counter import handle
 from appliance.db import database
 from appliance.events import CounterResult
-from appliance.printing import enqueue
-from appliance.receipts import reward_receipt
 
 from .debounce import WINDOW, Debounce
 from .device import READABLE_STATES, RETRY_STATES
@@ -57,7 +54,6 @@ class CounterLoop:
         debounce: timedelta = WINDOW,
         poll_seconds: float = 0.5,
         retry_seconds: float = 5.0,
-        print_rewards: bool = False,
         health: HealthListener | None = None,
     ):
         self.reader = reader
@@ -65,7 +61,6 @@ class CounterLoop:
         if health is not None:
             reader.add_listener(health)
         # a reward unlocked at the counter prints its voucher slip (queued, printed by the bridge)
-        self.print_rewards = print_rewards
         self.feedback = feedback
         self.debounce = Debounce(debounce)
         # how long one iteration waits for input: also how quickly a stop request is noticed
@@ -108,24 +103,12 @@ class CounterLoop:
             return None
         log.info("%s: %s: %s", self.reader.name, result.status, result.message)
         self._signal(signal_for(result))
-        if self.print_rewards and result.unlocked:
-            self._queue_slips(result, now)
         if self.health is not None:
             try:
                 self.health.on_event(self.reader, now)
             except Exception:
                 log.exception("%s: cannot record device health", self.reader.name)
         return result
-
-    def _queue_slips(self, result: CounterResult, now: datetime) -> None:
-        # after the tap's own transaction: a failing slip must not undo a stamp
-        try:
-            box = current_box()
-            with box.db.atomic():
-                for slip in reward_receipt(result.to_dict(), now=now, zone=box.zone):
-                    enqueue(slip, now=now, box=box)
-        except Exception:
-            log.exception("%s: could not queue the voucher slip", self.reader.name)
 
     def shutdown(self) -> None:
         self.reader.close()

@@ -106,10 +106,7 @@ def start_bridge(settings: Settings) -> Bridge:
         raise StartupError(f"cannot open the database {where}: {exc}") from None
     feedback = build_feedback(settings.feedback)
     health = HealthListener()
-    loops = [
-        CounterLoop(reader, feedback, print_rewards=printer is not None, health=health)
-        for reader in readers
-    ]
+    loops = [CounterLoop(reader, feedback, health=health) for reader in readers]
     services = []
     if printer is not None:
         print_loop = PrintLoop(printer, preview_dir(settings))

@@ -77,9 +77,7 @@ def test_a_full_card_sounds_the_reward_and_queues_its_voucher_slip(box, tmp_path
     read_end, write_end = os.pipe()
     from firmware_bridge import StdinReader
 
-    loop = CounterLoop(
-        StdinReader(read_end), MemoryFeedback(), poll_seconds=0.2, print_rewards=True
-    )
+    loop = CounterLoop(StdinReader(read_end), MemoryFeedback(), poll_seconds=0.2)
     loop.initialize()
     for hours in (0, 1):
         os.write(write_end, f"{UID}\n".encode())

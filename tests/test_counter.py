@@ -189,3 +189,22 @@ def test_amount_is_added_to_the_members_spend(anna):
 def test_a_stamp_count_out_of_range_is_a_usage_error(anna, stamps):
     with pytest.raises(ValueError):
         tap(stamps=stamps)
+
+
+def test_an_unlock_queues_its_voucher_slip_in_the_taps_own_commit(anna, box):
+    from appliance.models import PrintJob
+
+    result = tap(stamps=10)
+    (job,) = PrintJob.select()
+    assert job.state == "pending" and result.unlocked[0]["code"] in job.document
+
+
+def test_no_printer_means_no_slip(anna, box):
+    from dataclasses import replace
+
+    from appliance import box as box_mod
+    from appliance.models import PrintJob
+
+    no_printer = box_mod.start(replace(box.settings, printer="none"))
+    handle(UID, "test", stamps=10, now=T0, box=no_printer)
+    assert PrintJob.select().count() == 0
