@@ -156,3 +156,23 @@ def test_cli_prints_the_loyalty_object(box, member, peer, stampbox, cli_env, tmp
     obj = json.loads(run.stdout)
     assert obj["id"].startswith(ISSUER + ".")
     assert list(VALIDATORS["LoyaltyObject"].iter_errors(obj)) == []
+
+
+def test_a_members_save_url_carries_their_object(box, config, member, peer, tmp_path):
+    from appliance import box as box_mod
+    from appliance.wallet.google import member_save_url
+
+    key = tmp_path / "sa.json"
+    running = box_mod.start(
+        dataclasses.replace(
+            box.settings,
+            google_issuer_id=ISSUER,
+            google_service_account=str(key),
+            public_url="https://cafe.example",
+        )
+    )
+    url = member_save_url(running, member["id"], now=T0)
+    claims = verify_save_jwt(url.rsplit("/", 1)[1], peer.public_key)
+    record = ensure_pass(running.db, member["id"], T0)
+    assert claims["payload"]["loyaltyObjects"][0]["id"] == f"{ISSUER}.{record.serial}"
+    assert claims["iat"] == int(T0.timestamp())

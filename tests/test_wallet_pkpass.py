@@ -177,3 +177,32 @@ def test_cli_says_what_is_missing_when_apple_is_not_set_up(box, member, stampbox
     run = stampbox("wallet", "apple-pass", str(member["id"]), "--output", str(tmp_path / "x"))
     assert run.returncode == 2
     assert "STAMPBOX_APPLE_CERT is empty" in run.stdout + run.stderr
+
+
+def test_identifiers_in_the_settings_must_be_the_certificates(box, pki):
+    import dataclasses
+
+    from appliance.wallet import WalletError, load_signer
+
+    settings = dataclasses.replace(
+        box.settings,
+        apple_cert=str(pki.paths["cert"]),
+        apple_key=str(pki.paths["key"]),
+        apple_wwdr=str(pki.paths["wwdr"]),
+        apple_pass_type_id=PASS_TYPE_ID,
+        apple_team_id=TEAM_ID,
+    )
+    assert load_signer(settings).pass_type_id == PASS_TYPE_ID
+    with pytest.raises(WalletError, match="STAMPBOX_APPLE_TEAM_ID is 'OTHER'"):
+        load_signer(dataclasses.replace(settings, apple_team_id="OTHER"))
+
+
+def test_every_shop_language_gets_its_strings(box, member, pki):
+    from appliance.shop import save_shop_settings
+
+    save_shop_settings({"shop_name": "Kafe", "language": "kk", "currency": "KZT"}, actor="t")
+    data, _ = make_apple_pass(box, member["id"], now=T0, signer=pki.signer())
+    files = _files(data)
+    assert "Мөрлер" in files["kk.lproj/pass.strings"].decode()
+    assert "en.lproj/pass.strings" in files
+    assert json.loads(files["pass.json"])["organizationName"] == "Kafe"

@@ -31,6 +31,10 @@ PKPASS_TYPE = "application/vnd.apple.pkpass"
 STRINGS = {
     "en": {"STAMPS": "Stamps", "NEXT": "Next reward", "VOUCHERS": "Rewards waiting",
            "STATUS": "Your card", "CODE": "Card code", "OFFER": "News"},
+    "kk": {"STAMPS": "Мөрлер", "NEXT": "Келесі сыйлық", "VOUCHERS": "Күтіп тұрған сыйлықтар",
+           "STATUS": "Сіздің картаңыз", "CODE": "Карта коды", "OFFER": "Жаңалықтар"},
+    "zh": {"STAMPS": "印章", "NEXT": "下一个奖励", "VOUCHERS": "待领取的奖励",
+           "STATUS": "您的卡", "CODE": "卡号", "OFFER": "消息"},
     "he": {"STAMPS": "חותמות", "NEXT": "הפרס הבא", "VOUCHERS": "פרסים ממתינים",
            "STATUS": "הכרטיס שלך", "CODE": "קוד כרטיס", "OFFER": "חדשות"},
 }  # fmt: skip
@@ -85,7 +89,15 @@ def load_signer(settings) -> AppleSigner:
         key = serialization.load_pem_private_key(data["STAMPBOX_APPLE_KEY"], password=None)
     except ValueError as exc:
         raise WalletError(f"Apple Wallet certificate files are not usable: {exc}") from None
-    return AppleSigner(cert, key, wwdr)
+    signer = AppleSigner(cert, key, wwdr)
+    # identifiers typed into the settings must be the certificate's, or every phone refuses
+    for name, wanted, actual in (
+        ("STAMPBOX_APPLE_PASS_TYPE_ID", settings.apple_pass_type_id, signer.pass_type_id),
+        ("STAMPBOX_APPLE_TEAM_ID", settings.apple_team_id, signer.team_id),
+    ):
+        if wanted and wanted != actual:
+            raise WalletError(f"{name} is {wanted!r} but the certificate is for {actual!r}.")
+    return signer
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,12 @@ def save_link(
     return SAVE_URL + google_jwt.encode(signer, claims).decode()
 
 
+def member_save_url(box, member_id: int, now: datetime | None = None) -> str:
+    """The member's "Save to Google Wallet" address (signup page, welcome email, slip QR)."""
+    config = google_config(box.settings)
+    return save_link(config, [loyalty_object(box, config, member_id, now)], now=now)
+
+
 class _Response(transport.Response):
     def __init__(self, response: httpx.Response):
         self._r = response

@@ -85,6 +85,11 @@ def send_updates(db, now: datetime | None = None, apns=None, google=None, limit=
             sql("DELETE FROM wallet_dirty WHERE member_id = ? AND changed_at = ?", db),
             (member_id, changed_at),
         )
+    # the 3-a-day notification count only looks back 24 hours
+    db.execute_sql(
+        sql("DELETE FROM wallet_message WHERE sent_at < ?", db),
+        (to_micros(now - timedelta(days=2)),),
+    )
     return counts
 
 
