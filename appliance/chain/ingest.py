@@ -1,0 +1,201 @@
+"""The hub's ingest: events from the EVENTS stream into PostgreSQL, each applied once.
+
+Per fetched batch: one database transaction that first claims each event id in chain_inbox
+(ON CONFLICT DO NOTHING) and applies only the events it could claim, then the commit, then
+the acks. A crash after the commit and before the acks means a redelivery, which finds its
+inbox row and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+from ..clock import to_micros, utcnow
+from ..db import sql
+from .events import EVENT_SCHEMA
+from .relay import stream_name
+
+EVENTS = "EVENTS"
+CONSUMER = "INGEST"
+
+_CLAIM = (
+    "INSERT INTO chain_inbox (event_id, box_id, type, created_at, applied_at)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+_VISIT = (
+    "INSERT INTO chain_visit (event_id, box_id, card_code, member_ref, at, stamps,"
+    " amount_cents, source, clock_synced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_VOUCHER = (
+    "INSERT INTO chain_voucher (code, event_id, box_id, card_code, kind, reward, valid_from,"
+    " valid_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO NOTHING"
+)
+_REDEMPTION = (
+    "INSERT INTO chain_redemption (event_id, box_id, voucher_code, at, by) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+@dataclass
+class IngestStats:
+    applied: int = 0
+    absorbed: int = 0  # redelivered or republished: already in the inbox
+    refused: int = 0  # a schema or type this hub does not know
+
+
+def apply_event(db, event: dict, now_us: int) -> bool:
+    """Apply one event inside the caller's transaction; False if it was applied before."""
+    claimed = db.execute_sql(
+        sql(_CLAIM, db),
+        (event["id"], event["box"], event["type"], event["created_at"], now_us),
+    ).fetchone()
+    if claimed is None:
+        return False
+    body, box = event["payload"], event["box"]
+    if event["type"] == "stamp":
+        member_ref = f"{box}:{body['member']['id']}"
+        db.execute_sql(
+            sql(_VISIT, db),
+            (
+                event["id"],
+                box,
+                body["card"],
+                member_ref,
+                body["at"],
+                body["stamps"],
+                body["amount_cents"],
+                body["source"],
+                body["clock_synced"],
+            ),  # fmt: skip
+        )
+        for v in body["vouchers"]:
+            db.execute_sql(
+                sql(_VOUCHER, db),
+                (
+                    v["code"],
+                    event["id"],
+                    box,
+                    body["card"],
+                    v["kind"],
+                    v["reward"],
+                    v["valid_from"],
+                    v["valid_until"],
+                ),  # fmt: skip
+            )
+    elif event["type"] == "redeem":
+        db.execute_sql(
+            sql(_REDEMPTION, db), (event["id"], box, body["voucher"], body["at"], body["by"])
+        )
+    return True
+
+
+def known(event: dict) -> bool:
+    return event.get("schema") == EVENT_SCHEMA and event.get("type") in ("stamp", "redeem")
+
+
+async def _each(calls) -> None:
+    for call in calls:
+        await call()
+
+
+class Ingest:
+    """initialize() once, loop(now) repeatedly, shutdown(); fetch/apply/ack are its steps."""
+
+    def __init__(self, db, nats_url: str, batch: int = 256, ack_wait: float = 30.0) -> None:
+        self.db, self.nats_url, self.batch, self.ack_wait = db, nats_url, batch, ack_wait
+        self.stats = IngestStats()
+        self._aio = asyncio.new_event_loop()
+        self._nc = self._js = self._sub = None
+
+    def _run(self, coro):
+        return self._aio.run_until_complete(coro)
+
+    def initialize(self, box_ids=()) -> None:
+        import nats
+        from nats.js.api import AckPolicy, ConsumerConfig
+
+        async def connect():
+            self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
+            self._js = self._nc.jetstream()
+            await self._ensure_stream(box_ids)
+            await self._js.add_consumer(
+                EVENTS,
+                ConsumerConfig(
+                    durable_name=CONSUMER,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=self.ack_wait,
+                    max_ack_pending=10_000,
+                ),
+            )
+            self._sub = await self._js.pull_subscribe_bind(durable=CONSUMER, stream=EVENTS)
+
+        self._run(connect())
+
+    async def _ensure_stream(self, box_ids) -> None:
+        from nats.js.api import ExternalStream, StreamConfig, StreamSource
+        from nats.js.errors import NotFoundError
+
+        from .natsbin import domain_of
+
+        sources = [
+            StreamSource(
+                name=stream_name(b), external=ExternalStream(api=f"$JS.{domain_of(b)}.API")
+            )
+            for b in box_ids
+        ]
+        try:
+            info = await self._js.stream_info(EVENTS)
+        except NotFoundError:
+            await self._js.add_stream(StreamConfig(name=EVENTS, sources=sources))
+            return
+        have = {s.name for s in info.config.sources or []}
+        missing = [s for s in sources if s.name not in have]
+        if missing:
+            info.config.sources = [*(info.config.sources or []), *missing]
+            await self._js.update_stream(info.config)
+
+    def add_boxes(self, box_ids) -> None:
+        """Source these boxes' streams too (provisioning a new box)."""
+        self._run(self._ensure_stream(box_ids))
+
+    def fetch(self, timeout: float = 1.0) -> list:
+        from nats.errors import TimeoutError as NatsTimeout
+
+        try:
+            return self._run(self._sub.fetch(self.batch, timeout=timeout))
+        except NatsTimeout:
+            return []
+
+    def apply(self, msgs, now=None) -> list:
+        """Apply a fetched batch in one transaction and commit; returns the messages to ack."""
+        now_us = to_micros(now or utcnow())
+        done, refused = [], []
+        with self.db.atomic():
+            for msg in msgs:
+                event = json.loads(msg.data)
+                if not known(event):
+                    refused.append(msg)
+                    continue
+                if apply_event(self.db, event, now_us):
+                    self.stats.applied += 1
+                else:
+                    self.stats.absorbed += 1
+                done.append(msg)
+        if refused:
+            self.stats.refused += len(refused)
+            self._run(_each(m.term for m in refused))
+        return done
+
+    def ack(self, msgs) -> None:
+        self._run(_each(m.ack for m in msgs))
+
+    def loop(self, now=None, timeout: float = 1.0) -> int:
+        msgs = self.fetch(timeout)
+        self.ack(self.apply(msgs, now))
+        return len(msgs)
+
+    def shutdown(self) -> None:
+        if self._nc is not None:
+            self._run(self._nc.close())
+        self._aio.close()

@@ -1,0 +1,126 @@
+"""The relay: unsent event rows → the box's own JetStream, marked sent only after the ack.
+
+A row is published with its UUID as Nats-Msg-Id, so when the relay dies between the ack and
+the mark, the republish is recognised by the stream (`duplicate`) and stored once. The box's
+server is a leaf of the hub: it accepts while the hub is away, and the hub's EVENTS stream
+sources this stream when it can reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+from ..clock import to_micros, utcnow
+from ..db import sql
+from .events import box_id as read_box_id
+
+_PENDING = (
+    "SELECT id, uuid, type, payload, schema_version, created_at FROM event"
+    " WHERE sent_at IS NULL ORDER BY id LIMIT ?"
+)
+# JetStream's dedup window: a republish within it is dropped by the stream itself (the hub's
+# inbox catches any later one)
+DUPLICATE_WINDOW_S = 24 * 3600
+
+
+def stream_name(box_id: str) -> str:
+    return "OUT_" + box_id.replace("-", "")
+
+
+def subject_of(box_id: str, type_: str) -> str:
+    # each box publishes under its own subjects: leaf nodes share interest, and another
+    # box's stream must never capture these
+    return f"chain.out.{box_id.replace('-', '')}.{type_}"
+
+
+def envelope(box_id: str, row) -> bytes:
+    _id, event_id, type_, payload, schema, created_at = row
+    return (
+        f'{{"id":"{event_id}","box":"{box_id}","type":{json.dumps(type_)},'
+        f'"schema":{schema},"created_at":{created_at},"payload":{payload}}}'
+    ).encode()
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    duplicates: int = 0
+    marked: int = 0
+
+
+class Relay:
+    """initialize() once, loop(now) as often as wanted, shutdown() at the end."""
+
+    def __init__(self, db, nats_url: str, batch: int = 200, timeout: float = 2.0) -> None:
+        self.db, self.nats_url, self.batch, self.timeout = db, nats_url, batch, timeout
+        self.box_id = read_box_id(db)
+        self.stats = RelayStats()
+        self._aio = asyncio.new_event_loop()
+        self._nc = self._js = None
+
+    def _run(self, coro):
+        return self._aio.run_until_complete(coro)
+
+    def initialize(self) -> None:
+        import nats
+
+        async def connect():
+            self._nc = await nats.connect(
+                self.nats_url, connect_timeout=self.timeout, max_reconnect_attempts=-1
+            )
+            self._js = self._nc.jetstream(timeout=self.timeout)
+            await self._js.add_stream(
+                name=stream_name(self.box_id),
+                subjects=[subject_of(self.box_id, ">")],
+                duplicate_window=DUPLICATE_WINDOW_S,
+            )
+
+        self._run(connect())
+
+    def pending(self) -> list:
+        return self.db.execute_sql(sql(_PENDING, self.db), (self.batch,)).fetchall()
+
+    def publish(self, rows) -> list[int]:
+        """Publish rows in order; returns the ids JetStream acknowledged (stops at a failure)."""
+
+        async def send():
+            acked = []
+            for row in rows:
+                try:
+                    ack = await self._js.publish(
+                        subject_of(self.box_id, row[2]),
+                        envelope(self.box_id, row),
+                        headers={"Nats-Msg-Id": row[1]},
+                    )
+                except Exception:  # noqa: BLE001 - offline or timed out: the row stays unsent
+                    break
+                acked.append(row[0])
+                self.stats.published += 1
+                self.stats.duplicates += bool(ack.duplicate)
+            return acked
+
+        return self._run(send())
+
+    def mark(self, ids: list[int], now=None) -> None:
+        if not ids:
+            return
+        marks = ", ".join("?" * len(ids))
+        with self.db.atomic():
+            self.db.execute_sql(
+                sql(f"UPDATE event SET sent_at = ? WHERE id IN ({marks})", self.db),
+                (to_micros(now or utcnow()), *ids),
+            )
+        self.stats.marked += len(ids)
+
+    def loop(self, now=None) -> int:
+        """One pass: publish a batch of unsent rows and mark those acknowledged; returns count."""
+        acked = self.publish(self.pending())
+        self.mark(acked, now)
+        return len(acked)
+
+    def shutdown(self) -> None:
+        if self._nc is not None:
+            self._run(self._nc.close())
+        self._aio.close()

@@ -1,0 +1,161 @@
+"""Chain mode end to end on one machine: box SQLite → relay → box JetStream (a leaf) → hub
+EVENTS stream → ingest → PostgreSQL, with real nats-server processes and the test cluster.
+"""
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from appliance.chain import box_id
+from appliance.chain.ingest import Ingest
+from appliance.chain.natsbin import NatsServer, box_config, hub_config
+from appliance.chain.relay import Relay
+from appliance.counter import handle
+from appliance.db import open_database
+from appliance.members import add_member
+from appliance.settings import load_settings
+from appliance.vouchers import redeem_voucher
+
+from ..conftest import T0
+from .cluster import free_port
+
+UIDS = [f"04A23B4C5D6E{i:02X}" for i in range(8)]
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """The box itself stays on SQLite here; only the hub uses PostgreSQL."""
+    return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC")
+
+
+@pytest.fixture
+def hub_db(pg_url, tmp_path):
+    db = open_database(
+        load_settings(environ={}, data_dir=tmp_path / "hub", database_url=pg_url), bind=False
+    )
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def hub_nats(tmp_path):
+    leaf = free_port()
+    port = free_port()
+    server = NatsServer(tmp_path / "nats-hub", hub_config(tmp_path / "js-hub", port, leaf), port)
+    server.leaf_url = f"nats-leaf://127.0.0.1:{leaf}"
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def box_nats(tmp_path, hub_nats, box):
+    port = free_port()
+    config = box_config(tmp_path / "js-box", port, box_id(box.db), hub_nats.leaf_url)
+    server = NatsServer(tmp_path / "nats-box", config, port)
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def relay(box, box_nats):
+    relay = Relay(box.db, box_nats.url)
+    relay.initialize()
+    yield relay
+    relay.shutdown()
+
+
+def _ingest(hub_db, hub_nats, box, ack_wait=30.0):
+    ingest = Ingest(hub_db, hub_nats.url, ack_wait=ack_wait)
+    ingest.initialize([box_id(box.db)])
+    return ingest
+
+
+def _count(db, table):
+    return db.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def _drain(ingest, hub_db, table, want, limit=60.0):
+    """Run the ingest until the hub has `want` rows (the source catches up on its own time)."""
+    deadline = time.monotonic() + limit
+    while _count(hub_db, table) < want and time.monotonic() < deadline:
+        ingest.loop(timeout=0.5)
+    return _count(hub_db, table)
+
+
+def _taps(n, start=T0):
+    for uid in UIDS:
+        add_member("M", card_uid=uid, now=start)
+    for i in range(n):
+        handle(UIDS[i % len(UIDS)], "t", now=start + timedelta(hours=i))
+
+
+def _unsent(box):
+    return box.db.execute_sql("SELECT COUNT(*) FROM event WHERE sent_at IS NULL").fetchone()[0]
+
+
+def test_stamps_and_redemptions_reach_postgresql_once(box, relay, hub_db, hub_nats):
+    _taps(20)
+    code = handle(UIDS[0], "t", stamps=10, now=T0 + timedelta(days=2)).unlocked[0]["code"]
+    assert redeem_voucher(code, now=T0 + timedelta(days=3)).status == "redeemed"
+    assert relay.loop() == 22 and _unsent(box) == 0
+    ingest = _ingest(hub_db, hub_nats, box)
+    try:
+        assert _drain(ingest, hub_db, "chain_redemption", 1) == 1
+        assert _drain(ingest, hub_db, "chain_visit", 21) == 21
+    finally:
+        ingest.shutdown()
+    assert _count(hub_db, "chain_inbox") == 22
+    stamps = hub_db.execute_sql("SELECT SUM(stamps) FROM chain_visit").fetchone()[0]
+    assert stamps == box.db.execute_sql("SELECT SUM(stamps) FROM visit").fetchone()[0]
+    row = hub_db.execute_sql("SELECT code, reward FROM chain_voucher").fetchone()
+    assert row[0] == code.replace("-", "")
+    assert ingest.stats.applied == 22 and ingest.stats.absorbed == 0
+
+
+def test_a_relay_killed_between_the_ack_and_the_mark_republishes_deduplicated(
+    box, relay, hub_db, hub_nats, box_nats
+):
+    _taps(12)
+    acked = relay.publish(relay.pending())
+    assert len(acked) == 12
+    relay.shutdown()  # gone before relay.mark(): every row is still unsent
+    assert _unsent(box) == 12
+    again = Relay(box.db, box_nats.url)
+    again.initialize()
+    try:
+        assert again.loop() == 12
+        assert again.stats.duplicates == 12  # the box's stream knew every Nats-Msg-Id
+    finally:
+        again.shutdown()
+    relay.shutdown = lambda: None  # the fixture's teardown: already closed
+    assert _unsent(box) == 0
+    ingest = _ingest(hub_db, hub_nats, box)
+    try:
+        assert _drain(ingest, hub_db, "chain_visit", 12) == 12
+        ingest.loop(timeout=1.0)  # nothing more arrives
+    finally:
+        ingest.shutdown()
+    assert _count(hub_db, "chain_visit") == _count(hub_db, "chain_inbox") == 12
+
+
+def test_an_ingest_killed_between_the_commit_and_the_ack_is_absorbed(box, relay, hub_db, hub_nats):
+    _taps(10)
+    relay.loop()
+    first = _ingest(hub_db, hub_nats, box, ack_wait=1.0)
+    msgs = []
+    deadline = time.monotonic() + 60
+    while len(msgs) < 10 and time.monotonic() < deadline:
+        msgs += first.fetch(timeout=0.5)
+    assert len(first.apply(msgs)) == 10  # committed ...
+    first.shutdown()  # ... and gone before acking
+    assert _count(hub_db, "chain_visit") == 10
+    second = _ingest(hub_db, hub_nats, box, ack_wait=1.0)
+    try:
+        deadline = time.monotonic() + 60
+        while second.stats.absorbed < 10 and time.monotonic() < deadline:
+            second.loop(timeout=0.5)
+        assert second.stats.absorbed == 10 and second.stats.applied == 0
+    finally:
+        second.shutdown()
+    assert _count(hub_db, "chain_visit") == _count(hub_db, "chain_inbox") == 10
