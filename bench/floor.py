@@ -32,8 +32,8 @@ _STAMP = (
     " AND (last_stamp_at IS NULL OR last_stamp_at <= ?)"
 )
 _VISIT = (
-    "INSERT INTO visit (member_id, card_id, at, stamps, amount_cents, source, staff_id)"
-    " VALUES (?, ?, ?, ?, ?, ?, NULL)"
+    "INSERT INTO visit (member_id, card_id, at, stamps, amount_cents, source, staff_id,"
+    " clock_synced) VALUES (?, ?, ?, ?, ?, ?, NULL, 1)"
 )
 _CODE_TAKEN = "SELECT 1 FROM voucher WHERE code = ?"
 _VOUCHER = (
@@ -42,8 +42,14 @@ _VOUCHER = (
 )
 _OUTBOX = (
     "INSERT INTO outbox (event_key, kind, member_id, payload, state, due_at, attempts,"
-    " last_error, created_at) VALUES (?, 'reward_unlocked', ?, ?, 'pending', ?, 0, '', ?)"
-    " ON CONFLICT (event_key) DO NOTHING"
+    " last_error, created_at, channel, campaign_id)"
+    " VALUES (?, 'reward_unlocked', ?, ?, 'pending', ?, 0, '', ?, '', NULL)"
+    " ON CONFLICT (event_key, channel) DO NOTHING"
+)
+# the voucher slip, queued in the same commit (a document of the slip's size)
+_PRINT = (
+    "INSERT INTO print_job (created_at, document, state, attempts, last_error)"
+    " VALUES (?, ?, 'pending', 0, '') RETURNING id"
 )
 _EVENT = (
     "INSERT INTO counter_event (at, source, status, message, member_id, payload)"
@@ -106,6 +112,8 @@ class FloorTap:
                     ex(_VOUCHER, (voucher, member_id, tier.reward, now_us, now_us, end, key))
                     payload = json.dumps({"code": voucher, "reward": tier.reward})
                     ex(_OUTBOX, (f"reward_unlocked:{key}", member_id, payload, now_us, now_us))
+                    slip = json.dumps({"kind": "voucher", "blocks": [payload] * 8})
+                    ex(_PRINT, (now_us, slip)).fetchone()
                 if unlocked:
                     waiting = ex(_VOUCHERS, (member_id, now_us, now_us)).fetchall()
             # a payload of the same shape and size class as CounterResult's JSON
