@@ -350,3 +350,40 @@ def test_consent_withdrawn_after_queueing_is_honoured_at_send_time(shop, smtp):
     counts = deliver_all(box, now=T0)
     assert (counts["sent"], counts["suppressed"]) == (1, 1)
     assert [r for r, _ in sink.messages] == [["anna@example.com"]]
+
+
+def test_erased_members_are_suppressed_and_counted_as_erased(shop):
+    from appliance.member_rights import erase_member
+
+    box, ids = shop
+    erase_member(ids["Emma"], "owner", now=T0)
+    c = _create(box)
+    campaigns.send_campaign(c["id"], now=T0, box=box)
+    reasons = {
+        r["reason"]: r["count"] for r in campaigns.campaign_status(c["id"], box=box)["reasons"]
+    }
+    assert reasons["erased"] == 1
+
+
+def test_content_follows_the_members_language(shop, smtp):
+    box, ids = shop
+    _, sink = smtp
+    Member.update(locale="de-DE").where(Member.id == ids["Anna"]).execute()
+    c = campaigns.create_campaign(
+        "Lang",
+        "new-joiners",
+        {},
+        ["email"],
+        {
+            "email": {
+                "": {"subject": "Hello {{first_name}}", "text": "Hello"},
+                "de": {"subject": "Hallo {{first_name}}", "text": "Hallo"},
+            }
+        },
+        now=T0,
+        box=box,
+    )
+    campaigns.send_campaign(c["id"], now=T0, box=box)
+    deliver_all(box, now=T0)
+    subjects = {r[0]: m["Subject"] for r, m in sink.messages}
+    assert subjects == {"anna@example.com": "Hallo Anna", "emma@example.com": "Hello Emma"}
