@@ -160,11 +160,12 @@ class Ingest:
         self._run(self._ensure_stream(box_ids))
 
     def fetch(self, timeout: float = 1.0) -> list:
-        from nats.errors import TimeoutError as NatsTimeout
+        from nats.errors import Error as NatsError
 
         try:
             return self._run(self._sub.fetch(self.batch, timeout=timeout))
-        except NatsTimeout:
+        except (TimeoutError, NatsError):
+            # nothing waiting, or the hub's server is away: the client reconnects by itself
             return []
 
     def apply(self, msgs, now=None) -> list:

@@ -159,3 +159,25 @@ def test_an_ingest_killed_between_the_commit_and_the_ack_is_absorbed(box, relay,
     finally:
         second.shutdown()
     assert _count(hub_db, "chain_visit") == _count(hub_db, "chain_inbox") == 10
+
+
+# the hub's source re-attaches to the box's stream on the server's own retry (~40 s here)
+@pytest.mark.slow
+def test_the_box_keeps_publishing_while_the_hub_is_down_and_the_hub_catches_up(
+    box, relay, hub_db, hub_nats
+):
+    _taps(10)
+    relay.loop()
+    ingest = _ingest(hub_db, hub_nats, box)
+    try:
+        assert _drain(ingest, hub_db, "chain_visit", 10) == 10
+        hub_nats.kill()  # the centre is cut off hard
+        for i in range(15):
+            handle(UIDS[i % len(UIDS)], "t", now=T0 + timedelta(days=5, hours=i))
+        assert relay.loop() == 15 and _unsent(box) == 0  # the box's own JetStream took them
+        ingest.loop(timeout=0.5)  # the hub is gone: nothing, and no error
+        hub_nats.start()
+        assert _drain(ingest, hub_db, "chain_visit", 25, limit=120) == 25
+    finally:
+        ingest.shutdown()
+    assert _count(hub_db, "chain_inbox") == 25
