@@ -4,7 +4,8 @@
   reward event (the tap's outbox key names the member, round and tier);
 - reward_reminder: an unused voucher `days_before` (7) days before it expires; one per voucher;
 - win_back: a member inactive for `days` (30) days; one per inactivity spell (the spell is
-  named by its last visit, so a new visit starts a new spell);
+  named by its last visit, so a new visit starts a new spell), for spells that began within
+  the last `catch_up_days` (14);
 - welcome: members who joined within the last `catch_up_days` (7) days; one per member.
 
 Every message's event key is derived from the event, never from the run, so the periodic job
@@ -51,7 +52,9 @@ DEFAULTS = {
         },
     },
     "win_back": {
-        "params": {"days": 30},
+        # only spells that began within the last catch_up_days: switching win-back on does
+        # not mail everyone who lapsed years ago, and a box off for a few days catches up
+        "params": {"days": 30, "catch_up_days": 14},
         "content": {
             "email": {
                 "": {
@@ -237,6 +240,9 @@ def run_due(now: datetime | None = None, box=None) -> dict:
         auto = load("win_back", box)
         seg = segments.resolve("inactive", {"days": auto["params"]["days"]}, now, box)
         seg_sql, seg_args = seg.predicate(box)
+        began_after = now - timedelta(days=auto["params"]["days"] + auto["params"]["catch_up_days"])
+        seg_sql = f"{seg_sql} AND m.last_visit_at >= ?"
+        seg_args = [*seg_args, to_micros(began_after)]
         # the spell is named by its last visit: a member who comes back and lapses again
         # gets a new key, the same spell never a second one
         out["win_back"] = _fan_out(

@@ -100,6 +100,17 @@ def test_win_back_once_per_inactivity_spell(shop):
     assert len(_messages("win_back")) == 2  # a new spell: one more
 
 
+def test_switching_win_back_on_does_not_mail_long_lapsed_members(shop):
+    box, _ = shop
+    automations.configure("win_back", enabled=True, channel_names=["email"], box=box)
+    _member("Old", T0 - timedelta(days=300), uid="04A23B4C5D6E73")
+    _member("Recent", T0 - timedelta(days=300), uid="04A23B4C5D6E74")
+    handle("04A23B4C5D6E73", "t", now=T0 - timedelta(days=200))
+    handle("04A23B4C5D6E74", "t", now=T0 - timedelta(days=40))  # lapsed 10 days ago
+    automations.run_due(T0, box)
+    assert [r.member_id for r in _messages("win_back")] == [2]
+
+
 def test_welcome_and_reward_reminder_once_each(shop):
     box, _ = shop
     automations.configure("welcome", enabled=True, channel_names=["email"], box=box)
@@ -137,7 +148,11 @@ def test_cli_switches_an_automation_on_and_previews_it(init_info, stampbox):
     )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["enabled"] and data["channels"] == ["email"] and data["params"] == {"days": 45}
+    assert (
+        data["enabled"]
+        and data["channels"] == ["email"]
+        and data["params"] == {"days": 45, "catch_up_days": 14}
+    )
     out = stampbox("automation", "preview", "win_back", "--member", "1", "--json")
     assert out.returncode == 0, out.stderr
     email = json.loads(out.stdout)["email"]
