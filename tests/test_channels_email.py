@@ -6,6 +6,7 @@ import base64
 from datetime import timedelta
 
 import dkim
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -100,3 +101,73 @@ def test_the_owners_css_is_inlined_into_the_layout():
     )
     assert "<style" not in out
     assert 'style="font-size: 30px;"' in out and "&lt;Anna&gt;" in out
+
+
+def _tls_shop(settings, port, security, ca, monkeypatch):
+    # the channel trusts the system's CAs (a real mail server has a public certificate);
+    # the test's own CA is made the system's through OpenSSL's SSL_CERT_FILE
+    pem = settings.data_dir.parent / "ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    monkeypatch.setenv("SSL_CERT_FILE", str(pem))
+    init_box(
+        load_settings(
+            environ={},
+            data_dir=settings.data_dir,
+            timezone="UTC",
+            smtp_host="localhost",
+            smtp_port=port,
+            smtp_security=security,
+            smtp_user="shop",
+            smtp_password="s3cret",
+            mail_from="shop@cafe.example",
+        ),
+        now=T0,
+    )
+    box = box_mod.current()
+    add_member("Zoë", "zoe@example.com", now=T0 - timedelta(days=1))
+    Member.update(email_consent_at=T0).execute()
+    c = campaigns.create_campaign(
+        "t", "new-joiners", {}, ["email"], {"email": {"": {"subject": "S", "text": "T"}}}, box=box
+    )
+    campaigns.send_campaign(c["id"], now=T0, box=box)
+    return box
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_starttls_and_tls_with_login(settings, monkeypatch, security):
+    import ssl
+
+    import trustme
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from .test_campaigns import free_port
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.password == b"s3cret")
+
+    sink = Sink()
+    port = free_port()
+    options = {"authenticator": authenticator}
+    if security == "starttls":
+        # AUTH is only offered after STARTTLS: the password never crosses in clear
+        options.update(tls_context=server_ctx, require_starttls=True, auth_require_tls=True)
+    else:
+        # implicit TLS from the first byte (aiosmtpd then offers AUTH as on any channel)
+        options.update(ssl_context=server_ctx, auth_require_tls=False)
+    controller = Controller(sink, hostname="localhost", port=port, **options)
+    controller.start()
+    try:
+        box = _tls_shop(settings, port, security, ca, monkeypatch)
+        assert deliver_all(box, now=T0)["sent"] == 1
+    finally:
+        box_mod.stop()
+        controller.stop()
+    assert logins == [(b"shop", b"s3cret")]
+    assert sink.messages[0][0] == ["zoe@example.com"]
