@@ -231,6 +231,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "appliance.birthday_cli",
     "appliance.device_cli",
     "appliance.wallet_cli",
+    "appliance.chain_cli",
 )
 
 

@@ -11,10 +11,12 @@ import os
 import pytest
 
 from appliance import migrate
+from appliance.chain import box_id
+from appliance.chain.natsbin import NatsServer, box_config, hub_config
 from appliance.db import open_database
 from appliance.settings import load_settings
 
-from .cluster import Cluster
+from .cluster import Cluster, free_port
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +72,25 @@ def cli_env(settings):
         STAMPBOX_DATABASE_URL=settings.database_url,
     )
     return env
+
+
+# -- chain mode: real nats-server processes, the hub and one box (a leaf of the hub) --
+
+
+@pytest.fixture
+def hub_nats(tmp_path):
+    leaf = free_port()
+    port = free_port()
+    server = NatsServer(tmp_path / "nats-hub", hub_config(tmp_path / "js-hub", port, leaf), port)
+    server.leaf_url = f"nats-leaf://127.0.0.1:{leaf}"
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def box_nats(tmp_path, hub_nats, box):
+    port = free_port()
+    config = box_config(tmp_path / "js-box", port, box_id(box.db), hub_nats.leaf_url)
+    server = NatsServer(tmp_path / "nats-box", config, port)
+    yield server.start()
+    server.stop()

@@ -9,7 +9,6 @@ import pytest
 
 from appliance.chain import box_id
 from appliance.chain.ingest import Ingest
-from appliance.chain.natsbin import NatsServer, box_config, hub_config
 from appliance.chain.relay import Relay
 from appliance.counter import handle
 from appliance.db import open_database
@@ -18,7 +17,6 @@ from appliance.settings import load_settings
 from appliance.vouchers import redeem_voucher
 
 from ..conftest import T0
-from .cluster import free_port
 
 UIDS = [f"04A23B4C5D6E{i:02X}" for i in range(8)]
 
@@ -36,25 +34,6 @@ def hub_db(pg_url, tmp_path):
     )
     yield db
     db.close()
-
-
-@pytest.fixture
-def hub_nats(tmp_path):
-    leaf = free_port()
-    port = free_port()
-    server = NatsServer(tmp_path / "nats-hub", hub_config(tmp_path / "js-hub", port, leaf), port)
-    server.leaf_url = f"nats-leaf://127.0.0.1:{leaf}"
-    yield server.start()
-    server.stop()
-
-
-@pytest.fixture
-def box_nats(tmp_path, hub_nats, box):
-    port = free_port()
-    config = box_config(tmp_path / "js-box", port, box_id(box.db), hub_nats.leaf_url)
-    server = NatsServer(tmp_path / "nats-box", config, port)
-    yield server.start()
-    server.stop()
 
 
 @pytest.fixture
