@@ -100,12 +100,12 @@ def build_dashboard(now: datetime | None = None, zone=None, days: int = 30) -> D
 
 
 def bar_chart(values: list[int], width: int = 300, height: int = 60) -> dict:
-    """Bar geometry for a small server-rendered SVG (no script, no CDN)."""
+    """Bar geometry for a small server-rendered SVG (no script, no CDN), in whole units."""
     top = max(values) or 1
-    step = width / max(len(values), 1)
+    step = width // max(len(values), 1)
+    bar = max(1, step * 4 // 5)
     bars = []
     for i, value in enumerate(values):
-        h = round(value / top * (height - 2), 1)
-        bars.append({"x": round(i * step, 1), "y": round(height - h, 1), "w": round(step * 0.8, 1),
-                     "h": h, "value": value})  # fmt: skip
+        h = value * (height - 2) // top
+        bars.append({"x": i * step, "y": height - h, "w": bar, "h": h, "value": value})
     return {"width": width, "height": height, "bars": bars}

@@ -205,6 +205,11 @@ def _time_text(locale: str, hour: int, minute: int) -> str:
     return format_time(dt_time(hour, minute), "short", locale=locale)
 
 
+@functools.lru_cache(maxsize=4096)
+def _number_text(locale: str, value: int) -> str:
+    return format_decimal(value, locale=locale)
+
+
 def init_app(app) -> None:
     @app.template_filter("when")
     def when(moment):
@@ -220,7 +225,7 @@ def init_app(app) -> None:
 
     @app.template_filter("number")
     def number(value):
-        return format_decimal(value or 0, locale=str(get_locale() or "en"))
+        return _number_text(str(get_locale() or "en"), int(value or 0))
 
     @app.template_filter("money")
     def money(cents):
