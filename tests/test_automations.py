@@ -157,5 +157,9 @@ def test_cli_switches_an_automation_on_and_previews_it(init_info, stampbox):
     assert out.returncode == 0, out.stderr
     email = json.loads(out.stdout)["email"]
     assert email["subject"] == "We miss you, Anna" and email["suppressed"] == "no consent"
+    out = stampbox("automation", "preview", "reward_unlocked", "--member", "1", "--json")
+    assert out.returncode == 0, out.stderr
+    email = json.loads(out.stdout)["email"]
+    assert 'src="data:image/png;base64,' in email["html"] and "VXXX" in email["text"]
     out = stampbox("automation", "set", "nope", "--on")
     assert out.returncode == 2 and "Unknown automation" in out.stderr

@@ -267,7 +267,7 @@ def test_campaign_voucher_is_issued_once_and_shown_in_the_message(shop, smtp):
     deliver_all(box, now=T0)
     msg = next(m for r, m in sink.messages if r == ["emma@example.com"])
     html = msg.get_body(("html",)).get_content()
-    assert "Free cake" in html and "/qr.png" in html
+    assert "Free cake" in html and 'src="cid:voucher-qr@stampbox"' in html
     codes = [
         r[0]
         for r in box.db.execute_sql(
@@ -279,6 +279,16 @@ def test_campaign_voucher_is_issued_once_and_shown_in_the_message(shop, smtp):
     assert "-".join(code[i : i + 4] for i in range(0, 16, 4)) in html
     result = handle(code, "t", now=T0 + timedelta(hours=1))
     assert result.status == "voucher"
+    # the QR image inside the message reads back as the same voucher
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    image = next(p for p in msg.walk() if p.get_content_type() == "image/png")
+    assert image["Content-ID"] == "<voucher-qr@stampbox>"
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(image.get_content())))
+    assert [d.text for d in decoded] == [code]
 
 
 def test_bad_content_is_refused_when_created(shop):

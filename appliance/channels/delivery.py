@@ -6,6 +6,7 @@ the one message in flight "sending" (see outbox.recover_orphans for what happens
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from datetime import datetime, timedelta
@@ -48,6 +49,21 @@ def _member(db, member_id: int) -> dict | None:
 def voucher_qr_url(box, code: str) -> str:
     """Where the web serves a voucher's QR code image (a route for the web owner)."""
     return f"{box.settings.public_url.rstrip('/')}/voucher/{code.replace('-', '')}/qr.png"
+
+
+VOUCHER_QR_CID = "voucher-qr@stampbox"
+
+
+def voucher_qr_png(code: str) -> bytes:
+    """The voucher's code as a QR image the counter scanner reads."""
+    import io
+
+    import qrcode
+
+    image = qrcode.make(code.replace("-", ""), box_size=6, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def values_for(box, member: dict, voucher: dict | None, channel: str) -> dict:
@@ -100,6 +116,16 @@ def render_for(
     elif reason:
         raise Suppressed(reason)
     if channel == "email":
+        if voucher:
+            # the QR travels inside the message: customers read mail away from the shop
+            # network, where the box's own address does not resolve (a preview, shown in
+            # the owner's browser, carries it as a data: address instead)
+            png = voucher_qr_png(voucher["code"])
+            if preview:
+                values["voucher_qr"] = "data:image/png;base64," + base64.b64encode(png).decode()
+            else:
+                values["voucher_qr"] = f"cid:{VOUCHER_QR_CID}"
+                out["inline_images"] = {VOUCHER_QR_CID: png}
         subject = render(parts.get("subject", ""), values)
         text = render(parts.get("text", ""), values)
         text += f"\n\n--\n{values['shop_name']}\nUnsubscribe: {values['unsubscribe_url']}\n"
@@ -217,6 +243,7 @@ def deliver_due(box, now: datetime | None = None, limit: int = 200) -> dict:
                             text=msg["text"],
                             html=msg.get("html", ""),
                             unsubscribe_url=msg.get("list_unsubscribe", "")[1:-1],
+                            extra={"inline_images": msg.get("inline_images", {})},
                         )
                     )
                 except Suppressed as exc:

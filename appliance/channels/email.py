@@ -65,6 +65,12 @@ def build_message(out: Outgoing, mail_from: str, when: float | None = None) -> E
     msg.set_content(out.text)
     if out.html:
         msg.add_alternative(out.html, subtype="html")
+        images = out.extra.get("inline_images") or {}
+        if images:
+            html_part = msg.get_body(("html",))
+            for cid, png in images.items():
+                # multipart/related: the HTML shows it as <img src="cid:...">
+                html_part.add_related(png, "image", "png", cid=f"<{cid}>")
     return msg
 
 
