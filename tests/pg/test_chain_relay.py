@@ -160,3 +160,58 @@ def test_the_box_keeps_publishing_while_the_hub_is_down_and_the_hub_catches_up(
     finally:
         ingest.shutdown()
     assert _count(hub_db, "chain_inbox") == 25
+
+
+def _stream_messages(url, name):
+    import asyncio
+
+    import nats
+
+    async def count():
+        nc = await nats.connect(url)
+        try:
+            return (await nc.jetstream().stream_info(name)).state.messages
+        finally:
+            await nc.close()
+
+    return asyncio.run(count())
+
+
+@pytest.mark.slow
+def test_relay_processes_sigkilled_mid_batch_leave_each_event_in_the_stream_once(
+    box, cli_env, box_nats, relay
+):
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    from appliance.chain.relay import stream_name
+
+    from ..conftest import ROOT
+
+    rng = random.Random(7)
+    name = stream_name(box_id(box.db))
+    for uid in UIDS:
+        add_member("M", card_uid=uid, now=T0)
+    made = 0
+    for _cycle in range(3):
+        for _ in range(300):  # taps keep coming between the relay's deaths
+            handle(UIDS[made % len(UIDS)], "t", now=T0 + timedelta(hours=made))
+            made += 1
+        seen = _stream_messages(box_nats.url, name)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "appliance.cli", "chain", "relay", "--nats", box_nats.url],
+            env=cli_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while _stream_messages(box_nats.url, name) == seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.02))  # inside a batch: published, not yet marked
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    while relay.loop():  # a last relay sends what is left
+        pass
+    assert _unsent(box) == 0
+    assert relay.stats.duplicates > 0  # it did resend rows a dead relay had published
+    assert _stream_messages(box_nats.url, name) == made  # every event once, none lost
