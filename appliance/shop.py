@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_currency_name
@@ -24,6 +25,8 @@ class ShopSettings:
     currency: str = "EUR"
     language: str = "en"
     privacy_text: str = ""
+    # the zone pages show times in; "" keeps the box's STAMPBOX_TIMEZONE
+    timezone: str = ""
 
 
 def load_shop_settings() -> ShopSettings:
@@ -39,7 +42,15 @@ def save_shop_settings(values: dict, actor: str, now=None) -> ShopSettings:
         currency=str(values.get("currency", "EUR")).strip().upper(),
         language=str(values.get("language", "en")),
         privacy_text=str(values.get("privacy_text", "")).strip()[:2000],
+        timezone=str(values.get("timezone", "")).strip()[:64],
     )
+    if settings.timezone:
+        try:
+            ZoneInfo(settings.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ShopSettingsError(
+                f"{settings.timezone!r} is not a time zone: write it like Europe/Berlin."
+            ) from None
     if settings.language not in LANGUAGES:
         raise ShopSettingsError(f"The language must be one of {', '.join(LANGUAGES)}.")
     try:
@@ -56,3 +67,30 @@ def save_shop_settings(values: dict, actor: str, now=None) -> ShopSettings:
         audit(actor, "shop.settings", now, **{k: v for k, v in asdict(settings).items()
                                                if k != "privacy_text"})  # fmt: skip
     return settings
+
+
+LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+MAX_LOGO_BYTES = 60_000
+
+
+def logo_path(settings):
+    return settings.data_dir / "logo"
+
+
+def save_logo(settings, data: bytes, actor: str, now=None) -> str:
+    """Store the shop's logo (PNG or JPEG, small); returns its media type."""
+    kind = next((t for magic, t in LOGO_TYPES.items() if data.startswith(magic)), None)
+    if kind is None:
+        raise ShopSettingsError("The logo must be a PNG or JPEG picture.")
+    if len(data) > MAX_LOGO_BYTES:
+        raise ShopSettingsError("The logo may be at most 60 kB: make it smaller.")
+    path = logo_path(settings)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    audit(actor, "shop.logo", now, bytes=len(data), type=kind)
+    return kind
+
+
+def logo_type(data: bytes) -> str | None:
+    return next((t for magic, t in LOGO_TYPES.items() if data.startswith(magic)), None)

@@ -73,3 +73,45 @@ def test_the_devices_page_shows_what_the_bridge_reported(settings, init_info):
     record_health("printer", "printer", "paper_out", "Paper end <sensor>")
     page = _owner(settings, init_info).get("/admin/devices").get_data(as_text=True)
     assert "paper_out" in page and "Paper end &lt;sensor&gt;" in page
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f"
+    b"\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00"
+    b"\x00IEND\xaeB`\x82"
+)
+
+
+def test_the_logo_is_uploaded_and_shown_to_customers(settings, init_info):
+    import io
+
+    owner = _owner(settings, init_info)
+    assert owner.get("/logo").status_code == 404
+    token = csrf_token(owner.get("/admin/settings"))
+    bad = owner.post("/admin/settings/logo", data={"csrf_token": token,
+                     "logo": (io.BytesIO(b"<svg onload=alert(1)>"), "x.svg")},
+                     follow_redirects=True)  # fmt: skip
+    assert "must be a PNG or JPEG" in bad.get_data(as_text=True)
+    owner.post("/admin/settings/logo", data={"csrf_token": token,
+               "logo": (io.BytesIO(PNG), "logo.png")})  # fmt: skip
+    logo = make_app(settings).test_client().get("/logo")
+    assert logo.status_code == 200 and logo.headers["Content-Type"] == "image/png"
+    assert 'src="/logo"' in make_app(settings).test_client().get("/join").get_data(as_text=True)
+
+
+def test_times_follow_the_shop_time_zone(settings, init_info):
+    from appliance.counter import handle
+
+    from .conftest import T0
+
+    owner = _owner(settings, init_info)
+    member = add_member("Tom", card_uid="04A23B4C5D6E7F", now=T0)
+    handle("04A23B4C5D6E7F", "test", now=T0)  # 09:00 UTC
+    token = csrf_token(owner.get("/admin/settings"))
+    data = {"currency": "EUR", "language": "en", "csrf_token": token}
+    page = owner.post("/admin/settings", data=dict(data, timezone="Mars/Base"),
+                      follow_redirects=True).get_data(as_text=True)  # fmt: skip
+    assert "is not a time zone" in page
+    owner.post("/admin/settings", data=dict(data, timezone="Asia/Jerusalem"))
+    page = owner.get(f"/admin/members/{member['id']}?lang=en").get_data(as_text=True)
+    assert "11:00" in page  # 09:00 UTC is 11:00 in Jerusalem in November

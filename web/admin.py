@@ -10,10 +10,22 @@ import functools
 import json
 from datetime import date
 from datetime import time as dt_time
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 
 from appliance import box as box_mod
@@ -27,7 +39,15 @@ from appliance.models import (
     StaffUser,
 )
 from appliance.program import ProgramError, load_program, parse_tier, set_program
-from appliance.shop import LANGUAGES, ShopSettingsError, load_shop_settings, save_shop_settings
+from appliance.shop import (
+    LANGUAGES,
+    ShopSettingsError,
+    load_shop_settings,
+    logo_path,
+    logo_type,
+    save_logo,
+    save_shop_settings,
+)
 from appliance.staff import (
     ROLES,
     StaffError,
@@ -58,7 +78,7 @@ def _back(endpoint: str, message: str, category: str = "info", **values):
 @bp.get("")
 @owner_required
 def dashboard():
-    board = build_dashboard(zone=box_mod.current().zone)
+    board = build_dashboard(zone=page_zone())
     return render_template("admin/dashboard.html", board=board, svg_bars=svg_bars)
 
 
@@ -164,7 +184,12 @@ def program_save():
 @bp.get("/settings")
 @owner_required
 def settings():
-    return render_template("admin/settings.html", shop=load_shop_settings(), languages=LANGUAGES)
+    return render_template(
+        "admin/settings.html",
+        shop=load_shop_settings(),
+        languages=LANGUAGES,
+        has_logo=logo_path(_settings()).exists(),
+    )
 
 
 @bp.post("/settings")
@@ -175,6 +200,41 @@ def settings_save():
     except ShopSettingsError as exc:
         return _back("admin.settings", str(exc), "error")
     return _back("admin.settings", "Settings saved.")
+
+
+@bp.post("/settings/logo")
+@owner_required
+def logo_upload():
+    upload = request.files.get("logo")
+    try:
+        save_logo(_settings(), upload.read() if upload else b"", _actor())
+    except ShopSettingsError as exc:
+        return _back("admin.settings", str(exc), "error")
+    return _back("admin.settings", "Logo saved.")
+
+
+def _settings():
+    return current_app.config["STAMPBOX_SETTINGS"]
+
+
+def shop_logo():
+    """The shop's logo for every page (customers too); 404 until the owner uploads one."""
+    path = logo_path(_settings())
+    if not path.exists():
+        abort(404)
+    data = path.read_bytes()
+    response = make_response(data)
+    response.headers["Content-Type"] = logo_type(data) or "application/octet-stream"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def page_zone():
+    """The zone times are shown in: the shop's setting, else the box's."""
+    if "_zone" not in g:
+        name = load_shop_settings().timezone
+        g._zone = ZoneInfo(name) if name else box_mod.current().zone
+    return g._zone
 
 
 @bp.get("/audit")
@@ -211,12 +271,14 @@ def _number_text(locale: str, value: int) -> str:
 
 
 def init_app(app) -> None:
+    app.add_url_rule("/logo", "shop_logo", shop_logo)
+
     @app.template_filter("when")
     def when(moment):
         """A moment in the shop's zone, written the way the page's language writes dates."""
         if moment is None:
             return ""
-        local = moment.astimezone(box_mod.current().zone)
+        local = moment.astimezone(page_zone())
         locale = str(get_locale() or "en")
         return (
             f"{_date_text(locale, local.year, local.month, local.day)}"

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from appliance.members import MemberError
 from appliance.models import ShopSetting
-from appliance.shop import load_shop_settings
+from appliance.shop import load_shop_settings, logo_path
 from appliance.signup import ConsentShown, confirm_email, create_enrolment_code, signup
 from appliance.unsubscribe import (
     PREFS,
@@ -100,6 +100,7 @@ def join():
     return render_template(
         "signup/join.html", texts=texts, form=form, error=None, privacy=privacy_text(),
         shop_name=load_shop_settings().shop_name,
+        has_logo=logo_path(current_app.config["STAMPBOX_SETTINGS"]).exists(),
     )  # fmt: skip
 
 
