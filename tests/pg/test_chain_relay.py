@@ -215,3 +215,53 @@ def test_relay_processes_sigkilled_mid_batch_leave_each_event_in_the_stream_once
     assert _unsent(box) == 0
     assert relay.stats.duplicates > 0  # it did resend rows a dead relay had published
     assert _stream_messages(box_nats.url, name) == made  # every event once, none lost
+
+
+def test_three_boxes_feed_one_hub_and_postgresql_counts_every_visit_once(
+    tmp_path, pg_url, hub_db, hub_nats
+):
+    from appliance import box as box_mod
+    from appliance.chain.natsbin import NatsServer, box_config
+    from appliance.provision import init_box
+
+    from .cluster import free_port
+
+    shops = []
+    try:
+        for n in range(3):
+            init_box(load_settings(environ={}, data_dir=tmp_path / f"shop{n}", timezone="UTC"))
+            shop = box_mod.current()
+            for uid in UIDS:
+                add_member("M", card_uid=uid, now=T0)
+            port = free_port()
+            config = box_config(tmp_path / f"js{n}", port, box_id(shop.db), hub_nats.leaf_url)
+            server = NatsServer(tmp_path / f"nats{n}", config, port).start()
+            relay = Relay(shop.db, server.url)
+            relay.initialize()
+            shops.append((shop, server, relay))
+        assert len({box_id(s.db) for s, _, _ in shops}) == 3
+        for i in range(30):
+            shop, _server, relay = shops[i % 3]
+            handle(UIDS[i % len(UIDS)], "t", now=T0 + timedelta(hours=i), box=shop)
+            if i % 7 == 0:
+                relay.loop()
+        for _shop, _server, relay in shops:
+            relay.loop()
+        ingest = Ingest(hub_db, hub_nats.url)
+        ingest.initialize([box_id(s.db) for s, _, _ in shops])
+        try:
+            assert _drain(ingest, hub_db, "chain_visit", 30) == 30
+        finally:
+            ingest.shutdown()
+        per_box = dict(
+            hub_db.execute_sql("SELECT box_id, COUNT(*) FROM chain_visit GROUP BY box_id")
+        )
+        for shop, _server, _relay in shops:
+            visits = shop.db.execute_sql("SELECT COUNT(*) FROM visit").fetchone()[0]
+            assert per_box[box_id(shop.db)] == visits == 10
+    finally:
+        for shop, server, relay in shops:
+            relay.shutdown()
+            server.stop()
+            shop.db.close()
+        box_mod.stop()
