@@ -109,6 +109,9 @@ def cmd_campaign_create(args) -> int:
         content["email"] = {"": {"subject": args.subject, "text": args.text, "html": args.html}}
     if "sms" in args.channel:
         content["sms"] = {"": {"text": args.sms_text if args.sms_text is not None else args.text}}
+    if "wallet" in args.channel:
+        text = args.wallet_text if args.wallet_text is not None else args.text
+        content["wallet"] = {"": {"subject": args.subject, "text": text}}
     campaign = create_campaign(
         args.name,
         args.segment,
@@ -253,6 +256,12 @@ def cmd_automation_preview(args) -> int:
     return _emit(args, result, "\n".join(lines))
 
 
+def _channel_names() -> tuple[str, ...]:
+    from .channels import REGISTRY
+
+    return tuple(REGISTRY)
+
+
 def register(sub, add) -> None:
     p = add("segment", cmd_segment, "evaluate (or save) a segment of members")
     p.add_argument("name", nargs="?", help="a built-in segment or one saved by the owner")
@@ -268,11 +277,12 @@ def register(sub, add) -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--segment", required=True)
     p.add_argument("--param", action="append", metavar="KEY=VALUE")
-    p.add_argument("--channel", action="append", required=True, choices=("email", "sms"))
+    p.add_argument("--channel", action="append", required=True, choices=_channel_names())
     p.add_argument("--subject", default="")
     p.add_argument("--text", default="")
     p.add_argument("--html")
     p.add_argument("--sms-text")
+    p.add_argument("--wallet-text", help="the wallet pass message (default: --text)")
     p.add_argument("--voucher", metavar="REWARD", help="issue each recipient a voucher")
     p.add_argument("--voucher-days", type=int, default=30)
     p = add("send", cmd_campaign_send, "queue a campaign now or at a time", campaign)
@@ -280,7 +290,7 @@ def register(sub, add) -> None:
     p.add_argument("--at", help="ISO-8601 (no offset = the shop's zone)")
     p = add("test", cmd_campaign_test, "send the message to yourself now", campaign)
     p.add_argument("id", type=int)
-    p.add_argument("--channel", choices=("email", "sms"), default="email")
+    p.add_argument("--channel", choices=_channel_names(), default="email")
     p.add_argument("--to", required=True, help="your email address or phone number")
     p.add_argument("--member", type=int, help="fill the variables from this member")
     p = add("status", cmd_campaign_status, "a campaign's progress", campaign)
@@ -300,7 +310,7 @@ def register(sub, add) -> None:
     on_off = p.add_mutually_exclusive_group()
     on_off.add_argument("--on", dest="enabled", action="store_true", default=None)
     on_off.add_argument("--off", dest="enabled", action="store_false")
-    p.add_argument("--channel", action="append", choices=("email", "sms"))
+    p.add_argument("--channel", action="append", choices=_channel_names())
     p.add_argument("--param", action="append", metavar="KEY=VALUE")
     p.add_argument("--content", help='JSON: {"email": {"": {"subject": ..., "text": ...}}}')
     p = add("preview", cmd_automation_preview, "render an automation for one member", auto)
