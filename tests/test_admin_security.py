@@ -201,3 +201,32 @@ def test_device_tokens_are_created_and_revoked_in_the_admin(owner):
     owner.post("/admin/devices/revoke", data={"name": "pos-1", "csrf_token": token})
     assert owner.post("/api/v1/counter/tap", json={"token": "04A23B4C5D6E7F"},
                       headers=api).status_code == 401  # fmt: skip
+
+
+def test_behind_the_box_nginx_the_client_address_and_https_are_believed(app, init_info):
+    from appliance.models import LoginAttempt
+
+    client = app.test_client()
+    proxied = {"X-Forwarded-For": "192.168.1.23", "X-Forwarded-Proto": "https",
+               "Referer": "https://localhost/login"}  # fmt: skip
+    token = csrf_token(client.get("/login", headers=proxied))
+    client.post("/login", headers=proxied,
+                data={"username": "owner", "password": "wrong", "csrf_token": token})  # fmt: skip
+    assert LoginAttempt.get().address == "192.168.1.23"
+    response = client.post(
+        "/login",
+        headers=proxied,
+        data={"username": "owner", "password": init_info["owner"]["password"], "csrf_token": token},
+    )
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_a_client_reaching_gunicorn_directly_cannot_fake_its_address(app):
+    from appliance.models import LoginAttempt
+
+    client = app.test_client()
+    outside = {"REMOTE_ADDR": "192.168.1.50"}
+    token = csrf_token(client.get("/login", environ_base=outside))
+    client.post("/login", environ_base=outside, headers={"X-Forwarded-For": "10.9.9.9"},
+                data={"username": "owner", "password": "wrong", "csrf_token": token})  # fmt: skip
+    assert LoginAttempt.get().address == "192.168.1.50"

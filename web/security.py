@@ -6,6 +6,7 @@ import functools
 
 from flask import Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .auth import login_required
 
@@ -54,6 +55,27 @@ def owner_required(view):
     return wrapped
 
 
+class LoopbackProxyFix:
+    """Believe X-Forwarded-For/-Proto only from nginx on this box (loopback).
+
+    Behind the box's nginx every request comes from 127.0.0.1: without this, the login limit
+    per address would lump all clients together and the session cookie would never be Secure.
+    A client reaching gunicorn directly cannot fake its address this way.
+    """
+
+    LOOPBACK = ("127.0.0.1", "::1")
+
+    def __init__(self, wsgi_app):
+        self.plain = wsgi_app
+        self.proxied = ProxyFix(wsgi_app, x_for=1, x_proto=1)
+
+    def __call__(self, environ, start_response):
+        if environ.get("REMOTE_ADDR") in self.LOOPBACK:
+            return self.proxied(environ, start_response)
+        return self.plain(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
     app.session_interface = SessionInterface()
     app.after_request(_headers)
+    app.wsgi_app = LoopbackProxyFix(app.wsgi_app)
