@@ -268,6 +268,25 @@ def campaign_status(campaign_id: int, now=None, box=None) -> dict:
             (campaign_id,),
         ).fetchall()
     ]
+    # messages waiting on a channel nobody has set up yet would otherwise wait silently
+    for name in campaign["channels"]:
+        if name in channels.REGISTRY and not channels.get(name, box).configured():
+            waiting = db.execute_sql(
+                sql(
+                    "SELECT COUNT(*) FROM outbox WHERE campaign_id = ? AND channel = ?"
+                    " AND state = 'pending'",
+                    db,
+                ),
+                (campaign_id, name),
+            ).fetchone()[0]
+            if waiting:
+                failures.append(
+                    {
+                        "channel": name,
+                        "reason": "channel not set up in the settings",
+                        "count": waiting,
+                    }
+                )
     queued = counts.get("pending", 0) + counts.get("sending", 0)
     state = campaign["state"]
     if state == "queued":

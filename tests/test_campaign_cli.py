@@ -20,6 +20,7 @@ def test_schedule_in_the_shops_zone_then_cancel(init_info, stampbox, cli_env):
     assert data["state"] == "scheduled" and data["scheduled_at"] == "2030-12-01T08:00:00Z"
     status = json.loads(stampbox("campaign", "status", cid, "--json").stdout)
     assert status["state"] == "scheduled" and status["queued"] == 0
+    assert status["reasons"] == []
     assert stampbox("campaign", "cancel", cid).returncode == 0
     out = stampbox("campaign", "send", cid)
     assert out.returncode == 2 and "cancelled" in out.stderr
@@ -33,3 +34,28 @@ def test_refusals_are_sentences_with_exit_2(init_info, stampbox):
     assert out.returncode == 2 and "percent" in out.stderr
     out = stampbox("campaign", "send", "1", "--at", "tomorrow")
     assert out.returncode == 2 and "ISO-8601" in out.stderr
+
+
+def test_messages_for_a_channel_not_set_up_say_so(init_info, stampbox):
+    from datetime import timedelta
+
+    from appliance import box as box_mod
+    from appliance.members import add_member
+    from appliance.models import Member
+
+    from .conftest import T0
+
+    add_member("Anna", phone="+491701234567", now=T0 - timedelta(days=2))
+    Member.update(sms_consent_at=T0).execute()
+    box_mod.stop()
+    out = stampbox(
+        "campaign", "create", "--name", "S", "--segment", "new-joiners", "--channel", "sms",
+        "--sms-text", "Hi", "--json",
+    )  # fmt: skip
+    cid = str(json.loads(out.stdout)["id"])
+    assert stampbox("campaign", "send", cid).returncode == 0
+    status = json.loads(stampbox("campaign", "status", cid, "--json").stdout)
+    assert status["queued"] == 1
+    assert status["reasons"] == [
+        {"channel": "sms", "reason": "channel not set up in the settings", "count": 1}
+    ]
