@@ -232,6 +232,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "appliance.device_cli",
     "appliance.wallet_cli",
     "appliance.chain_cli",
+    "appliance.staff_cli",
 )
 
 
