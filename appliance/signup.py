@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from . import box as box_mod
 from .audit import audit
 from .clock import utcnow
 from .db import database
@@ -26,6 +27,8 @@ SLIP_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 SLIP_LEN = 6
 SLIP_DAYS = 14
 CONFIRM_DAYS = 30
+# the web serves the confirmation link here (web/signup.py)
+CONFIRM_PATH = "/join/confirm/"
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,12 @@ def _record_consents(member_id, consents, locale, source, email, now) -> bool:
                 f"signup_confirm:{row.id}",
                 "signup_confirm",
                 member_id,
-                {"token": token, "email": email.strip(), "locale": locale},
+                {
+                    "token": token,
+                    "email": email.strip(),
+                    "locale": locale,
+                    "confirm_url": confirm_url(token),
+                },  # fmt: skip
                 now,
                 # transactional: it asks for the consent, so it must not wait for one
                 channel="email",
@@ -146,6 +154,11 @@ def _record_consents(member_id, consents, locale, source, email, now) -> bool:
                 Member.id == member_id
             ).execute()
     return queued
+
+
+def confirm_url(token: str) -> str:
+    public = box_mod.current().settings.public_url.rstrip("/")
+    return f"{public}{CONFIRM_PATH}{token}"
 
 
 def confirm_email(token: str, now=None) -> int | None:

@@ -41,6 +41,7 @@ def test_a_customer_signs_up_with_consents_stored_as_shown(client):
     assert member.sms_consent_at is not None and member.email_consent_at is None
     row = Outbox.get(Outbox.kind == "signup_confirm")
     token = json.loads(row.payload)["token"]
+    assert json.loads(row.payload)["confirm_url"] == f"http://stampbox.local/join/confirm/{token}"
     assert confirm_email(token) == member.id
     assert Member.get_by_id(member.id).email_consent_at is not None
     assert Consent.get(Consent.channel == "email").confirmed_at is not None
