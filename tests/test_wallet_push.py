@@ -241,3 +241,20 @@ def test_a_peer_offering_only_http1_gets_no_request(box, saved, pki):
     # we offered only h2: no protocol agreed, the peer hung up, nothing was sent
     assert peer.requests == []
     assert "http/1.1" not in peer.protocols
+
+
+def test_a_redeemed_voucher_updates_the_pass_once(box, saved, peer, pki):
+    from appliance.vouchers import redeem_voucher
+
+    member, _ = saved
+    for i in range(10):  # a full card: the reward voucher is issued in the tap
+        handle(UID, now=T0 + timedelta(hours=i))
+    apns = apns_for(pki, peer.url)
+    assert send_updates(box.db, T0 + timedelta(hours=10), apns=apns).passes == 1
+    # nothing changed since: the sweep marks nothing
+    assert send_updates(box.db, T0 + timedelta(hours=11), apns=apns).passes == 0
+    code = box.db.execute_sql("SELECT code FROM voucher").fetchone()[0]
+    assert redeem_voucher(code, now=T0 + timedelta(hours=12)).status == "redeemed"
+    assert send_updates(box.db, T0 + timedelta(hours=12, minutes=1), apns=apns).pushed == 2
+    assert send_updates(box.db, T0 + timedelta(hours=13), apns=apns).passes == 0
+    apns.close()

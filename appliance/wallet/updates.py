@@ -45,6 +45,27 @@ def mark_dirty(db, member_id: int, now: datetime) -> None:
     )
 
 
+_VOUCHER_TIMES = ("issued_at", "valid_from", "valid_until", "redeemed_at", "voided_at")
+_SWEEP = (
+    "INSERT INTO wallet_dirty (member_id, changed_at, attempts, last_error)"
+    " SELECT w.member_id, ?, 0, '' FROM wallet_pass w WHERE EXISTS (SELECT 1 FROM voucher v"
+    " WHERE v.member_id = w.member_id AND ("
+    + " OR ".join(f"(v.{c} > w.update_tag AND v.{c} <= ?)" for c in _VOUCHER_TIMES)
+    + ")) ON CONFLICT (member_id) DO UPDATE SET changed_at = excluded.changed_at"
+)
+
+
+def sweep_voucher_changes(db, now: datetime) -> int:
+    """Mark passes whose vouchers changed since the pass was last sent: issued, redeemed,
+    voided, become valid or expired, from wherever (counter, API, admin, birthdays, campaigns).
+
+    A pass's update tag is at least the moment it was last sent, so each change marks it once.
+    """
+    now_us = to_micros(now)
+    cursor = db.execute_sql(sql(_SWEEP, db), (now_us, *([now_us] * len(_VOUCHER_TIMES))))
+    return cursor.rowcount
+
+
 def due_updates(db, now: datetime, limit: int = 100) -> list[tuple[int, int, int]]:
     """(member_id, changed_at, attempts) of the passes whose update is due."""
     return db.execute_sql(
@@ -62,6 +83,7 @@ def send_updates(db, now: datetime | None = None, apns=None, google=None, limit=
     `google` a callable(member_id) that patches the member's Google object."""
     now = now or utcnow()
     counts = UpdateCounts()
+    sweep_voucher_changes(db, now)
     for member_id, changed_at, attempts in due_updates(db, now, limit):
         counts.passes += 1
         try:
