@@ -139,3 +139,10 @@ def test_the_web_service_needs_no_csrf_token_and_sends_security_headers(phone):
     response = client.post(reg, json={"pushToken": "bb"}, headers=_auth(record))
     assert response.status_code == 201
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_pass_whose_card_was_blocked_is_404_not_an_error(phone):
+    client, box, record = phone
+    box.db.execute_sql("UPDATE card SET blocked_at = 1")
+    got = client.get(f"{BASE}/passes/{PASS_TYPE_ID}/{record.serial}", headers=_auth(record))
+    assert got.status_code == 404

@@ -3,7 +3,7 @@ call it with `Authorization: ApplePass <token>`, never with a session: CSRF does
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from appliance import box as box_mod
 from appliance.clock import utcnow
@@ -65,8 +65,12 @@ def latest(type_id, serial):
     box = box_mod.current()
 
     def build(record):
-        signer = load_signer(box.settings)
-        state = card_state(box.db, record.member_id, utcnow())
+        try:
+            signer = load_signer(box.settings)
+            state = card_state(box.db, record.member_id, utcnow())
+        except WalletError:
+            # the member was erased or lost their last card: the phone keeps what it has
+            abort(404)
         files = pass_files(state, record, signer, pass_style(box))
         return build_pkpass(files, signer)
 
