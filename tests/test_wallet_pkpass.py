@@ -206,3 +206,33 @@ def test_every_shop_language_gets_its_strings(box, member, pki):
     assert "Мөрлер" in files["kk.lproj/pass.strings"].decode()
     assert "en.lproj/pass.strings" in files
     assert json.loads(files["pass.json"])["organizationName"] == "Kafe"
+
+
+def test_cli_checks_a_pass_file(box, member, pki, stampbox, tmp_path):
+    data, _ = make_apple_pass(box, member["id"], now=T0, signer=pki.signer())
+    good = tmp_path / "good.pkpass"
+    good.write_bytes(data)
+    run = stampbox("wallet", "check", str(good), "--root", str(pki.paths["root"]), "--json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert json.loads(run.stdout)["problems"] == []
+    files = _files(data)
+    files["icon.png"] = b"not a picture"
+    bad = tmp_path / "bad.pkpass"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for name, body in files.items():
+            zf.writestr(name, body)
+    run = stampbox("wallet", "check", str(bad), "--root", str(pki.paths["root"]))
+    assert run.returncode == 3
+    assert "icon.png" in run.stdout
+
+
+def test_cli_sends_pending_updates(box, member, stampbox):
+    from appliance.wallet import ensure_pass
+
+    ensure_pass(box.db, member["id"], T0)
+    handle("04A1B2C3D4E5F6", now=T0)
+    run = stampbox("wallet", "updates", "--at", "2026-11-24T10:00:00Z", "--json")
+    assert run.returncode == 0, run.stderr
+    # nothing is set up: the pass gets its new tag, nobody is pushed
+    assert json.loads(run.stdout)["passes"] == 1
+    assert box.db.execute_sql("SELECT COUNT(*) FROM wallet_dirty").fetchone()[0] == 0

@@ -122,7 +122,11 @@ def _check_images(files) -> list[str]:
             name = f"{kind}{'' if scale == 1 else f'@{scale}x'}.png"
             if name not in files:
                 continue
-            size = Image.open(io.BytesIO(files[name])).size
+            try:
+                size = Image.open(io.BytesIO(files[name])).size
+            except (OSError, ValueError):  # PIL's UnidentifiedImageError is an OSError
+                problems.append(f"{name} is not a PNG picture")
+                continue
             exact = kind == "icon"
             limit = (width * scale, height * scale)
             if (size != limit) if exact else (size[0] > limit[0] or size[1] > limit[1]):
