@@ -258,3 +258,17 @@ def test_a_redeemed_voucher_updates_the_pass_once(box, saved, peer, pki):
     assert send_updates(box.db, T0 + timedelta(hours=12, minutes=1), apns=apns).pushed == 2
     assert send_updates(box.db, T0 + timedelta(hours=13), apns=apns).passes == 0
     apns.close()
+
+
+def test_the_worker_round_drains_more_than_one_batch(box):
+    from appliance.models import Member
+    from appliance.wallet.worker import BATCH, run_wallet_updates
+
+    Member.insert_many([{"name": "m", "joined_at": T0}] * (BATCH + 20)).execute()
+    ids = [r[0] for r in box.db.execute_sql("SELECT id FROM member").fetchall()]
+    for member_id in ids:
+        ensure_pass(box.db, member_id, T0)
+        mark_dirty(box.db, member_id, T0)
+    counts = run_wallet_updates(box, now=T0 + timedelta(minutes=1))
+    assert counts.passes == len(ids) > BATCH
+    assert _dirty(box) == []

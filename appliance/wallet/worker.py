@@ -10,6 +10,8 @@ from .apple import web_service_url
 from .cards import WalletError
 from .updates import UpdateCounts, send_updates
 
+BATCH = 100
+
 
 def apple_ready(settings) -> bool:
     """Pushes only make sense when phones can reach the web service (a public https address)."""
@@ -48,7 +50,14 @@ def run_wallet_updates(box, now: datetime | None = None) -> UpdateCounts:
                 client.patch_object(loyalty_object(box, config, member_id, now))
 
     try:
-        return send_updates(box.db, now, apns=apns, google=google)
+        total = UpdateCounts()
+        while True:  # a campaign may mark thousands: drain them, one connection for all
+            counts = send_updates(box.db, now, apns=apns, google=google, limit=BATCH)
+            for name in ("passes", "pushed", "unregistered", "google", "later"):
+                setattr(total, name, getattr(total, name) + getattr(counts, name))
+            total.errors += counts.errors
+            if counts.passes < BATCH or counts.later:
+                return total
     finally:
         if apns is not None:
             apns.close()
