@@ -272,3 +272,43 @@ def test_the_worker_round_drains_more_than_one_batch(box):
     counts = run_wallet_updates(box, now=T0 + timedelta(minutes=1))
     assert counts.passes == len(ids) > BATCH
     assert _dirty(box) == []
+
+
+def test_erasing_a_member_voids_their_passes_once(box, saved, peer, pki, tmp_path):
+    import json
+
+    from appliance.member_rights import erase_member
+    from tests.fixtures.wallet.google_peer import GooglePeer
+
+    member, record = saved
+    google = GooglePeer()
+    key = tmp_path / "sa.json"
+    key.write_text(json.dumps(google.account))
+    from dataclasses import replace
+
+    from appliance.wallet.google import GoogleWallet, google_config, loyalty_object
+
+    config = google_config(
+        replace(box.settings, google_issuer_id="3388000000012345678",
+                google_service_account=str(key), google_api_url=google.url + "/walletobjects/v1")
+    )  # fmt: skip
+    client = GoogleWallet(config)
+    client.upsert_object(loyalty_object(box, config, member["id"], T0))
+    erase_member(member["id"], actor="owner", now=T0 + timedelta(hours=1))
+    apns = apns_for(pki, peer.url)
+
+    def patch(member_id):
+        client.patch_object(loyalty_object(box, config, member_id, T0 + timedelta(hours=2)))
+
+    counts = send_updates(box.db, T0 + timedelta(hours=2), apns=apns, google=patch)
+    assert (counts.passes, counts.pushed, counts.google) == (1, 2, 1)
+    assert send_updates(box.db, T0 + timedelta(hours=3), apns=apns, google=patch).passes == 0
+    apns.close()
+    client.close()
+    google.close()
+    stored = google.objects["loyaltyObject"][f"3388000000012345678.{record.serial}"]
+    assert stored["state"] == "INACTIVE"
+    assert stored["accountName"] == stored["accountId"] == ""
+    assert stored["barcode"]["value"] == "-"
+    assert "Dana" not in json.dumps(stored)
+    assert google.invalid == []

@@ -146,3 +146,18 @@ def test_a_pass_whose_card_was_blocked_is_404_not_an_error(phone):
     box.db.execute_sql("UPDATE card SET blocked_at = 1")
     got = client.get(f"{BASE}/passes/{PASS_TYPE_ID}/{record.serial}", headers=_auth(record))
     assert got.status_code == 404
+
+
+def test_an_erased_members_pass_is_served_voided_and_empty(phone, pki):
+    from appliance.member_rights import erase_member
+
+    client, box, record = phone
+    erase_member(record.member_id, actor="owner", now=T0 + timedelta(hours=1))
+    got = client.get(f"{BASE}/passes/{PASS_TYPE_ID}/{record.serial}", headers=_auth(record))
+    assert got.status_code == 200
+    assert check_pkpass(got.data, root=pki.root) == []
+    with zipfile.ZipFile(io.BytesIO(got.data)) as zf:
+        content = json.loads(zf.read("pass.json"))
+    assert content["voided"] is True
+    assert "barcodes" not in content
+    assert "Dana" not in json.dumps(content)

@@ -175,6 +175,16 @@ def pass_json(state: CardState, record: PassRecord, signer: AppleSigner, style: 
         content["storeCard"]["backFields"].insert(
             0, {"key": "offer", "label": "OFFER", "value": state.offer, "changeMessage": "%@"}
         )
+    if state.closed:
+        # erased: the phone keeps a voided card with no code, name or count on it
+        content.pop("barcodes")
+        content["voided"] = True
+        content["storeCard"] = {
+            "backFields": [
+                {"key": "status", "label": "STATUS", "value": "This card was closed.",
+                 "changeMessage": "%@"}
+            ]
+        }  # fmt: skip
     if style.web_service_url:
         content["webServiceURL"] = style.web_service_url
         content["authenticationToken"] = record.auth_token

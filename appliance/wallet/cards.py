@@ -28,6 +28,7 @@ class CardState:
     vouchers: list = field(default_factory=list)
     locale: str = ""
     offer: str = ""  # the latest campaign message sent to the pass
+    closed: bool = False  # the member was erased: the pass is voided, with nothing personal
 
     @property
     def status_line(self) -> str:
@@ -53,10 +54,17 @@ _MEMBER = (
 )
 
 
-def card_state(db, member_id: int, now: datetime | None = None) -> CardState:
-    """The member's stamp card as a pass shows it. Raises WalletError."""
+def card_state(
+    db, member_id: int, now: datetime | None = None, *, closed_ok: bool = False
+) -> CardState:
+    """The member's stamp card as a pass shows it. Raises WalletError.
+
+    With closed_ok, an erased member's pass is a closed state (to void the saved pass).
+    """
     now = now or utcnow()
     row = db.execute_sql(sql(_MEMBER, db), (member_id,)).fetchone()
+    if row is not None and row[4] is not None and closed_ok:
+        return CardState(member_id, "", "", 0, 0, "", 0, closed=True)
     if row is None or row[4] is not None:
         raise WalletError(f"There is no member {member_id}.")
     if row[5] is None:

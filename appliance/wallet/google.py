@@ -95,6 +95,18 @@ def loyalty_class(config: GoogleConfig) -> dict:
 
 
 def object_json(config: GoogleConfig, state: CardState, serial: str) -> dict:
+    if state.closed:
+        # erased: the object stays only as an inactive shell (patching leaves nothing else)
+        return {
+            "id": config.object_id(serial),
+            "classId": config.class_id,
+            "state": "INACTIVE",
+            "accountId": "",
+            "accountName": "",
+            "barcode": {"type": "TEXT_ONLY", "value": "-"},
+            "loyaltyPoints": {"label": "Stamps", "balance": {"string": "-"}},
+            "textModulesData": [{"id": "next", "header": "Closed", "body": "-"}],
+        }
     vouchers = ", ".join(v["reward"] for v in state.vouchers) or "None yet"
     return {
         "id": config.object_id(serial),
@@ -121,9 +133,14 @@ def object_json(config: GoogleConfig, state: CardState, serial: str) -> dict:
 def loyalty_object(box, config: GoogleConfig, member_id: int, now: datetime | None = None):
     """The member's LoyaltyObject as Google wants it. Raises WalletError."""
     now = now or utcnow()
-    state = card_state(box.db, member_id, now)
+    state = card_state(box.db, member_id, now, closed_ok=_has_pass(box.db, member_id))
     record = ensure_pass(box.db, member_id, now)
     return object_json(config, state, record.serial)
+
+
+def _has_pass(db, member_id: int) -> bool:
+    row = db.execute_sql(sql("SELECT 1 FROM wallet_pass WHERE member_id = ?", db), (member_id,))
+    return row.fetchone() is not None
 
 
 def save_link(

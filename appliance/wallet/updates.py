@@ -55,6 +55,14 @@ _SWEEP = (
 )
 
 
+_ERASED = (
+    "INSERT INTO wallet_dirty (member_id, changed_at, attempts, last_error)"
+    " SELECT w.member_id, ?, 0, '' FROM wallet_pass w JOIN member m ON m.id = w.member_id"
+    " WHERE m.erased_at IS NOT NULL AND m.erased_at > w.update_tag"
+    " ON CONFLICT (member_id) DO UPDATE SET changed_at = excluded.changed_at"
+)
+
+
 def sweep_voucher_changes(db, now: datetime) -> int:
     """Mark passes whose vouchers changed since the pass was last sent: issued, redeemed,
     voided, become valid or expired, from wherever (counter, API, admin, birthdays, campaigns).
@@ -63,7 +71,9 @@ def sweep_voucher_changes(db, now: datetime) -> int:
     """
     now_us = to_micros(now)
     cursor = db.execute_sql(sql(_SWEEP, db), (now_us, *([now_us] * len(_VOUCHER_TIMES))))
-    return cursor.rowcount
+    # an erased member's saved passes are voided and emptied (once, like any change)
+    erased = db.execute_sql(sql(_ERASED, db), (now_us,))
+    return cursor.rowcount + erased.rowcount
 
 
 def due_updates(db, now: datetime, limit: int = 100) -> list[tuple[int, int, int]]:
