@@ -107,16 +107,23 @@ class Ingest:
         self.stats = IngestStats()
         self._aio = asyncio.new_event_loop()
         self._nc = self._js = self._sub = None
+        self._reconnected = False
+        self._sources: list = []
 
     def _run(self, coro):
         return self._aio.run_until_complete(coro)
+
+    async def _on_reconnect(self) -> None:
+        self._reconnected = True
 
     def initialize(self, box_ids=()) -> None:
         import nats
         from nats.js.api import AckPolicy, ConsumerConfig
 
         async def connect():
-            self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
+            self._nc = await nats.connect(
+                self.nats_url, max_reconnect_attempts=-1, reconnected_cb=self._on_reconnect
+            )
             self._js = self._nc.jetstream()
             await self._ensure_stream(box_ids)
             await self._js.add_consumer(
@@ -148,12 +155,40 @@ class Ingest:
             info = await self._js.stream_info(EVENTS)
         except NotFoundError:
             await self._js.add_stream(StreamConfig(name=EVENTS, sources=sources))
+            self._sources = sources
             return
         have = {s.name for s in info.config.sources or []}
         missing = [s for s in sources if s.name not in have]
         if missing:
             info.config.sources = [*(info.config.sources or []), *missing]
             await self._js.update_stream(info.config)
+        self._sources = info.config.sources or []
+
+    def reattach_sources(self) -> None:
+        """Re-attach every box's source now (after the hub's server came back).
+
+        Left alone, nats-server retries a lost source on its own schedule (~40 s here). Removing
+        and re-adding the sources starts them at once; the server resumes each one after the
+        last message the stream holds from it, and the inbox would absorb anything sent twice.
+        """
+        from nats.errors import Error as NatsError
+
+        async def reattach():
+            info = await self._js.stream_info(EVENTS)
+            # the list known at start, not the stream's: a pass cut between the two updates
+            # must not leave the stream without its sources
+            sources = self._sources or info.config.sources or []
+            if sources:
+                info.config.sources = []
+                await self._js.update_stream(info.config)
+                info.config.sources = sources
+                await self._js.update_stream(info.config)
+
+        try:
+            self._run(reattach())
+            self._reconnected = False
+        except (NatsError, TimeoutError):
+            pass  # JetStream still restoring its streams: the next pass tries again
 
     def add_boxes(self, box_ids) -> None:
         """Source these boxes' streams too (provisioning a new box)."""
@@ -192,6 +227,8 @@ class Ingest:
         self._run(_each(m.ack for m in msgs))
 
     def loop(self, now=None, timeout: float = 1.0) -> int:
+        if self._reconnected:
+            self.reattach_sources()
         msgs = self.fetch(timeout)
         self.ack(self.apply(msgs, now))
         return len(msgs)
