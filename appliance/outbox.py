@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import uuid
 from datetime import datetime, timedelta
 
@@ -130,12 +131,20 @@ _HOST = socket.gethostname()
 _ident: tuple[int, str] | None = None
 
 
+_ident_lock = threading.Lock()
+
+
 def worker_id() -> str:
-    """host:pid:token of this process (recomputed after a fork)."""
+    """host:pid:token of this process (recomputed after a fork).
+
+    Under a lock: two threads racing here must not mint two tokens, or each would take the
+    other's claims for a dead process's and recover them while they are being sent.
+    """
     global _ident
-    if _ident is None or _ident[0] != os.getpid():
-        _ident = (os.getpid(), f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
-    return _ident[1]
+    with _ident_lock:
+        if _ident is None or _ident[0] != os.getpid():
+            _ident = (os.getpid(), f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+        return _ident[1]
 
 
 def _owner_alive(claimed_by: str) -> bool:
