@@ -15,7 +15,8 @@ def secret_bytes(secrets_dir: Path, name: str, size: int = 32) -> bytes:
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+    # unique per process and thread: two threads of one worker may create it at the same time
+    tmp = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(size))

@@ -34,7 +34,7 @@ class SlowSink(Sink):
     async def handle_DATA(self, server, session, envelope):
         import asyncio
 
-        await asyncio.sleep(0.15)  # the campaign is still going when the power goes
+        await asyncio.sleep(0.25)  # the campaign is still going when the power goes
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -119,7 +119,12 @@ def test_random_sigkills_lose_no_acknowledged_tap_and_no_message(
             worker = _start(env, "-m", "appliance.cli", "worker")
             bridge = _start(env, "-m", "firmware_bridge")
             tapper = _spawn(settings.data_dir, "burst", ",".join(uids))
-            deadline = time.monotonic() + rng.uniform(1.5, 4.0)
+            # taps until the worker is delivering again, then a random moment more
+            delivered, started = len(sink.messages), time.monotonic()
+            while len(sink.messages) == delivered and time.monotonic() - started < 20:
+                _api_tap(port, token, rng.choice(uids), acked)
+                time.sleep(0.01)
+            deadline = time.monotonic() + rng.uniform(0.1, 0.8)
             while time.monotonic() < deadline:
                 _api_tap(port, token, rng.choice(uids), acked)
                 time.sleep(0.01)
