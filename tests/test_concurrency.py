@@ -81,7 +81,9 @@ def test_sigkill_in_a_burst_of_taps_keeps_every_acknowledged_tap(box, tmp_path):
         # mid-burst: the process is taking its next tap while we read
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    assert len(acked) == 80 + 117 + 154
+        # what it printed before dying was acknowledged too (it ran ahead of our reading)
+        acked += [json.loads(line) for line in proc.stdout if line.strip()]
+    assert len(acked) >= 80 + 117 + 154
     assert {a["status"] for a in acked} == {"stamped"}
     con = sqlite3.connect(db_path)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
