@@ -57,9 +57,15 @@ def test_two_deliverers_at_once_send_each_message_once(settings):
         for t in threads:
             t.start()
         for t in threads:
-            t.join(60)
+            t.join(120)
         assert not errors, errors
-        assert sum(r["sent"] for r in results) == 60
+        assert not any(t.is_alive() for t in threads)
+        # a row given back for later (a connection hiccup under load) goes at its retry time
+        mop_up = deliver_all(box, now=T0 + timedelta(hours=2))
+        left = box.db.execute_sql(
+            "SELECT state, last_error FROM outbox WHERE state != 'sent'"
+        ).fetchall()
+        assert sum(r["sent"] for r in results) + mop_up["sent"] == 60, (results, mop_up, left)
         rcpts = [r[0] for r, _ in sink.messages]
         assert len(rcpts) == 60 and len(set(rcpts)) == 60
         assert campaigns.campaign_status(c["id"], box=box)["sent"] == 60
