@@ -68,6 +68,23 @@ DEFAULTS = {
             },
         },
     },
+    "birthday": {
+        # the gift itself is issued by appliance.birthdays (one per birthday year); this is
+        # its announcement, one per member per birthday year and channel
+        "params": {},
+        "content": {
+            "email": {
+                "": {
+                    "subject": "Happy birthday, {{first_name}}!",
+                    "text": "Hello {{first_name}},\n\nhappy birthday from {{shop_name}}! A"
+                    " {{reward}} is waiting for you: show code {{voucher_code}} at the counter.",
+                }
+            },
+            "sms": {
+                "": {"text": "Happy birthday from {{shop_name}}! Your {{reward}}: {{voucher_code}}"}
+            },
+        },
+    },
     "welcome": {
         "params": {"catch_up_days": 7},
         "content": {
@@ -171,32 +188,43 @@ def content_for(name: str, box=None) -> dict:
     return load(name, box)["content"]
 
 
-def on_reward_unlocked(row: dict) -> None:
-    """Outbox handler for the tap's trigger row: one delayed message per enabled channel."""
+def _announce(automation: str, row: dict, delay: timedelta) -> None:
+    """A trigger row becomes one message per enabled channel (same event key: never twice)."""
     box = box_mod.current()
-    auto = load("reward_unlocked", box)
+    auto = load(automation, box)
     if not auto["enabled"]:
         return
     from .clock import from_micros
 
     created = from_micros(row["created_at"])
-    due = created + timedelta(hours=auto["params"]["delay_hours"])
     for name in auto["channels"]:
         outbox.add_outbox(
             box.db,
             row["event_key"],
             "message",
             row["member_id"],
-            {"automation": "reward_unlocked", "voucher": row["payload"]},
+            {"automation": automation, "voucher": row["payload"]},
             created,
-            due,
+            created + delay,
             channel=name,
         )
 
 
+def on_reward_unlocked(row: dict) -> None:
+    """Outbox handler for the tap's trigger row: one delayed message per enabled channel."""
+    hours = load("reward_unlocked")["params"]["delay_hours"]
+    _announce("reward_unlocked", row, timedelta(hours=hours))
+
+
+def on_birthday_gift(row: dict) -> None:
+    """Outbox handler for appliance.birthdays' trigger row: the gift's announcement."""
+    _announce("birthday", row, timedelta(0))
+
+
 def install() -> None:
-    """Let the outbox hand reward-unlocked trigger rows to this module."""
+    """Let the outbox hand reward-unlocked and birthday trigger rows to this module."""
     outbox.HANDLERS.setdefault("reward_unlocked", on_reward_unlocked)
+    outbox.HANDLERS.setdefault("birthday_gift", on_birthday_gift)
 
 
 def _fan_out(box, name: str, select_sql: str, args: list, now: datetime) -> int:

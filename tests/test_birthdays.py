@@ -145,3 +145,27 @@ def test_the_cli_runs_the_job_and_a_card_kind_gift_has_no_code(box, stampbox):
     assert again["issued"] == [] and again["skipped"] == 1
     bad = stampbox("birthdays", "set", "--lead-days", "99")
     assert bad.returncode == 2 and "0 to 60" in bad.stderr
+
+
+def test_the_gift_is_announced_once_per_birthday_year_on_each_enabled_channel(box):
+    import json as json_mod
+
+    from appliance import automations, outbox
+
+    automations.install()
+    automations.configure("birthday", enabled=True, channel_names=["email", "sms"], now=T0)
+    add_member("Anna", "anna@example.com", "+49 170 1234567", birthday="03-14", now=T0)
+    when = _noon(date(2027, 3, 10))
+    code = run_birthdays(when)["issued"][0]["voucher_code"]
+    assert outbox.dispatch_due(box.db, when) == 1
+    run_birthdays(when + timedelta(days=1))  # a second run: no second gift, no second message
+    outbox.dispatch_due(box.db, when + timedelta(days=1))
+    messages = Outbox.select().where(Outbox.kind == "message").order_by(Outbox.channel)
+    assert [(m.channel, m.event_key) for m in messages] == [
+        ("email", "birthday:1:2027"),
+        ("sms", "birthday:1:2027"),
+    ]
+    payload = json_mod.loads(messages[0].payload)
+    assert payload["automation"] == "birthday" and payload["voucher"]["code"] == code
+    preview = automations.preview("birthday", 1, now=when)
+    assert "Happy birthday, Anna!" in json_mod.dumps(preview)
