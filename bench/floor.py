@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 
 from appliance.db import SQLITE_PRAGMAS
 from appliance.program import Tier, advance
@@ -50,6 +51,16 @@ _OUTBOX = (
 _PRINT = (
     "INSERT INTO print_job (created_at, document, state, attempts, last_error)"
     " VALUES (?, ?, 'pending', 0, '') RETURNING id"
+)
+# the wallet pass's coalesced update and the chain's event row, as the tap writes them
+_WALLET_DIRTY = (
+    "INSERT INTO wallet_dirty (member_id, changed_at, attempts, last_error)"
+    " SELECT ?, ?, 0, '' WHERE EXISTS (SELECT 1 FROM wallet_pass WHERE member_id = ?)"
+    " ON CONFLICT (member_id) DO UPDATE SET changed_at = excluded.changed_at"
+)
+_CHAIN_EVENT = (
+    "INSERT INTO event (uuid, box_id, type, payload, schema_version, created_at)"
+    " VALUES (?, 'floor-box', 'stamp', ?, 1, ?)"
 )
 _EVENT = (
     "INSERT INTO counter_event (at, source, status, message, member_id, payload)"
@@ -102,6 +113,7 @@ class FloorTap:
                     ),
                 )
                 ex(_VISIT, (member_id, card_id, now_us, 1, amount_cents, source))
+                ex(_WALLET_DIRTY, (member_id, now_us, member_id))
                 for rnd, tier in unlocked:
                     key = f"tier:{member_id}:{rnd}:{tier.stamps}"
                     self.serial += 1
@@ -116,6 +128,8 @@ class FloorTap:
                     ex(_PRINT, (now_us, slip)).fetchone()
                 if unlocked:
                     waiting = ex(_VOUCHERS, (member_id, now_us, now_us)).fetchall()
+                chain = json.dumps({"card": code, "member": member_id, "at": now_us})
+                ex(_CHAIN_EVENT, (str(uuid.uuid4()), chain, now_us))
             # a payload of the same shape and size class as CounterResult's JSON
             payload = json.dumps(
                 {
