@@ -14,10 +14,9 @@ from appliance.counter import handle
 from appliance.members import add_member
 from appliance.models import Member, Outbox
 from appliance.provision import init_box
-from appliance.settings import load_settings
 
 from .conftest import T0
-from .test_campaigns import Sink, SmtpServer
+from .test_campaigns import Sink, SmtpServer, smtp_settings
 
 
 @pytest.fixture
@@ -25,15 +24,7 @@ def shop(settings):
     sink = Sink()
     server = SmtpServer(sink)
     server.start()
-    s = load_settings(
-        environ={},
-        data_dir=settings.data_dir,
-        timezone="UTC",
-        smtp_host="127.0.0.1",
-        smtp_port=server.port,
-        smtp_security="none",
-        mail_from="shop@cafe.example",
-    )
+    s = smtp_settings(settings, server.port)
     init_box(s, now=T0 - timedelta(days=400))
     box = box_mod.current()
     yield box, sink

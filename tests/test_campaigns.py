@@ -59,6 +59,18 @@ class SmtpServer:
             self.controller = None
 
 
+def smtp_settings(settings, port, **extra):
+    """The test's settings with email going to the loopback SMTP server on `port`."""
+    values = {"smtp_host": "127.0.0.1", "smtp_security": "none", "mail_from": "shop@cafe.example"}
+    return load_settings(
+        environ={},
+        data_dir=settings.data_dir,
+        timezone="UTC",
+        smtp_port=port,
+        **{**values, **extra},
+    )
+
+
 @pytest.fixture
 def smtp():
     sink = Sink()
@@ -74,13 +86,9 @@ def shop(settings, smtp):
     from appliance.provision import init_box
 
     controller, _ = smtp
-    s = load_settings(
-        environ={},
-        data_dir=settings.data_dir,
-        timezone="UTC",
-        smtp_host="127.0.0.1",
-        smtp_port=controller.port,
-        smtp_security="none",
+    s = smtp_settings(
+        settings,
+        controller.port,
         mail_from="Café Anna <hello@cafe.example>",
         public_url="https://box.cafe.example",
         shop_name="Café Anna",

@@ -17,10 +17,9 @@ from appliance.members import add_member
 from appliance.messages import email_html
 from appliance.models import Member
 from appliance.provision import init_box
-from appliance.settings import load_settings
 
 from .conftest import T0
-from .test_campaigns import Sink, SmtpServer
+from .test_campaigns import Sink, SmtpServer, smtp_settings
 
 
 class RawSink(Sink):
@@ -46,13 +45,9 @@ def test_dkim_signed_mail_verifies_against_the_published_key(settings, tmp_path)
     server.start()
     try:
         init_box(
-            load_settings(
-                environ={},
-                data_dir=settings.data_dir,
-                timezone="UTC",
-                smtp_host="127.0.0.1",
-                smtp_port=server.port,
-                smtp_security="none",
+            smtp_settings(
+                settings,
+                server.port,
                 mail_from="Café <shop@cafe.example>",
                 dkim_selector="box1",
                 dkim_key_file=str(tmp_path / "dkim.pem"),
@@ -110,16 +105,13 @@ def _tls_shop(settings, port, security, ca, monkeypatch):
     ca.cert_pem.write_to_path(str(pem))
     monkeypatch.setenv("SSL_CERT_FILE", str(pem))
     init_box(
-        load_settings(
-            environ={},
-            data_dir=settings.data_dir,
-            timezone="UTC",
+        smtp_settings(
+            settings,
+            port,
             smtp_host="localhost",
-            smtp_port=port,
             smtp_security=security,
             smtp_user="shop",
             smtp_password="s3cret",
-            mail_from="shop@cafe.example",
         ),
         now=T0,
     )

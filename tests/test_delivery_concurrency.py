@@ -11,10 +11,9 @@ from appliance.channels.delivery import deliver_all
 from appliance.members import add_member
 from appliance.models import Member
 from appliance.provision import init_box
-from appliance.settings import load_settings
 
 from .conftest import T0
-from .test_campaigns import Sink, SmtpServer
+from .test_campaigns import Sink, SmtpServer, smtp_settings
 
 
 def test_two_deliverers_at_once_send_each_message_once(settings):
@@ -23,15 +22,7 @@ def test_two_deliverers_at_once_send_each_message_once(settings):
     server.start()
     try:
         init_box(
-            load_settings(
-                environ={},
-                data_dir=settings.data_dir,
-                timezone="UTC",
-                smtp_host="127.0.0.1",
-                smtp_port=server.port,
-                smtp_security="none",
-                mail_from="shop@cafe.example",
-            ),
+            smtp_settings(settings, server.port),
             now=T0,
         )
         box = box_mod.current()
