@@ -16,6 +16,7 @@ import time
 from peewee import DatabaseError
 
 from appliance import box as box_mod
+from appliance.health import beat
 from appliance.printing import preview_dir
 from appliance.settings import Settings, SettingsError, load_settings
 
@@ -41,6 +42,9 @@ class StartupError(Exception):
     def __init__(self, message: str, code: int = EXIT_FAILED):
         super().__init__(message)
         self.code = code
+
+
+HEARTBEAT_SECONDS = 30.0
 
 
 class Bridge:
@@ -170,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        bridge = start_bridge(load_settings())
+        settings = load_settings()
+        bridge = start_bridge(settings)
     except SettingsError as exc:
         log.error("cannot start: configuration problem: %s", exc)
         return EXIT_CONFIG
@@ -178,11 +183,19 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot start: %s", exc)
         return exc.code
     bridge.start()
+    last_beat = 0.0
     # a timed wait, so the signal handler gets to run promptly in this (the main) thread
     while not stopping.wait(0.2):
         if bridge.finished():
             log.info("all input has ended: stopping")
             break
+        if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+            # `stampbox status` shows when the bridge was last seen alive
+            try:
+                beat(settings, "bridge")
+            except OSError as exc:
+                log.warning("cannot record the heartbeat: %s", exc)
+            last_beat = time.monotonic()
     clean = bridge.stop()
     box_mod.stop()
     return EXIT_OK if clean else EXIT_FAILED

@@ -63,6 +63,8 @@ def test_run_serves_the_counter_takes_taps_from_the_bridge_and_stops_cleanly(
         _wait(lambda: _up(f"{base}/login"))
         fifo = settings.data_dir / "sim-reader.fifo"
         _wait(fifo.exists)
+        # the bridge tells `stampbox status` it is alive
+        _wait((settings.data_dir / "run" / "bridge.alive").exists)
         # a tap on the simulated reader, as a person would make one
         fd = os.open(fifo, os.O_WRONLY)
         os.write(fd, b"04A23B4C5D6E7F\n")
