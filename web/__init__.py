@@ -14,7 +14,20 @@ from appliance.keys import secret_bytes
 from appliance.provision import init_box
 from appliance.settings import load_settings
 
-from . import admin, api, auth, counter, db, errors, i18n, members, openapi, security, signup
+from . import (
+    admin,
+    api,
+    auth,
+    counter,
+    db,
+    errors,
+    health,
+    i18n,
+    members,
+    openapi,
+    security,
+    signup,
+)
 from . import wallet as wallet_service
 from .extensions import csrf
 from .qr import qr_svg
@@ -66,6 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(members.bp)
     app.register_blueprint(signup.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(health.bp)
     # machines authenticate with bearer tokens, not cookies: CSRF cannot apply to them
     csrf.exempt(api.bp)
     # Apple's PassKit web service: ApplePass tokens, no cookies
