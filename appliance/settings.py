@@ -111,6 +111,11 @@ class Settings:
     google_issuer_id: str = ""
     google_service_account: str = field(default="", metadata={"secret": True})
     google_api_url: str = "https://walletobjects.googleapis.com/walletobjects/v1"
+    # APNs token authentication, an option to the certificate: the .p8 key file, its key id
+    # and the team id (default: the Pass Type ID certificate's team)
+    apns_key_file: str = field(default="", metadata={"secret": True})
+    apns_key_id: str = ""
+    apns_team_id: str = ""
 
     @property
     def db_path(self) -> Path:
