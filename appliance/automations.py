@@ -142,8 +142,10 @@ def configure(
     content: dict | None = None,
     params: dict | None = None,
     now: datetime | None = None,
+    actor: str = "owner",
     box=None,
 ) -> dict:
+    from .audit import audit
     from .campaigns import CampaignError, check_content
 
     box = box or box_mod.current()
@@ -161,7 +163,8 @@ def configure(
         if not isinstance(value, int) or not 0 <= value <= 3650:
             raise AutomationError(f"{key} must be a whole number from 0 to 3650.")
     db = box.db
-    now_us = to_micros(now or utcnow())
+    now = now or utcnow()
+    now_us = to_micros(now)
     values = (bool(enabled), json.dumps(channel_names), json.dumps(content), json.dumps(merged))
     with db.atomic():
         done = db.execute_sql(
@@ -181,6 +184,15 @@ def configure(
                 ),
                 (name, *values, now_us),
             )
+        audit(
+            actor,
+            "automation.configure",
+            now,
+            name=name,
+            enabled=bool(enabled),
+            channels=channel_names,
+            params=merged,
+        )
     return load(name, box)
 
 

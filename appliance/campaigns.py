@@ -55,6 +55,34 @@ def check_content(channel_names: list[str], content: dict) -> None:
                 raise CampaignError(str(exc)) from None
 
 
+def _checked(name, segment, params, channel_names, content, voucher_reward, voucher_days, box):
+    """The campaign's fields cleaned and checked; raises CampaignError or SegmentError."""
+    name = " ".join(str(name).split())
+    if not name or len(name) > 120:
+        raise CampaignError("A campaign needs a name of 1 to 120 characters.")
+    channel_names = list(dict.fromkeys(channel_names))
+    unknown = [c for c in channel_names if c not in channels.REGISTRY]
+    if not channel_names or unknown:
+        raise CampaignError(f"Channels must be some of {', '.join(channels.REGISTRY)}.")
+    seg = segments.resolve(segment, params, box=box)  # refuses unknown names and bad params
+    # only the chosen channels' content is kept: a channel switched off leaves nothing behind
+    content = {c: content[c] for c in channel_names if c in content}
+    check_content(channel_names, content)
+    voucher_reward = (voucher_reward or "").strip() or None
+    if voucher_reward is not None and len(voucher_reward) > 120:
+        raise CampaignError("A voucher reward needs 1 to 120 characters.")
+    if voucher_reward and not 1 <= (voucher_days or 0) <= 3650:
+        raise CampaignError("Campaign vouchers must last between 1 and 3650 days.")
+    return (
+        name,
+        seg,
+        channel_names,
+        content,
+        voucher_reward,
+        voucher_days if voucher_reward else None,
+    )
+
+
 def create_campaign(
     name: str,
     segment: str,
@@ -65,23 +93,14 @@ def create_campaign(
     voucher_reward: str | None = None,
     voucher_days: int | None = 30,
     now: datetime | None = None,
+    actor: str = "owner",
     box=None,
 ) -> dict:
     box = box or box_mod.current()
     now = now or utcnow()
-    name = " ".join(str(name).split())
-    if not name or len(name) > 120:
-        raise CampaignError("A campaign needs a name of 1 to 120 characters.")
-    channel_names = list(dict.fromkeys(channel_names))
-    unknown = [c for c in channel_names if c not in channels.REGISTRY]
-    if not channel_names or unknown:
-        raise CampaignError(f"Channels must be some of {', '.join(channels.REGISTRY)}.")
-    seg = segments.resolve(segment, params, box=box)  # refuses unknown names and bad params
-    check_content(channel_names, content)
-    if voucher_reward is not None and not 1 <= len(voucher_reward.strip()) <= 120:
-        raise CampaignError("A voucher reward needs 1 to 120 characters.")
-    if voucher_reward and not 1 <= (voucher_days or 0) <= 3650:
-        raise CampaignError("Campaign vouchers must last between 1 and 3650 days.")
+    name, seg, channel_names, content, voucher_reward, voucher_days = _checked(
+        name, segment, params, channel_names, content, voucher_reward, voucher_days, box
+    )
     db = box.db
     with db.atomic():
         cursor = db.execute_sql(
@@ -97,15 +116,116 @@ def create_campaign(
                 json.dumps(params or {}),
                 json.dumps(channel_names),
                 json.dumps(content),
-                voucher_reward.strip() if voucher_reward else None,
-                voucher_days if voucher_reward else None,
+                voucher_reward,
+                voucher_days,
                 to_micros(now),
             ),
         )
         # RETURNING, not lastrowid: the PostgreSQL driver has no lastrowid
         campaign_id = cursor.fetchone()[0]
-        audit("owner", "campaign.create", now, id=campaign_id, name=name, segment=seg.name)
+        audit(actor, "campaign.create", now, id=campaign_id, name=name, segment=seg.name)
     return load(campaign_id, box)
+
+
+def update_campaign(
+    campaign_id: int,
+    name: str,
+    segment: str,
+    params: dict | None,
+    channel_names: list[str],
+    content: dict,
+    *,
+    voucher_reward: str | None = None,
+    voucher_days: int | None = 30,
+    now: datetime | None = None,
+    actor: str = "owner",
+    box=None,
+) -> dict:
+    """Change a draft or scheduled campaign (one already queued has gone out: it stays)."""
+    box = box or box_mod.current()
+    now = now or utcnow()
+    current = load(campaign_id, box)
+    if current["state"] not in ("draft", "scheduled"):
+        raise CampaignError(
+            f"Campaign {campaign_id} is {current['state']}: only a draft or a scheduled"
+            " campaign can be changed."
+        )
+    name, seg, channel_names, content, voucher_reward, voucher_days = _checked(
+        name, segment, params, channel_names, content, voucher_reward, voucher_days, box
+    )
+    db = box.db
+    with db.atomic():
+        db.execute_sql(
+            sql(
+                "UPDATE campaign SET name = ?, segment = ?, params = ?, channels = ?, content = ?,"
+                " voucher_reward = ?, voucher_days = ? WHERE id = ? AND state IN"
+                " ('draft', 'scheduled')",
+                db,
+            ),
+            (
+                name,
+                segment,
+                json.dumps(params or {}),
+                json.dumps(channel_names),
+                json.dumps(content),
+                voucher_reward,
+                voucher_days,
+                campaign_id,
+            ),
+        )
+        audit(actor, "campaign.update", now, id=campaign_id, name=name, segment=seg.name)
+    return load(campaign_id, box)
+
+
+def list_campaigns(limit: int = 200, box=None) -> list[dict]:
+    """The newest campaigns with their messages counted by state (one grouped query)."""
+    box = box or box_mod.current()
+    db = box.db
+    rows = db.execute_sql(
+        sql(
+            "SELECT id, name, segment, state, scheduled_at, queued_at, recipients, created_at"
+            " FROM campaign ORDER BY id DESC LIMIT ?",
+            db,
+        ),
+        (limit,),
+    ).fetchall()
+    if not rows:
+        return []
+    counts: dict[int, dict] = {}
+    low = rows[-1][0]
+    for cid, state, n in db.execute_sql(
+        sql(
+            "SELECT campaign_id, state, COUNT(*) FROM outbox WHERE campaign_id >= ?"
+            " GROUP BY campaign_id, state",
+            db,
+        ),
+        (low,),
+    ).fetchall():
+        counts.setdefault(cid, {})[state] = n
+    out = []
+    for cid, name, segment, state, scheduled, queued_at, recipients, created in rows:
+        c = counts.get(cid, {})
+        waiting = c.get("pending", 0) + c.get("sending", 0)
+        if state == "queued":
+            state = "sending" if waiting else "done"
+        out.append(
+            {
+                "id": cid,
+                "name": name,
+                "segment": segment,
+                "state": state,
+                "scheduled_at": iso(from_micros(scheduled)),
+                "queued_at": iso(from_micros(queued_at)),
+                "created_at": iso(from_micros(created)),
+                "recipients": recipients,
+                "queued": waiting,
+                "sent": c.get("sent", 0),
+                "failed": c.get("failed", 0),
+                "suppressed": c.get("suppressed", 0),
+                "uncertain": c.get("uncertain", 0),
+            }
+        )
+    return out
 
 
 def load(campaign_id: int, box=None) -> dict:
@@ -137,7 +257,7 @@ def load(campaign_id: int, box=None) -> dict:
     }
 
 
-def queue_campaign(campaign: dict, now: datetime, box=None) -> int:
+def queue_campaign(campaign: dict, now: datetime, box=None, actor: str = "owner") -> int:
     """Write the outbox rows for every member of the segment as of now; returns recipients."""
     box = box or box_mod.current()
     db = box.db
@@ -172,11 +292,13 @@ def queue_campaign(campaign: dict, now: datetime, box=None) -> int:
             ),
             (now_us, recipients, campaign["id"]),
         )
-        audit("owner", "campaign.queue", now, id=campaign["id"], recipients=recipients)
+        audit(actor, "campaign.queue", now, id=campaign["id"], recipients=recipients)
     return recipients
 
 
-def send_campaign(campaign_id: int, at: datetime | None = None, now=None, box=None) -> dict:
+def send_campaign(
+    campaign_id: int, at: datetime | None = None, now=None, box=None, actor: str = "owner"
+) -> dict:
     """Queue now, or schedule for `at`. Sending a queued campaign again adds no duplicates."""
     box = box or box_mod.current()
     now = now or utcnow()
@@ -192,13 +314,13 @@ def send_campaign(campaign_id: int, at: datetime | None = None, now=None, box=No
                 ),
                 (to_micros(at), campaign_id),
             )
-            audit("owner", "campaign.schedule", now, id=campaign_id, at=iso(at))
+            audit(actor, "campaign.schedule", now, id=campaign_id, at=iso(at))
         return {"id": campaign_id, "state": "scheduled", "scheduled_at": iso(at), "recipients": 0}
-    recipients = queue_campaign(campaign, now, box)
+    recipients = queue_campaign(campaign, now, box, actor)
     return {"id": campaign_id, "state": "queued", "recipients": recipients}
 
 
-def cancel_campaign(campaign_id: int, now=None, box=None) -> dict:
+def cancel_campaign(campaign_id: int, now=None, box=None, actor: str = "owner") -> dict:
     box = box or box_mod.current()
     now = now or utcnow()
     campaign = load(campaign_id, box)
@@ -211,7 +333,7 @@ def cancel_campaign(campaign_id: int, now=None, box=None) -> dict:
         box.db.execute_sql(
             sql("UPDATE campaign SET state = 'cancelled' WHERE id = ?", box.db), (campaign_id,)
         )
-        audit("owner", "campaign.cancel", now, id=campaign_id)
+        audit(actor, "campaign.cancel", now, id=campaign_id)
     return {"id": campaign_id, "state": "cancelled"}
 
 

@@ -258,11 +258,12 @@ class Segment:
     kind: str
     params: dict
     as_of: datetime
+    zone: object = None  # the shop's zone for "today" (birthdays); None: shop_zone(box)
 
     def predicate(self, box) -> tuple[str, list]:
         """(SQL condition on `member m`, args), placeholders converted for the database."""
         db = box.db
-        today = self.as_of.astimezone(box.zone).date()
+        today = self.as_of.astimezone(self.zone or shop_zone(box)).date()
         text, args = _BUILDERS[self.kind](to_micros(self.as_of), self.params, db=db, today=today)
         return sql(text, db), args
 
@@ -270,6 +271,21 @@ class Segment:
         """(SQL selecting the members' ids, args)."""
         text, args = self.predicate(box)
         return f"SELECT m.id FROM member m WHERE {text}", args
+
+
+def shop_zone(box):
+    """The shop's time zone: the owner's setting in the admin, else the box's."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    row = box.db.execute_sql(
+        sql("SELECT value FROM shop_setting WHERE key = ?", box.db), ("timezone",)
+    ).fetchone()
+    if row and row[0]:
+        try:
+            return ZoneInfo(row[0])
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # the admin refuses a bad zone; an old row must not break segments
+    return box.zone
 
 
 def resolve(
@@ -304,6 +320,18 @@ def members(segment: Segment, box=None) -> list[tuple[int, str | None]]:
     return rows
 
 
+def first_members(segment: Segment, limit: int = 20, box=None) -> list[dict]:
+    """The segment's first members by id, with their names (the admin's sample)."""
+    box = box or box_mod.current()
+    text, args = segment.predicate(box)
+    rows = box.db.execute_sql(
+        f"SELECT m.id, m.external_id, m.name FROM member m WHERE {text}"
+        f" ORDER BY m.id LIMIT {int(limit)}",
+        args,
+    ).fetchall()
+    return [{"id": r[0], "external_id": r[1], "name": r[2]} for r in rows]
+
+
 def count(segment: Segment, box=None) -> int:
     box = box or box_mod.current()
     text, args = segment.predicate(box)
@@ -322,7 +350,9 @@ def evaluate(segment: Segment, box=None) -> dict:
     }
 
 
-def save_segment(name: str, kind: str, given: dict | None, now=None, box=None) -> dict:
+def save_segment(
+    name: str, kind: str, given: dict | None, now=None, box=None, actor: str = "owner"
+) -> dict:
     """Save (or replace) a segment with chosen parameters under the owner's own name."""
     from .audit import audit
 
@@ -345,10 +375,34 @@ def save_segment(name: str, kind: str, given: dict | None, now=None, box=None) -
                 sql("INSERT INTO segment (name, kind, params, created_at) VALUES (?, ?, ?, ?)", db),
                 (name, kind, json.dumps(params), to_micros(now)),
             )
-        audit("owner", "segment.save", now, name=name, kind=kind, params=params)
+        audit(actor, "segment.save", now, name=name, kind=kind, params=params)
     return {"name": name, "kind": kind, "params": params}
 
 
 def saved_names(box=None) -> list[str]:
     box = box or box_mod.current()
     return [r[0] for r in box.db.execute_sql("SELECT name FROM segment ORDER BY name").fetchall()]
+
+
+def saved_segments(box=None) -> list[dict]:
+    """Every saved segment: {"name", "kind", "params"}, by name."""
+    box = box or box_mod.current()
+    return [
+        {"name": n, "kind": k, "params": json.loads(p)}
+        for n, k, p in box.db.execute_sql(
+            "SELECT name, kind, params FROM segment ORDER BY name"
+        ).fetchall()
+    ]
+
+
+def delete_segment(name: str, now=None, box=None, actor: str = "owner") -> bool:
+    """Forget a saved segment (campaigns already queued keep their recipients)."""
+    from .audit import audit
+
+    box = box or box_mod.current()
+    db = box.db
+    with db.atomic():
+        gone = db.execute_sql(sql("DELETE FROM segment WHERE name = ?", db), (name,)).rowcount
+        if gone:
+            audit(actor, "segment.delete", now or utcnow(), name=name)
+    return bool(gone)
