@@ -185,3 +185,65 @@ def last_slip_path(settings=None) -> Path | None:
     """
     path = preview_dir(settings) / LAST_SLIP
     return path if path.exists() else None
+
+
+# what the printer's status means at the counter; `alert` marks the states in which slips
+# cannot print and wait in the queue
+PRINTER_STATUSES = ("ready", "paper_out", "offline", "absent", "unknown", "none")
+ALERT_STATUSES = frozenset({"paper_out", "offline", "absent"})
+_WAITING = (
+    "SELECT state, COUNT(*) FROM print_job"
+    " WHERE state IN ('pending', 'printing', 'unsure', 'failed') GROUP BY state"
+)
+
+
+def printer_state(*, box=None) -> dict:
+    """The printer as the counter screen and the admin show it, from what the bridge reported.
+
+    `status` is one of PRINTER_STATUSES (`unknown`: the bridge has not reported the printer;
+    `none`: no printer is configured, slips only wait in the queue). `alert` is true when
+    slips cannot print now. `last_slip` has the picture's `version` (changes with every new
+    slip) and when it was drawn, or is None. Reads index ranges only: polled by every screen.
+    """
+    box = box or box_mod.current()
+    db = box.db
+    counts = dict.fromkeys(("pending", "printing", "unsure", "failed"), 0)
+    counts.update(db.execute_sql(_WAITING).fetchall())
+    setting = box.settings.printer.strip()
+    row = db.execute_sql(
+        "SELECT state, detail, updated_at FROM device_health WHERE kind = 'printer'"
+        " ORDER BY updated_at DESC LIMIT 1"
+    ).fetchone()
+    if setting in ("", "none"):
+        status, detail, since = "none", "", None
+    elif row is None:
+        status, detail, since = "unknown", "", None
+    else:
+        status, detail, since = row[0], row[1], iso(from_micros(row[2]))
+    if status not in PRINTER_STATUSES:
+        status = "unknown"
+    waiting = counts["pending"] + counts["printing"]
+    return {
+        "status": status,
+        "detail": detail,
+        "since": since,
+        "waiting": waiting,
+        "unsure": counts["unsure"],
+        "failed": counts["failed"],
+        "alert": status in ALERT_STATUSES or (status == "none" and waiting > 0),
+        "last_slip": _last_slip(box.settings),
+    }
+
+
+def _last_slip(settings) -> dict | None:
+    path = last_slip_path(settings)
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return {
+        "version": str(stat.st_mtime_ns),
+        "at": iso(from_micros(stat.st_mtime_ns // 1000)),
+    }

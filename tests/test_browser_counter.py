@@ -107,6 +107,19 @@ def _screenshot(page, tmp_path, name):
     page.screenshot(path=os.path.join(folder, name), full_page=True)
 
 
+def _choose_password_if_asked(page, given: str) -> None:
+    """An owner holding the one-time password chooses their own first, then goes on."""
+    page.wait_for_load_state()
+    if "/account/password" not in page.url:
+        return
+    new = given + "-Mine-2026"
+    page.fill("#current", given)
+    page.fill("#new", new)
+    page.fill("#confirm", new)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url("**/counter")
+
+
 def test_the_counter_screen_follows_taps_and_redeems_once(server, page, init_info, tmp_path):
     from playwright.sync_api import expect
 
@@ -115,6 +128,7 @@ def test_the_counter_screen_follows_taps_and_redeems_once(server, page, init_inf
     page.fill("#username", "owner")
     page.fill("#password", init_info["owner"]["password"])
     page.click("button[type=submit]")
+    _choose_password_if_asked(page, init_info["owner"]["password"])
     latest = page.locator("#latest")
     expect(page.locator("#live")).to_have_text("live", timeout=5000)
 
@@ -159,3 +173,19 @@ def test_the_counter_screen_follows_taps_and_redeems_once(server, page, init_inf
     expect(latest).to_have_class("latest status-refused", timeout=5000)
     expect(latest.locator(".message")).to_contain_text("Already redeemed")
     _screenshot(page, tmp_path, "counter-refused.png")
+
+    # the bridge prints a slip (preview printer): its picture appears without a reload
+    from appliance import printing
+    from appliance.receipts import printer_test_receipt
+    from firmware_bridge.print_loop import PrintLoop
+    from firmware_bridge.printer import build_printer
+
+    printing.enqueue(printer_test_receipt())
+    loop = PrintLoop(build_printer("preview", 80), tmp_path / "var" / "slips", poll_seconds=0)
+    loop.initialize()
+    assert loop.loop() == "printed"
+    slip = page.locator("#printer .last-slip img")
+    expect(slip).to_be_visible(timeout=5000)
+    expect(page.locator("#printer .printer-status")).to_have_text("Printer ready.")
+    page.wait_for_function("document.querySelector('#last-slip').naturalWidth === 576")
+    _screenshot(page, tmp_path, "counter-slip.png")

@@ -38,6 +38,7 @@ from appliance.models import (
     PrintJob,
     StaffUser,
 )
+from appliance.printing import printer_state
 from appliance.program import ProgramError, load_program, parse_tier, set_program
 from appliance.shop import (
     LANGUAGES,
@@ -136,6 +137,7 @@ def devices():
         last_print=last_print,
         pending_prints=pending_prints,
         health=DeviceHealth.select().order_by(DeviceHealth.name),
+        printer=printer_state(),
     )
 
 

@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_wtf import FlaskForm
@@ -21,6 +22,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from appliance.counter import MAX_STAMPS_PER_VISIT, handle
 from appliance.members import MemberError, add_member
+from appliance.printing import last_slip_path, printer_state
 from appliance.vouchers import redeem_voucher
 
 from . import feed
@@ -73,7 +75,27 @@ def screen():
         redeem_form=RedeemForm(),
         enrol_form=EnrolForm(),
         simulate_form=SimulateForm() if _dev_mode() else None,
+        printer=printer_state(),
     )
+
+
+@bp.get("/slip.png")
+@login_required
+def slip():
+    """The picture of the last slip the bridge printed (or, without paper, would have)."""
+    path = last_slip_path(current_app.config["STAMPBOX_SETTINGS"])
+    if path is None:
+        abort(404)
+    # ?v= changes with every slip, so the page asks again; the file itself is never cached
+    response = send_file(path, mimetype="image/png", max_age=0, conditional=True)
+    response.headers["Cache-Control"] = "no-cache, private"
+    return response
+
+
+@bp.get("/printer")
+@login_required
+def printer():
+    return jsonify(printer_state())
 
 
 @bp.get("/events")
@@ -88,6 +110,8 @@ def events():
         seconds=cfg["COUNTER_STREAM_SECONDS"],
         poll=cfg["COUNTER_POLL_SECONDS"],
         keepalive=cfg["COUNTER_KEEPALIVE_SECONDS"],
+        status=printer_state,
+        status_every=cfg.get("COUNTER_PRINTER_SECONDS", 2.0),
     )
     # no-cache and no proxy buffering: each event must reach the screen as it happens
     return Response(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from appliance.db import database, sql
 
@@ -57,14 +57,29 @@ def stream(
     seconds: float,
     poll: float,
     keepalive: float,
+    status: Callable[[], dict] | None = None,
+    status_every: float = 2.0,
     clock=time.monotonic,
     sleep=time.sleep,
 ) -> Iterator[str]:
-    """Yield SSE text for events after `after_id` until `seconds` have passed."""
+    """Yield SSE text for events after `after_id` until `seconds` have passed.
+
+    With `status`, its result goes out as a `printer` event at the start and whenever it
+    changes (asked every `status_every` seconds); it carries no id, so a reconnecting screen's
+    Last-Event-ID stays the last tap's.
+    """
     # the browser waits this long (ms) before reconnecting when the response ends
     yield "retry: 1000\n\n"
     start = last_sent = clock()
+    sent_status, status_at = None, None
     while clock() - start < seconds:
+        if status is not None and (status_at is None or clock() - status_at >= status_every):
+            status_at = clock()
+            current = status()
+            if current != sent_status:
+                sent_status = current
+                yield f"event: printer\ndata: {json.dumps(current)}\n\n"
+                last_sent = status_at
         events = events_after(after_id)
         for data in events:
             after_id = data["event_id"]

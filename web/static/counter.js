@@ -18,7 +18,7 @@
   // above this many stamps a row of dots is no longer readable at a glance: text only
   var MAX_DOTS = 30;
 
-  var latest, historyList, notice, live, enrolSlot;
+  var latest, historyList, notice, live, enrolSlot, printer;
   var current = null;
   var noticeTimer = null;
 
@@ -200,10 +200,43 @@
       .finally(function () { button.disabled = false; });
   }
 
+  // data-text-paper-out -> dataset.textPaperOut
+  function textKey(status) {
+    return "text" + String(status).split("_").map(function (part) {
+      return part.charAt(0).toUpperCase() + part.slice(1);
+    }).join("");
+  }
+
+  function showCount(selector, template, count) {
+    var line = printer.querySelector(selector);
+    line.textContent = template.replace("{n}", String(count));
+    line.hidden = !count;
+  }
+
+  // the bridge's report on the printer (sent when it changes): state, slips waiting, last slip
+  function showPrinter(state) {
+    if (!printer) return;
+    var texts = printer.dataset;
+    texts.status = state.status;
+    printer.classList.toggle("alert", Boolean(state.alert));
+    printer.querySelector(".printer-status").textContent =
+      texts[textKey(state.status)] || texts.textUnknown;
+    showCount(".printer-waiting", texts.textWaiting, state.waiting);
+    showCount(".printer-unsure", texts.textUnsure, state.unsure);
+    if (state.last_slip) {
+      var figure = printer.querySelector(".last-slip");
+      var img = figure.querySelector("img");
+      var src = texts.slipUrl + "?v=" + encodeURIComponent(state.last_slip.version);
+      if (img.getAttribute("src") !== src) img.setAttribute("src", src);
+      figure.hidden = false;
+    }
+  }
+
   function follow(url) {
     var source = new EventSource(url);
     source.addEventListener("open", function () { setLive("live", "live"); });
     source.addEventListener("tap", function (e) { show(JSON.parse(e.data)); });
+    source.addEventListener("printer", function (e) { showPrinter(JSON.parse(e.data)); });
     source.addEventListener("error", function () {
       if (source.readyState === EventSource.CLOSED) {
         // the server refused the stream (logged out, box restarting): start over in a moment
@@ -222,6 +255,7 @@
     notice = document.getElementById("notice");
     live = document.getElementById("live");
     enrolSlot = document.getElementById("enrol");
+    printer = document.getElementById("printer");
     document.addEventListener("submit", submit);
     follow(root.dataset.stream);
   });
