@@ -106,7 +106,7 @@ def check_sms(text: str, where: str = "SMS text") -> SmsInfo:
 # -- email layout ---------------------------------------------------------------------------
 
 _LAYOUT = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<html{html_attrs}><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{title}</title></head>
 <body style="margin:0;padding:0;background:#f4f1ec;">
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f4f1ec;">
@@ -118,8 +118,7 @@ _LAYOUT = """<!DOCTYPE html>
 <tr><td style="padding:24px 28px;font-size:16px;line-height:1.5;">{body}</td></tr>
 {voucher}
 <tr><td style="padding:16px 28px;font-size:12px;color:#777;border-top:1px solid #eee;">
-You get this because you agreed to hear from {shop}.
-<a href="{unsubscribe}" style="color:#777;">Unsubscribe</a></td></tr>
+{footer}</td></tr>
 </table></td></tr></table></body></html>
 """
 _VOUCHER = (
@@ -141,8 +140,27 @@ def text_to_html(text: str) -> str:
     )
 
 
-def email_html(body_html: str | None, text: str, values: dict, subject: str) -> str:
-    """The owner's HTML (or their text as paragraphs) inside the ready-made layout."""
+_FOOTER = (
+    'You get this because you agreed to hear from {shop}.\n<a href="{unsubscribe}"'
+    ' style="color:#777;">Unsubscribe</a>'
+)
+
+
+def email_html(
+    body_html: str | None,
+    text: str,
+    values: dict,
+    subject: str,
+    *,
+    footer_html: str | None = None,
+    lang: str = "",
+    rtl: bool = False,
+) -> str:
+    """The owner's HTML (or their text as paragraphs) inside the ready-made layout.
+
+    footer_html replaces the English footer (a translated one, or a transactional message's,
+    which has no unsubscribe link); lang and rtl go on <html> (Hebrew reads right to left).
+    """
     body = render(body_html, values, as_html=True) if body_html else text_to_html(text)
     voucher = ""
     if values.get("voucher_code"):
@@ -151,12 +169,18 @@ def email_html(body_html: str | None, text: str, values: dict, subject: str) -> 
             qr=html.escape(str(values.get("voucher_qr", ""))),
             code=html.escape(str(values["voucher_code"])),
         )
+    shop = html.escape(str(values.get("shop_name", "")))
+    if footer_html is None:
+        unsubscribe = html.escape(str(values.get("unsubscribe_url", "")))
+        footer_html = _FOOTER.format(shop=shop, unsubscribe=unsubscribe)
+    attrs = (f' lang="{html.escape(lang)}"' if lang else "") + (' dir="rtl"' if rtl else "")
     document = _LAYOUT.format(
+        html_attrs=attrs,
         title=html.escape(subject),
-        shop=html.escape(str(values.get("shop_name", ""))),
+        shop=shop,
         body=body,
         voucher=voucher,
-        unsubscribe=html.escape(str(values.get("unsubscribe_url", ""))),
+        footer=footer_html,
     )
     if "<style" in document:
         # mail clients drop <style> blocks: the owner's CSS moves into style attributes

@@ -4,7 +4,8 @@ Two sorts of rows share the table:
 - trigger rows (channel ""): an event other code reacts to, e.g. "reward_unlocked" written
   by the tap; `dispatch_due` hands them to HANDLERS[kind] and marks them done;
 - message rows (kind "message", channel "email"/"sms"/...): one message to one member for
-  one event; `deliver_due` sends them through their channel.
+  one event; `deliver_due` sends them through their channel. A transactional message (kind
+  "signup_confirm": the double opt-in email) is a message row of its own kind.
 
 (event_key, channel) is unique, and every event key names its member (e.g.
 "campaign:7:123", "reward_unlocked:tier:123:0:10"), so a member never gets two messages for
@@ -32,6 +33,9 @@ from .db import sql
 log = logging.getLogger(__name__)
 
 STATES = ("pending", "sending", "sent", "failed", "suppressed", "uncertain", "done")
+# kinds of row a channel delivers (the others are triggers for HANDLERS)
+MESSAGE_KINDS = ("message", "signup_confirm")
+_KINDS_SQL = "kind IN (" + ", ".join(f"'{k}'" for k in MESSAGE_KINDS) + ")"
 
 _INSERT = (
     "INSERT INTO outbox (event_key, kind, member_id, payload, state, due_at, attempts,"
@@ -202,13 +206,13 @@ def recover_orphans(db, now: datetime, resend: dict[str, bool]) -> dict[str, int
     return counts
 
 
-_CLAIM_COLUMNS = "id, event_key, channel, member_id, campaign_id, payload, attempts"
+_CLAIM_COLUMNS = "id, event_key, kind, channel, member_id, campaign_id, payload, attempts"
 
 
 def claim_due(db, now: datetime, limit: int = 100, channels=None) -> list[dict]:
     """Mark up to `limit` due pending message rows as sending by this worker; returns them."""
     me = worker_id()
-    where = "state = 'pending' AND kind = 'message' AND due_at <= ?"
+    where = f"state = 'pending' AND {_KINDS_SQL} AND due_at <= ?"
     args: list = [to_micros(now)]
     if channels is not None:
         where += f" AND channel IN ({', '.join('?' * len(channels))})"
@@ -293,6 +297,6 @@ def next_due(db) -> datetime | None:
     from .clock import from_micros
 
     value = db.execute_sql(
-        sql("SELECT MIN(due_at) FROM outbox WHERE state = 'pending' AND kind = 'message'", db)
+        sql(f"SELECT MIN(due_at) FROM outbox WHERE state = 'pending' AND {_KINDS_SQL}", db)
     ).fetchone()[0]
     return from_micros(value)

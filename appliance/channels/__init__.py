@@ -94,6 +94,16 @@ class Channel:
             return "NULL"
         return "CASE " + " ".join(whens) + " ELSE NULL END"
 
+    def transactional_suppression(self, member: dict) -> str | None:
+        """Why a message the member asked for (no consent needed) cannot go, or None."""
+        if member.get("erased_at") is not None:
+            return "erased"
+        if self.bounced_column and member.get(self.bounced_column) is not None:
+            return "bounced"
+        if self.address_column and not member.get(self.address_column):
+            return "no address"
+        return None
+
     def suppression_reason(self, member: dict) -> str | None:
         """The same rules in Python, re-checked just before sending (consent may have gone)."""
         if member.get("erased_at") is not None:

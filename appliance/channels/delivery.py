@@ -20,6 +20,7 @@ from ..program import load_program
 from ..vouchers import issue_voucher_sql
 from . import REGISTRY, Offline, Outgoing, Rejected, Uncertain, get
 from .email import message_id
+from .transactional import HTML_LANG, RTL, confirmation, language, marketing_footer
 from .unsubscribe import unsubscribe_url
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,45 @@ def _pick(content: dict, channel: str, locale: str) -> dict:
     )
 
 
+# message kinds that are not marketing: sent without consent, to no erased or bounced address
+TRANSACTIONAL = ("signup_confirm",)
+
+
+def render_confirmation(box, member_id: int, payload: dict, event_key: str) -> dict:
+    """The double opt-in email for a signup, in the language the customer signed up in."""
+    member = _member(box.db, member_id)
+    if member is None:
+        raise Suppressed("erased")
+    ch = get("email", box)
+    reason = ch.transactional_suppression(member)
+    if (
+        reason is None
+        and (member["email"] or "").strip().lower() != str(payload.get("email", "")).strip().lower()
+    ):
+        reason = "address changed since signup"
+    if reason:
+        raise Suppressed(reason)
+    name = (member["name"] or "").split()
+    values = {
+        "first_name": name[0] if name else "",
+        "shop_name": box.settings.shop_name or "Stampbox",
+        "confirm_url": payload["confirm_url"],
+    }
+    lang = language(payload.get("locale") or member["locale"], _shop_language(box))
+    out = confirmation(lang, values)
+    out.update(to=member["email"], message_id=message_id(event_key, box.settings.mail_from))
+    return out
+
+
+def _shop_language(box) -> str:
+    try:
+        from ..shop import load_shop_settings
+
+        return language(load_shop_settings().language)
+    except Exception:  # a box without shop settings yet: English
+        return "en"
+
+
 def render_for(
     box, channel: str, member_id: int, content: dict, event_key: str, *, voucher, preview, now
 ) -> dict:
@@ -128,12 +168,20 @@ def render_for(
                 out["inline_images"] = {VOUCHER_QR_CID: png}
         subject = render(parts.get("subject", ""), values)
         text = render(parts.get("text", ""), values)
-        text += f"\n\n--\n{values['shop_name']}\nUnsubscribe: {values['unsubscribe_url']}\n"
+        lang = language(member["locale"], _shop_language(box))
+        footer_text, footer_html = marketing_footer(lang, values)
         out.update(
             subject=subject,
-            text=text,
+            text=text + footer_text,
             html=email_html(
-                parts.get("html"), render(parts.get("text", ""), values), values, subject
+                parts.get("html"),
+                text,
+                values,
+                subject,
+                footer_html=footer_html,
+                # English is the layout's own language; others name theirs
+                lang="" if lang == "en" else HTML_LANG.get(lang, lang),
+                rtl=lang in RTL,
             ),
             message_id=message_id(event_key, box.settings.mail_from),
             list_unsubscribe=f"<{values['unsubscribe_url']}>",
@@ -159,6 +207,22 @@ class _Sources:
 
             self.campaigns[campaign_id] = load(campaign_id, self.box)
         return self.campaigns[campaign_id]
+
+    def render(self, row: dict, name: str, now: datetime) -> dict:
+        """The row's message, ready to send (raises Suppressed)."""
+        if row["kind"] == "signup_confirm":
+            return render_confirmation(self.box, row["member_id"], row["payload"], row["event_key"])
+        content, voucher = self.content_and_voucher(row, now)
+        return render_for(
+            self.box,
+            name,
+            row["member_id"],
+            content,
+            row["event_key"],
+            voucher=voucher,
+            preview=False,
+            now=now,
+        )
 
     def content_and_voucher(self, row: dict, now: datetime) -> tuple[dict, dict | None]:
         payload = row["payload"]
@@ -223,17 +287,7 @@ def deliver_due(box, now: datetime | None = None, limit: int = 200) -> dict:
             _relaxed(db, True)
             for i, row in enumerate(items):
                 try:
-                    content, voucher = sources.content_and_voucher(row, now)
-                    msg = render_for(
-                        box,
-                        name,
-                        row["member_id"],
-                        content,
-                        row["event_key"],
-                        voucher=voucher,
-                        preview=False,
-                        now=now,
-                    )
+                    msg = sources.render(row, name, now)
                     provider_id = ch.send(
                         Outgoing(
                             event_key=row["event_key"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import smtplib
 import ssl
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, parseaddr
@@ -51,11 +52,26 @@ def dkim_sign(data: bytes, selector: str, domain: str, key_pem: bytes) -> bytes:
     return header + data
 
 
+class FoldedHeader(str):
+    """A non-ASCII header folded by email.header: Python 3.11's own refolding moves the space
+    between two RFC 2047 encoded words outside them, where readers drop it (a Kazakh subject
+    arrived with two words run together)."""
+
+    def __new__(cls, name: str, value: str):
+        self = super().__new__(cls, value)
+        self.name = name
+        self.folded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+        return self
+
+    def fold(self, *, policy) -> str:
+        return f"{self.name}: {self.folded}{policy.linesep}"
+
+
 def build_message(out: Outgoing, mail_from: str, when: float | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = mail_from
     msg["To"] = out.address
-    msg["Subject"] = out.subject
+    msg["Subject"] = out.subject if out.subject.isascii() else FoldedHeader("Subject", out.subject)
     msg["Date"] = formatdate(when, localtime=False)
     msg["Message-ID"] = message_id(out.event_key, mail_from)
     if out.unsubscribe_url:
