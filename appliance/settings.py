@@ -69,8 +69,8 @@ class Settings:
     printer_width: int = field(default=80, metadata={"min": 58, "max": 80})
     # the keyboard layout HID scanners are set to type in (what their keystrokes mean)
     keyboard_layout: str = field(default="us", metadata={"choices": ("us", "de", "fr")})
-    # beep/LED at the counter: log (the bridge's log), serial:/dev/ttyACM1 (a feedback board,
-    # protocol in firmware_bridge/feedback_board.py)
+    # beep/LED at the counter, comma separated: log (the bridge's log), serial:/dev/ttyACM1 (a
+    # feedback board, protocol in firmware_bridge/feedback_board.py), printer (its buzzer)
     feedback: str = "log"
 
     # -- outbound email (SMTP) and SMS (a Twilio-shaped HTTP API) --------------------------
@@ -116,6 +116,12 @@ class Settings:
     apns_key_file: str = field(default="", metadata={"secret": True})
     apns_key_id: str = ""
     apns_team_id: str = ""
+
+    # -- chain mode (issue 7) ---------------------------------------------------------------
+    # the box's own nats-server (a leaf of the centre); "" = a single box, no chain
+    chain_nats_url: str = ""
+    # a voucher claim the centre has not answered within this is redeemed provisionally
+    chain_claim_timeout_ms: int = field(default=800, metadata={"min": 50, "max": 10_000})
 
     @property
     def db_path(self) -> Path:

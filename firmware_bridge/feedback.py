@@ -76,3 +76,32 @@ class MemoryFeedback(Feedback):
 
     def _play(self, name: str, pattern: Pattern) -> None:
         self.played.append(name)
+
+
+class FeedbackSet(Feedback):
+    """Several outputs at once (the log, a feedback board, the printer's buzzer): each plays
+    every signal, and one failing never silences the others."""
+
+    def __init__(self, outputs: list[Feedback], name: str = "feedback"):
+        super().__init__(name)
+        self.outputs = outputs
+
+    def _open(self) -> None:
+        for output in self.outputs:
+            try:
+                output.open()
+            except Exception as exc:
+                # opened again on its next signal (a board plugged in later)
+                log.warning("%s: %s", output.name, exc)
+
+    def _close(self) -> None:
+        for output in self.outputs:
+            output.close()
+
+    def signal(self, name: str) -> None:
+        SIGNALS[name]  # an unknown name is the caller's bug: raise KeyError as one output would
+        for output in self.outputs:
+            try:
+                output.signal(name)
+            except Exception:
+                log.exception("%s: feedback %r failed", output.name, name)

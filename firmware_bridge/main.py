@@ -25,11 +25,12 @@ from .counter_loop import CounterLoop
 from .device import DeviceState
 from .drivers import build_nfc, build_readers, build_scanners
 from .errors import DeviceConfigError, DeviceError, DeviceNotFound
-from .feedback import Feedback, LogFeedback
+from .feedback import Feedback, FeedbackSet, LogFeedback
 from .feedback_board import SerialFeedback
 from .health import HealthListener
 from .print_loop import PrintLoop
-from .printer import build_printer
+from .printer import ReceiptPrinter, build_printer
+from .printer_buzzer import PrinterBuzzer
 from .runner import LoopThread
 from .sim import FifoReader
 
@@ -82,14 +83,28 @@ class Bridge:
         return not stuck
 
 
-def build_feedback(spec: str) -> Feedback:
-    """The feedback setting: log, or serial:PORT for a feedback board."""
-    kind, _, arg = spec.strip().partition(":")
-    if kind == "log" and not arg:
-        return LogFeedback()
-    if kind == "serial" and arg:
-        return SerialFeedback(arg)
-    raise DeviceConfigError(f"feedback {spec!r}: use log or serial:/dev/ttyACM1")
+def build_feedback(spec: str, printer: ReceiptPrinter | None = None) -> Feedback:
+    """The feedback setting, comma separated: log, serial:PORT (a feedback board), printer
+    (the receipt printer's buzzer). Raises DeviceConfigError naming the entry at fault."""
+    outputs: list[Feedback] = []
+    for entry in (part.strip() for part in spec.split(",")):
+        kind, _, arg = entry.partition(":")
+        if kind == "log" and not arg:
+            outputs.append(LogFeedback())
+        elif kind == "serial" and arg:
+            outputs.append(SerialFeedback(arg))
+        elif entry == "printer":
+            if printer is None or not printer.has_buzzer:
+                raise DeviceConfigError(
+                    "feedback 'printer': the printer setting names no printer with a buzzer "
+                    "(use serial:, usb:, tcp: or file:)"
+                )
+            outputs.append(PrinterBuzzer(printer))
+        else:
+            raise DeviceConfigError(
+                f"feedback {entry!r}: use log, serial:/dev/ttyACM1 or printer (comma separated)"
+            )
+    return outputs[0] if len(outputs) == 1 else FeedbackSet(outputs)
 
 
 def start_bridge(settings: Settings) -> Bridge:
@@ -99,7 +114,7 @@ def start_bridge(settings: Settings) -> Bridge:
         readers += [r for r in (build_nfc(settings.nfc),) if r is not None]
         readers += build_scanners(settings.scanners, settings.keyboard_layout)
         printer = build_printer(settings.printer, settings.printer_width)
-        build_feedback(settings.feedback)
+        build_feedback(settings.feedback, printer)
     except DeviceConfigError as exc:
         raise StartupError(f"configuration problem: {exc}", EXIT_CONFIG) from None
     try:
@@ -108,7 +123,7 @@ def start_bridge(settings: Settings) -> Bridge:
         # describe() hides a password in a database URL
         where = settings.describe()["database_url"] or settings.db_path
         raise StartupError(f"cannot open the database {where}: {exc}") from None
-    feedback = build_feedback(settings.feedback)
+    feedback = build_feedback(settings.feedback, printer)
     health = HealthListener()
     loops = [CounterLoop(reader, feedback, health=health) for reader in readers]
     services = []

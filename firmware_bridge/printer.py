@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from urllib.parse import parse_qsl
+
+from escpos.printer import Dummy
 
 from .device import Device
 from .errors import DeviceConfigError, DeviceLost, DeviceNotFound
@@ -46,9 +50,13 @@ STATUS_TEXT = {
 class ReceiptPrinter(Device):
     """Base of printers: status() before a job, print_receipt() for the job."""
 
+    has_buzzer = False
+
     def __init__(self, name: str = "printer", width_mm: int = 80):
         super().__init__(name)
         self.width_mm = paper(width_mm).mm
+        # one connection at a time: a beep waits for the slip being printed, never cuts into it
+        self.lock = threading.Lock()
 
     def status(self) -> PrinterStatus:
         return PrinterStatus.READY
@@ -56,6 +64,22 @@ class ReceiptPrinter(Device):
     def print_receipt(self, receipt) -> None:
         """Print one slip whole. Raises DeviceLost if the printer went away on the way."""
         raise NotImplementedError
+
+    def buzz(self, times: int, duration: int, *, not_after: float | None = None) -> bool:
+        """Sound the printer's buzzer `times` beeps of `duration` (1-9 each) with python-escpos'
+        buzzer command. False if the printer stayed busy until `not_after` (time.monotonic());
+        raises DeviceLost if it cannot be reached."""
+        wait = -1 if not_after is None else max(0.0, not_after - time.monotonic())
+        if not self.lock.acquire(timeout=wait):
+            return False
+        try:
+            self._buzz(times, duration)
+        finally:
+            self.lock.release()
+        return True
+
+    def _buzz(self, times: int, duration: int) -> None:
+        raise DeviceLost(f"{self.name}: this printer has no buzzer")
 
 
 class PreviewPrinter(ReceiptPrinter):
@@ -72,8 +96,18 @@ class FilePrinter(ReceiptPrinter):
         super().__init__("printer", width_mm)
         self.path = path
 
+    has_buzzer = True  # a device node such as /dev/usb/lp0 passes the command on
+
     def print_receipt(self, receipt) -> None:
-        data = render_escpos(receipt, self.width_mm)
+        with self.lock:
+            self._append(render_escpos(receipt, self.width_mm))
+
+    def _buzz(self, times: int, duration: int) -> None:
+        command = Dummy()
+        command.buzzer(times, duration)
+        self._append(command.output)
+
+    def _append(self, data: bytes) -> None:
         try:
             with open(self.path, "ab") as out:
                 out.write(data)
@@ -101,7 +135,13 @@ class EscposPrinter(ReceiptPrinter):
             raise DeviceNotFound(f"{self.name}: cannot reach {self.where}: {exc}") from exc
         return printer
 
+    has_buzzer = True
+
     def status(self) -> PrinterStatus:
+        with self.lock:
+            return self._status()
+
+    def _status(self) -> PrinterStatus:
         try:
             printer = self._session()
         except DeviceNotFound as exc:
@@ -121,14 +161,21 @@ class EscposPrinter(ReceiptPrinter):
             _close_quietly(printer)
 
     def print_receipt(self, receipt) -> None:
+        with self.lock:
+            self._send(lambda printer: draw_escpos(receipt, printer, self.width_mm), "printing")
+
+    def _buzz(self, times: int, duration: int) -> None:
+        self._send(lambda printer: printer.buzzer(times, duration), "beeping")
+
+    def _send(self, draw: Callable[[object], None], doing: str) -> None:
         try:
             printer = self._session()
         except DeviceNotFound as exc:
             raise DeviceLost(str(exc)) from exc
         try:
-            draw_escpos(receipt, printer, self.width_mm)
+            draw(printer)
         except Exception as exc:
-            raise DeviceLost(f"{self.name}: {self.where} failed while printing: {exc}") from exc
+            raise DeviceLost(f"{self.name}: {self.where} failed while {doing}: {exc}") from exc
         finally:
             _close_quietly(printer)
 

@@ -60,6 +60,6 @@ def test_a_missing_board_is_skipped_quietly(tmp_path):
 def test_the_feedback_setting():
     assert isinstance(build_feedback("log"), LogFeedback)
     assert build_feedback("serial:/dev/ttyACM1").port == "/dev/ttyACM1"
-    with pytest.raises(DeviceConfigError, match="use log or serial"):
+    with pytest.raises(DeviceConfigError, match="use log, serial"):
         build_feedback("gpio:17")
     assert all(pattern.led for pattern in SIGNALS.values())
