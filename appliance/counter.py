@@ -241,7 +241,7 @@ def _tap_card(db, box, token, now, source, stamps, amount_cents, staff_id, synce
         {
             "card": code,
             "nfc_uid": token.value if token.kind == "nfc" else None,
-            "member": {"id": member_id, "external_id": external_id},
+            "member": {"id": member_id, "external_id": external_id, "name": name},
             "at": now_us,
             "stamps": stamps,
             "amount_cents": amount_cents,

@@ -104,6 +104,8 @@ class StaffUser(BaseModel):
     password_hash = CharField()
     role = CharField(default="staff")  # owner | staff
     created_at = MomentField()
+    # a one-time or generated password (setup slip, set by an owner): chosen anew at login
+    must_change_password = BooleanField(default=False)
 
 
 class Visit(BaseModel):
@@ -139,6 +141,9 @@ class Voucher(BaseModel):
     # voided by the owner: valid_until is moved to the void time too, so redemption refuses it
     voided_at = MomentField(null=True)
     voided_by = CharField(null=True)
+    # chain mode (schema 11): claimed | provisional | conflict | remote; the redemption's event
+    chain_state = CharField(null=True, max_length=16)
+    chain_event = CharField(null=True, max_length=36)
 
     class Meta:
         indexes = ((("member", "redeemed_at"), False),)
@@ -248,6 +253,19 @@ class EnrolmentCode(BaseModel):
     expires_at = MomentField()
     used_at = MomentField(null=True)
     member_id = IntegerField(null=True)
+
+
+class Suppression(BaseModel):
+    """An address that must get no marketing, kept as an HMAC only (schema 13)."""
+
+    id = AutoField()
+    channel = CharField()  # email | sms
+    address_hash = CharField()
+    reason = CharField()  # unsubscribed | bounced | erased
+    at = MomentField()
+
+    class Meta:
+        indexes = ((("channel", "address_hash", "reason"), True),)
 
 
 class ShopSetting(BaseModel):
@@ -406,6 +424,64 @@ class ChainRedemption(BaseModel):
     by = CharField(default="")
 
 
+# -- chain mode (schema 11): the mirror's state, voucher claims and conflicts -----------------
+
+
+class ChainCard(BaseModel):
+    """Hub: a card seen in any shop, and whose it is."""
+
+    code = CharField(primary_key=True)
+    nfc_uid = CharField(null=True)
+    member_ref = CharField()
+    name = CharField(default="")
+    home_box = CharField(max_length=36)
+    updated_at = BigIntegerField()
+
+
+class ChainClaim(BaseModel):
+    """Hub: a voucher's one accepted redemption (the primary key decides the winner)."""
+
+    voucher_code = CharField(primary_key=True)
+    box_id = CharField(max_length=36)
+    event_id = CharField(max_length=36)
+    at = BigIntegerField()
+    online = BooleanField()
+    claimed_at = BigIntegerField()
+
+
+class ChainConflict(BaseModel):
+    """A redemption that lost to another shop's (hub: recorded; box: mirrored back)."""
+
+    id = AutoField()
+    voucher_code = CharField(index=True)
+    event_id = CharField(max_length=36, unique=True)
+    box_id = CharField(max_length=36)
+    winner_box = CharField(max_length=36)
+    at = BigIntegerField()
+    recorded_at = BigIntegerField()
+    policy = CharField(null=True)
+    resolved_at = BigIntegerField(null=True)
+    resolved_by = CharField(null=True)
+    note = CharField(default="")
+
+
+class ChainDirty(BaseModel):
+    """Hub: a card's or voucher's state to publish again (subject), since changed_at."""
+
+    subject = CharField(primary_key=True)
+    changed_at = BigIntegerField()
+
+
+class ChainCardState(BaseModel):
+    """Box: other shops' stamps on a card already applied here."""
+
+    card_code = CharField(primary_key=True)
+    remote_stamps = IntegerField(default=0)
+    remote_visits = IntegerField(default=0)
+    remote_last_at = BigIntegerField(null=True)
+    updated_at = BigIntegerField()
+
+
 ALL_MODELS = [
     DeviceHealth,
     Program,
@@ -426,6 +502,7 @@ ALL_MODELS = [
     LoginAttempt,
     Consent,
     EnrolmentCode,
+    Suppression,
     ShopSetting,
     WalletPass,
     WalletRegistration,
@@ -436,4 +513,9 @@ ALL_MODELS = [
     ChainVisit,
     ChainVoucher,
     ChainRedemption,
+    ChainCard,
+    ChainClaim,
+    ChainConflict,
+    ChainDirty,
+    ChainCardState,
 ]

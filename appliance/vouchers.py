@@ -83,6 +83,51 @@ def voucher_refusal(valid_from, valid_until, redeemed_at, now_us, zone):
     return None
 
 
+_REDEEM = "UPDATE voucher SET redeemed_at = ?, redeemed_by = ? WHERE id = ? AND redeemed_at IS NULL"
+_REDEEM_CHAIN = (
+    "UPDATE voucher SET redeemed_at = ?, redeemed_by = ?, chain_state = ?, chain_event = ?"
+    " WHERE id = ? AND redeemed_at IS NULL"
+)
+_LOCAL_STATE = "SELECT valid_from, valid_until, redeemed_at FROM voucher WHERE code = ?"
+
+
+@dataclass
+class _ChainClaim:
+    state: str  # claimed | provisional
+    event_id: str
+    refusal: tuple[str, str] | None = None
+
+
+def _claim_at_centre(box, code: str, now_us: int) -> _ChainClaim | None:
+    """Chain mode: claim the voucher at the centre before redeeming it here.
+
+    Outside the write transaction (the answer may take the whole timeout). Without an answer
+    the redemption is provisional; a voucher this box refuses anyway is not claimed.
+    """
+    import uuid
+
+    from .chain.claims import claim_voucher
+    from .chain.events import box_id
+
+    db = box.db
+    row = db.execute_sql(sql(_LOCAL_STATE, db), (code,)).fetchone()
+    if row is None or voucher_refusal(*row, now_us, box.zone):
+        return None
+    event_id = str(uuid.uuid4())
+    request = {"voucher": code, "box": box_id(db), "event": event_id, "at": now_us}
+    answer = claim_voucher(
+        box.settings.chain_nats_url, request, box.settings.chain_claim_timeout_ms / 1000
+    )
+    if answer is None:
+        return _ChainClaim("provisional", event_id)
+    if answer["ok"]:
+        return _ChainClaim("claimed", event_id)
+    when = _when(answer["at"], box.zone)
+    return _ChainClaim(
+        "claimed", event_id, ("already_redeemed", f"Already redeemed in another shop on {when}.")
+    )
+
+
 @dataclass
 class RedeemResult:
     status: str  # redeemed | refused
@@ -114,6 +159,7 @@ def redeem_voucher(
         return RedeemResult("refused", "invalid_code", f"Voucher refused: {exc}")
     db = box.db
     now_us = to_micros(now)
+    chain = _claim_at_centre(box, code, now_us) if box.settings.chain_nats_url else None
     with db.atomic():
         row = db.execute_sql(
             sql(
@@ -130,16 +176,17 @@ def redeem_voucher(
         voucher = voucher_dict(code, vkind, reward, start, end)
         member = {"id": member_id, "external_id": external_id, "name": name}
         refusal = voucher_refusal(start, end, redeemed_at, now_us, box.zone)
+        if refusal is None and chain is not None:
+            refusal = chain.refusal
         if refusal is None:
             # the guard is the single-use rule: of two redeemers only one matches a NULL
-            changed = db.execute_sql(
-                sql(
-                    "UPDATE voucher SET redeemed_at = ?, redeemed_by = ?"
-                    " WHERE id = ? AND redeemed_at IS NULL",
-                    db,
-                ),
-                (now_us, str(by)[:80], vid),
-            ).rowcount
+            if chain is None:
+                changed = db.execute_sql(sql(_REDEEM, db), (now_us, str(by)[:80], vid)).rowcount
+            else:
+                changed = db.execute_sql(
+                    sql(_REDEEM_CHAIN, db),
+                    (now_us, str(by)[:80], chain.state, chain.event_id, vid),
+                ).rowcount
             if changed != 1:
                 refusal = "already_redeemed", "Already redeemed a moment ago."
         if refusal:
@@ -171,8 +218,10 @@ def redeem_voucher(
                     "at": now_us,
                     "by": str(by)[:80],
                     "source": str(source)[:40],
+                    "provisional": chain is not None and chain.state == "provisional",
                 },
                 now_us,
+                chain.event_id if chain is not None else None,
             )
         event = CounterResult(
             status,

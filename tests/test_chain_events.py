@@ -42,7 +42,7 @@ def test_a_stamp_writes_one_unsent_event_with_the_visit(anna, box):
     assert payload == {
         "card": anna["cards"][0]["code"].replace("-", ""),
         "nfc_uid": UID,
-        "member": {"id": anna["id"], "external_id": None},
+        "member": {"id": anna["id"], "external_id": None, "name": "Anna"},
         "at": to_micros(T0),
         "stamps": 1,
         "amount_cents": 450,
@@ -82,6 +82,7 @@ def test_a_redemption_writes_one_event_and_a_refusal_none(anna):
         "at": to_micros(at),
         "by": "anna-staff",
         "source": "counter",
+        "provisional": False,
     }
     assert len(_events()) == 2
 

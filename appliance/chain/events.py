@@ -27,9 +27,12 @@ def box_id(db) -> str:
     return found
 
 
-def record_chain_event(db, type_: str, payload: dict, now_us: int) -> str:
-    """Insert one event row; call inside the business change's transaction. Returns its UUID."""
-    event_id = str(uuid.uuid4())
+def record_chain_event(
+    db, type_: str, payload: dict, now_us: int, event_id: str | None = None
+) -> str:
+    """Insert one event row; call inside the business change's transaction. Returns its UUID
+    (`event_id` when the change was announced under it already, as a voucher claim is)."""
+    event_id = event_id or str(uuid.uuid4())
     db.execute_sql(
         sql(_INSERT, db),
         (

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from ..clock import to_micros, utcnow
 from ..db import sql
+from .claims import settle_redemption
 from .events import EVENT_SCHEMA
 from .relay import stream_name
+from .state import mark_dirty
 
 EVENTS = "EVENTS"
 CONSUMER = "INGEST"
@@ -34,6 +36,14 @@ _VOUCHER = (
 )
 _REDEMPTION = (
     "INSERT INTO chain_redemption (event_id, box_id, voucher_code, at, by) VALUES (?, ?, ?, ?, ?)"
+)
+# the card's owner as first reported; a later report only fills in a missing NFC UID or name
+_CARD = (
+    "INSERT INTO chain_card (code, nfc_uid, member_ref, name, home_box, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET"
+    " nfc_uid = COALESCE(chain_card.nfc_uid, excluded.nfc_uid),"
+    " name = CASE WHEN chain_card.name = '' THEN excluded.name ELSE chain_card.name END,"
+    " updated_at = excluded.updated_at"
 )
 
 
@@ -69,6 +79,18 @@ def apply_event(db, event: dict, now_us: int) -> bool:
                 body["clock_synced"],
             ),  # fmt: skip
         )
+        db.execute_sql(
+            sql(_CARD, db),
+            (
+                body["card"],
+                body.get("nfc_uid"),
+                member_ref,
+                body["member"].get("name") or "",
+                box,
+                now_us,
+            ),  # fmt: skip
+        )
+        mark_dirty(db, "card", body["card"], now_us)
         for v in body["vouchers"]:
             db.execute_sql(
                 sql(_VOUCHER, db),
@@ -83,10 +105,14 @@ def apply_event(db, event: dict, now_us: int) -> bool:
                     v["valid_until"],
                 ),  # fmt: skip
             )
+            mark_dirty(db, "voucher", v["code"], now_us)
     elif event["type"] == "redeem":
         db.execute_sql(
             sql(_REDEMPTION, db), (event["id"], box, body["voucher"], body["at"], body["by"])
         )
+        # an online redemption claimed the voucher already (same event id); a provisional
+        # one claims it now: the first to arrive wins, a later one is a conflict
+        settle_redemption(db, body["voucher"], box, event["id"], body["at"], False, now_us)
     return True
 
 

@@ -1,0 +1,228 @@
+"""The box's copy of the centre's STATE stream, applied to its own SQLite.
+
+The box's nats-server mirrors the hub's STATE stream (its own copy, so a box that was cut
+off catches up from its own store); the mirror consumer applies each state and acks after
+the SQLite commit. States carry per-shop totals: the box adds only what other shops did
+beyond what it already applied (chain_card_state), never its own visits, and writes no
+chain event for it, so nothing it applies goes back to the centre.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from ..clock import from_micros, to_micros, utcnow
+from ..db import sql
+from ..program import advance, load_program
+from .events import box_id as read_box_id
+from .state import STATE
+
+CONSUMER = "APPLY"
+
+_CARD = "SELECT id, member_id FROM card WHERE code = ?"
+_APPLIED = "SELECT remote_stamps, remote_visits FROM chain_card_state WHERE card_code = ?"
+_SAVE_APPLIED = (
+    "INSERT INTO chain_card_state (card_code, remote_stamps, remote_visits, remote_last_at,"
+    " updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (card_code) DO UPDATE SET"
+    " remote_stamps = excluded.remote_stamps, remote_visits = excluded.remote_visits,"
+    " remote_last_at = excluded.remote_last_at, updated_at = excluded.updated_at"
+)
+_MEMBER = "SELECT stamps, rounds FROM member WHERE id = ?"
+_ADD_REMOTE = (
+    "UPDATE member SET stamps = ?, rounds = ?, visit_count = visit_count + ?,"
+    # other shops' last stamp counts for the cooldown here too
+    " last_stamp_at = CASE WHEN last_stamp_at IS NULL OR last_stamp_at < ? THEN ?"
+    " ELSE last_stamp_at END,"
+    " last_visit_at = CASE WHEN last_visit_at IS NULL OR last_visit_at < ? THEN ?"
+    " ELSE last_visit_at END,"
+    " first_visit_at = COALESCE(first_visit_at, ?) WHERE id = ?"
+)
+_VOUCHER = "SELECT id, redeemed_at, chain_event, chain_state, member_id FROM voucher WHERE code = ?"
+_NEW_VOUCHER = (
+    "INSERT INTO voucher (code, member_id, kind, reward, issued_at, valid_from, valid_until,"
+    " source_key, chain_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'remote')"
+)
+_REDEEMED_ELSEWHERE = (
+    "UPDATE voucher SET redeemed_at = ?, redeemed_by = ?, chain_state = 'remote'"
+    " WHERE id = ? AND redeemed_at IS NULL"
+)
+_MARK = "UPDATE voucher SET chain_state = ? WHERE id = ?"
+_CONFLICT = (
+    "INSERT INTO chain_conflict (voucher_code, event_id, box_id, winner_box, at, recorded_at,"
+    " note) VALUES (?, ?, ?, ?, ?, ?, '') ON CONFLICT (event_id) DO NOTHING"
+)
+
+
+def _local_card(db, card: dict, now_us: int) -> int | None:
+    """The local member id of a chain card; enrols the card here when another shop made it."""
+    row = db.execute_sql(sql(_CARD, db), (card["code"],)).fetchone()
+    if row is not None:
+        return row[1]
+    from ..models import Card, Member
+
+    uid = card.get("nfc_uid")
+    if uid and Card.select().where(Card.nfc_uid == uid).exists(db):
+        uid = None  # this box gave that UID to a card of its own: keep ours, use the code
+    now = from_micros(now_us)
+    # the database is named (not the bound default): one process may hold several boxes
+    member_id = Member.insert(
+        name=card.get("name") or "", joined_at=now, consent_source="chain"
+    ).execute(db)
+    Card.insert(
+        member=member_id, code=card["code"], nfc_uid=uid, label="chain", created_at=now
+    ).execute(db)
+    return member_id
+
+
+def apply_card(db, me: str, state: dict, now_us: int) -> int:
+    """Add other shops' new stamps on this card; returns the stamps added."""
+    member_id = _local_card(db, state, now_us)
+    others = [v for b, v in state["boxes"].items() if b != me]
+    stamps = sum(v["stamps"] for v in others)
+    visits = sum(v["visits"] for v in others)
+    last = max((v["last_at"] for v in others), default=None)
+    code = state["code"]
+    applied = db.execute_sql(sql(_APPLIED, db), (code,)).fetchone()
+    before_stamps, before_visits = applied or (0, 0)
+    add, more_visits = stamps - before_stamps, visits - before_visits
+    if add <= 0 and more_visits <= 0:
+        return 0  # an old or repeated state
+    cur, rounds = db.execute_sql(sql(_MEMBER, db), (member_id,)).fetchone()
+    # the shop where a tier was reached issued its voucher: here the stamps only move on
+    new_stamps, new_rounds, _unlocked = advance(cur, rounds, max(add, 0), load_program(db).tiers)
+    db.execute_sql(
+        sql(_ADD_REMOTE, db),
+        (new_stamps, new_rounds, max(more_visits, 0), last, last, last, last, last, member_id),
+    )
+    db.execute_sql(sql(_SAVE_APPLIED, db), (code, stamps, visits, last, now_us))
+    return max(add, 0)
+
+
+def apply_voucher(db, me: str, state: dict, now_us: int) -> str | None:
+    """Bring a voucher in line with the centre; returns what changed (or None)."""
+    code = state["voucher"]
+    row = db.execute_sql(sql(_VOUCHER, db), (code,)).fetchone()
+    if row is None:
+        if state.get("card") is None:
+            return None  # the centre has its redemption but not yet where it came from
+        member_id = _local_card(db, state["card"], now_us)
+        db.execute_sql(
+            sql(_NEW_VOUCHER, db),
+            (
+                code,
+                member_id,
+                state["kind"],
+                state["reward"],
+                state["valid_from"],
+                state["valid_from"],
+                state["valid_until"],
+                f"chain:{code}",
+            ),  # fmt: skip
+        )
+        row = db.execute_sql(sql(_VOUCHER, db), (code,)).fetchone()
+        changed = "added"
+    else:
+        changed = None
+    vid, redeemed_at, my_event, chain_state, _member = row
+    won = state.get("redeemed")
+    if won is None:
+        return changed
+    mine = won["box"] == me and won["event"] == my_event
+    if mine:
+        if chain_state != "claimed":
+            db.execute_sql(sql(_MARK, db), ("claimed", vid))
+            return "claimed"
+        return changed
+    if redeemed_at is None:
+        db.execute_sql(sql(_REDEEMED_ELSEWHERE, db), (won["at"], f"chain:{won['box'][:8]}", vid))
+        return "redeemed_elsewhere"
+    lost = [c for c in state["conflicts"] if c["box"] == me and c["event"] == my_event]
+    if lost and chain_state != "conflict":
+        c = lost[0]
+        db.execute_sql(sql(_MARK, db), ("conflict", vid))
+        db.execute_sql(sql(_CONFLICT, db), (code, c["event"], me, c["winner"], c["at"], now_us))
+        return "conflict"
+    return changed
+
+
+def apply_state(db, me: str, subject: str, state: dict, now_us: int):
+    if subject.startswith("chain.state.card."):
+        return apply_card(db, me, state, now_us)
+    return apply_voucher(db, me, state, now_us)
+
+
+class Mirror:
+    """initialize() once, loop(now) repeatedly, shutdown(): the box's STATE copy → SQLite."""
+
+    def __init__(self, db, nats_url: str, batch: int = 256, timeout: float = 5.0) -> None:
+        self.db, self.nats_url, self.batch, self.timeout = db, nats_url, batch, timeout
+        self.me = read_box_id(db)
+        self.applied = 0
+        self._aio = asyncio.new_event_loop()
+        self._nc = self._sub = None
+
+    def _run(self, coro):
+        return self._aio.run_until_complete(coro)
+
+    def initialize(self) -> None:
+        import nats
+        from nats.js.api import (
+            AckPolicy,
+            ConsumerConfig,
+            ExternalStream,
+            StreamConfig,
+            StreamSource,
+        )
+
+        async def connect():
+            self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
+            js = self._nc.jetstream(timeout=self.timeout)
+            hub = StreamSource(name=STATE, external=ExternalStream(api="$JS.hub.API"))
+            config = StreamConfig(name=STATE, mirror=hub, max_msgs_per_subject=1)
+            try:
+                await js.add_stream(config)
+            except Exception:  # noqa: BLE001 - made by an earlier start: keep it
+                pass
+            await js.add_consumer(
+                STATE,
+                ConsumerConfig(
+                    durable_name=CONSUMER, ack_policy=AckPolicy.EXPLICIT, ack_wait=30,
+                    max_ack_pending=10_000,
+                ),
+            )  # fmt: skip
+            self._sub = await js.pull_subscribe_bind(durable=CONSUMER, stream=STATE)
+
+        self._run(connect())
+
+    def fetch(self, timeout: float = 1.0) -> list:
+        from nats.errors import Error as NatsError
+
+        try:
+            return self._run(self._sub.fetch(self.batch, timeout=timeout))
+        except (TimeoutError, NatsError):
+            return []
+
+    def apply(self, msgs, now=None) -> None:
+        now_us = to_micros(now or utcnow())
+        with self.db.atomic():
+            for msg in msgs:
+                apply_state(self.db, self.me, msg.subject, json.loads(msg.data), now_us)
+        self.applied += len(msgs)
+
+    def loop(self, now=None, timeout: float = 1.0) -> int:
+        msgs = self.fetch(timeout)
+        if msgs:
+            self.apply(msgs, now)
+
+            async def ack():
+                for m in msgs:
+                    await m.ack()
+
+            self._run(ack())
+        return len(msgs)
+
+    def shutdown(self) -> None:
+        if self._nc is not None:
+            self._run(self._nc.close())
+        self._aio.close()

@@ -1,0 +1,109 @@
+"""The centre's STATE stream mirrored by every box: shop B sees shop A's stamps and vouchers,
+and a voucher redeemed in one shop is redeemed everywhere (real nats-servers, PostgreSQL)."""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from appliance.chain.mirror import apply_state
+from appliance.chain.state import card_state
+from appliance.counter import handle
+from appliance.db import open_database
+from appliance.members import add_member
+from appliance.settings import load_settings
+from appliance.vouchers import redeem_voucher
+
+from ..conftest import T0
+from .chain_net import Chain
+
+UID = "04A23B4C5D6E7F"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC")
+
+
+@pytest.fixture
+def hub_db(pg_url, tmp_path):
+    db = open_database(
+        load_settings(environ={}, data_dir=tmp_path / "hub", database_url=pg_url), bind=False
+    )
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def chain(tmp_path, hub_db, hub_nats):
+    chain = Chain(tmp_path, hub_db, hub_nats, boxes=2)
+    yield chain
+    chain.close()
+
+
+def _member(shop, uid=UID):
+    return shop.box.db.execute_sql(
+        "SELECT m.stamps, m.visit_count, m.last_stamp_at FROM card c"
+        " JOIN member m ON m.id = c.member_id WHERE c.nfc_uid = ?",
+        (uid,),
+    ).fetchone()
+
+
+def test_stamps_in_one_shop_show_in_the_other_and_are_counted_once(chain):
+    a, b = chain.shops
+    a.use()
+    add_member("Anna", card_uid=UID, now=T0)
+    for i in range(3):
+        assert handle(UID, "t", now=T0 + timedelta(hours=i + 1), box=a.box).status == "stamped"
+    assert chain.settle(lambda: (_member(b) or (0,))[0] == 3)
+    assert _member(b)[1] == 3  # visits too
+    result = handle(UID, "t", now=T0 + timedelta(hours=5), box=b.box)
+    assert result.status == "stamped" and result.card["stamps"] == 4
+    assert chain.settle(lambda: _member(a)[0] == 4)
+    chain.settle(lambda: False, limit=1.0)  # let any late state arrive: nothing may change
+    assert _member(a)[:2] == _member(b)[:2] == (4, 4)
+    # each shop keeps its own visits; the centre has each once; nothing applied went back out
+    assert a.count("SELECT COUNT(*) FROM visit") == 3
+    assert b.count("SELECT COUNT(*) FROM visit") == 1
+    assert b.count("SELECT COUNT(*) FROM event") == 1
+    assert chain.hub_count("SELECT COUNT(*) FROM chain_visit") == 4
+    assert chain.hub_count("SELECT COUNT(*) FROM chain_inbox") == 4
+    # a state delivered again adds nothing
+    code = a.box.db.execute_sql("SELECT code FROM card WHERE nfc_uid = ?", (UID,)).fetchone()[0]
+    state = json.loads(json.dumps(card_state(chain.hub_db, code)))
+    with b.box.db.atomic():
+        assert apply_state(b.box.db, b.id, f"chain.state.card.{code}", state, 0) == 0
+    assert _member(b)[:2] == (4, 4)
+
+
+def test_the_cooldown_holds_across_shops(chain):
+    a, b = chain.shops
+    a.use()
+    add_member("Anna", card_uid=UID, now=T0)
+    handle(UID, "t", now=T0 + timedelta(hours=1), box=a.box)
+    assert chain.settle(lambda: (_member(b) or (0,))[0] == 1)
+    later = handle(UID, "t", now=T0 + timedelta(hours=1, minutes=5), box=b.box)
+    assert later.status == "cooldown"
+
+
+def test_a_voucher_unlocked_in_one_shop_is_redeemed_in_another_exactly_once(chain):
+    a, b = chain.shops
+    a.use()
+    add_member("Anna", card_uid=UID, now=T0)
+    code = handle(UID, "t", stamps=10, now=T0 + timedelta(hours=1), box=a.box).unlocked[0]["code"]
+    plain = code.replace("-", "")
+    in_b = f"SELECT COUNT(*) FROM voucher WHERE code = '{plain}'"
+    assert chain.settle(lambda: b.count(in_b) == 1)
+    b.use()
+    done = redeem_voucher(code, now=T0 + timedelta(hours=2), box=b.box)
+    assert done.status == "redeemed"
+    assert b.box.db.execute_sql(
+        "SELECT chain_state FROM voucher WHERE code = ?", (plain,)
+    ).fetchone() == ("claimed",)
+    gone = f"SELECT COUNT(*) FROM voucher WHERE redeemed_at IS NOT NULL AND code = '{plain}'"
+    assert chain.settle(lambda: a.count(gone) == 1)
+    a.use()
+    again = redeem_voucher(code, now=T0 + timedelta(hours=3), box=a.box)
+    assert again.status == "refused" and again.reason == "already_redeemed"
+    assert chain.hub_count("SELECT COUNT(*) FROM chain_claim") == 1
+    assert chain.hub_count("SELECT COUNT(*) FROM chain_conflict") == 0
