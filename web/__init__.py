@@ -16,6 +16,7 @@ from appliance.settings import load_settings
 
 from . import (
     admin,
+    admin_campaigns,
     api,
     auth,
     counter,
@@ -77,6 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(members.bp)
+    app.register_blueprint(admin_campaigns.bp)
     app.register_blueprint(signup.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(health.bp)

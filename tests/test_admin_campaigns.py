@@ -1,0 +1,371 @@
+"""The owner's retention pages through the real app: segments, campaigns, automations.
+
+A real box and SMTP server (aiosmtpd on loopback); the owner clicks through the pages with
+Flask's test client; delivery runs the core's worker round in this process.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from appliance import automations, campaigns, segments
+from appliance import box as box_mod
+from appliance.channels.delivery import deliver_all
+from appliance.clock import utcnow
+from appliance.members import add_member
+from appliance.models import AuditLog, Campaign, Member, Outbox
+from appliance.provision import init_box
+from appliance.shop import save_shop_settings
+from appliance.staff import create_staff
+
+from .conftest import T0
+from .test_campaigns import Sink, SmtpServer, smtp_settings
+from .test_web import csrf_token, log_in, make_app
+
+HOSTILE = "<script>alert(1)</script>"
+STAFF_PASSWORD = "counter-pass-123"
+
+
+@pytest.fixture
+def smtp():
+    sink = Sink()
+    server = SmtpServer(sink)
+    server.start()
+    yield server, sink
+    server.stop()
+
+
+@pytest.fixture
+def shop(settings, smtp):
+    """A box mailing the loopback server, three members who joined yesterday, the app."""
+    controller, _ = smtp
+    s = smtp_settings(settings, controller.port, public_url="https://box.example")
+    info = init_box(s, now=T0)
+    yesterday = utcnow() - timedelta(days=1)
+    ids = {
+        "anna": add_member("Anna Berg", "anna@example.com", now=yesterday)["id"],
+        "ben": add_member("Ben", "ben@example.com", now=yesterday)["id"],  # no consent
+        "eve": add_member(f"{HOSTILE} Eve", "eve@example.com", now=yesterday)["id"],
+    }
+    Member.update(email_consent_at=yesterday).where(
+        Member.id.in_([ids["anna"], ids["eve"]])
+    ).execute()
+    app = make_app(s)
+    yield app, info, ids
+    box_mod.stop()
+
+
+@pytest.fixture
+def owner(shop):
+    app, info, _ = shop
+    client = app.test_client()
+    log_in(client, info["owner"]["password"])
+    return client
+
+
+def _token(client) -> str:
+    return csrf_token(client.get("/admin/campaigns/new"))
+
+
+def _content(**fields) -> dict:
+    return {f"c.{key.replace('__', '.')}": value for key, value in fields.items()}
+
+
+def _create(owner, *, name="November", channels=("email",), segment="new-joiners", **content):
+    content = content or {
+        "email__all__subject": "Hello {{first_name}}",
+        "email__all__text": "You have {{stamps}} stamps at {{shop_name}}.",
+    }
+    data = {
+        "csrf_token": _token(owner),
+        "name": name,
+        "segment": segment,
+        "params": "days=30",
+        "channels": list(channels),
+        "voucher_days": "30",
+        **_content(**content),
+    }
+    return owner.post("/admin/campaigns/new", data=data)
+
+
+def _counts(page: str) -> dict:
+    return {k: int(v) for k, v in re.findall(r'data-count="(\w+)">(\d+)<', page)}
+
+
+def test_every_retention_page_is_the_owners_and_staff_are_refused(shop, owner):
+    app, _, ids = shop
+    assert _create(owner).status_code == 302
+    create_staff("barista", STAFF_PASSWORD, "staff", actor="owner")
+    staff = app.test_client()
+    assert log_in(staff, STAFF_PASSWORD, username="barista").status_code == 302
+    token = csrf_token(staff.get("/counter"))
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("campaigns.")]
+    assert len(rules) >= 18
+    cid = Campaign.select().first().id
+    values = {"campaign_id": cid, "member_id": ids["anna"]}
+    for rule in rules:
+        assert getattr(app.view_functions[rule.endpoint], "owner_only", False), rule.endpoint
+        args = {
+            k: values.get(k, "win_back" if "automation" in rule.endpoint else "inactive")
+            for k in rule.arguments
+        }
+        url = rule.build(args)[1]
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = staff.open(url, method=method, data={"csrf_token": token})
+            assert response.status_code == 403, (method, url)
+            if method == "GET":
+                assert owner.get(url).status_code == 200, url
+    assert Campaign.get_by_id(cid).state == "draft"  # staff changed nothing
+
+
+def test_a_form_without_its_csrf_token_is_refused(shop, owner):
+    data = {"name": "x", "segment": "inactive", "channels": ["email"]}
+    data.update(_content(email__all__subject="s", email__all__text="t"))
+    assert owner.post("/admin/campaigns/new", data=data).status_code == 400
+    assert owner.post("/admin/segments/save", data={"name": "x", "kind": "inactive"}).status_code
+    assert Campaign.select().count() == 0 and segments.saved_names() == []
+    assert _create(owner).status_code == 302
+    cid = Campaign.select().first().id
+    for action in ("send", "cancel", "test"):
+        assert owner.post(f"/admin/campaigns/{cid}/{action}").status_code == 400
+    assert owner.post("/admin/automations/welcome", data={"enabled": "on"}).status_code == 400
+    assert Outbox.select().count() == 0 and not automations.load("welcome")["enabled"]
+
+
+def test_create_preview_send_and_progress_counts_match_the_outbox(shop, owner, smtp):
+    _, _, ids = shop
+    _, sink = smtp
+    response = _create(owner)
+    assert response.status_code == 302
+    cid = int(response.location.rsplit("/", 1)[1])
+    page = owner.get(response.location).get_data(as_text=True)
+    assert "November" in page and _counts(page)["recipients"] == 0
+    # preview for Anna: her name filled in, her address, the email itself in a sandboxed frame
+    page = owner.get(f"/admin/campaigns/{cid}/preview?member={ids['anna']}").get_data(as_text=True)
+    assert "Hello Anna" in page and "anna@example.com" in page
+    assert f"/admin/campaigns/{cid}/preview/{ids['anna']}/email.html" in page
+    framed = owner.get(f"/admin/campaigns/{cid}/preview/{ids['anna']}/email.html")
+    assert framed.status_code == 200 and "Hello Anna" in framed.get_data(as_text=True)
+    assert "sandbox" in framed.headers["Content-Security-Policy"]
+    assert "script-src" not in framed.headers["Content-Security-Policy"]
+    # Ben has not agreed: the preview says he would not get it
+    page = owner.get(f"/admin/campaigns/{cid}/preview?member={ids['ben']}").get_data(as_text=True)
+    assert "no consent" in page
+    # send now
+    response = owner.post(f"/admin/campaigns/{cid}/send", data={"csrf_token": _token(owner)})
+    assert response.status_code == 302
+    assert "Queued for 3 recipients" in owner.get(response.location).get_data(as_text=True)
+    deliver_all(box_mod.current(), now=utcnow() + timedelta(minutes=1))
+    page = owner.get(f"/admin/campaigns/{cid}").get_data(as_text=True)
+    counts = _counts(page)
+    rows = Outbox.select().where(Outbox.campaign_id == cid)
+    by_state = {}
+    for row in rows:
+        by_state[row.state] = by_state.get(row.state, 0) + 1
+    assert counts["recipients"] == 3 == len(rows)
+    assert counts["sent"] == by_state.get("sent", 0) == 2 == len(sink.messages)
+    assert counts["suppressed"] == by_state.get("suppressed", 0) == 1
+    assert counts["queued"] == counts["failed"] == counts["uncertain"] == 0
+    assert "no consent" in page  # the reason is shown
+    assert {"returned_7d", "returned_30d"} <= set(counts)
+    # the list shows the same progress; sending again adds nobody
+    listing = owner.get("/admin/campaigns").get_data(as_text=True)
+    assert "November" in listing
+    owner.post(f"/admin/campaigns/{cid}/send", data={"csrf_token": _token(owner)})
+    assert Outbox.select().where(Outbox.campaign_id == cid).count() == 3
+    actions = [a.action for a in AuditLog.select().where(AuditLog.action.startswith("campaign"))]
+    assert {"campaign.create", "campaign.queue"} <= set(actions)
+    assert AuditLog.get(AuditLog.action == "campaign.create").actor == "owner"
+
+
+def test_hostile_text_is_escaped_on_every_page(shop, owner):
+    _, _, ids = shop
+    response = _create(
+        owner,
+        name=HOSTILE,
+        email__all__subject=f"Hi {{{{first_name}}}} {HOSTILE}",
+        email__all__text=f"{HOSTILE} {{{{name}}}}",
+    )
+    cid = int(response.location.rsplit("/", 1)[1])
+    segments.save_segment(HOSTILE, "inactive", {"days": 10})
+    pages = [
+        "/admin/campaigns",
+        f"/admin/campaigns/{cid}",
+        f"/admin/campaigns/{cid}/edit",
+        f"/admin/campaigns/{cid}/preview?member={ids['eve']}",
+        "/admin/segments",
+        "/admin/segments/new-joiners",
+    ]
+    for url in pages:
+        page = owner.get(url).get_data(as_text=True)
+        assert HOSTILE not in page, url
+        assert "&lt;script&gt;" in page, url
+    framed = owner.get(f"/admin/campaigns/{cid}/preview/{ids['eve']}/email.html")
+    assert HOSTILE not in framed.get_data(as_text=True)
+
+
+def test_schedule_in_the_shops_zone_then_cancel(shop, owner):
+    save_shop_settings({"timezone": "Asia/Jerusalem", "currency": "EUR"}, "owner")
+    cid = int(_create(owner).location.rsplit("/", 1)[1])
+    local = (utcnow() + timedelta(days=2)).astimezone(ZoneInfo("Asia/Jerusalem"))
+    at = local.strftime("%Y-%m-%dT%H:%M")
+    response = owner.post(
+        f"/admin/campaigns/{cid}/schedule", data={"csrf_token": _token(owner), "at": at}
+    )
+    assert "Campaign scheduled" in owner.get(response.location).get_data(as_text=True)
+    c = campaigns.load(cid)
+    expected = datetime.fromisoformat(at).replace(tzinfo=ZoneInfo("Asia/Jerusalem"))
+    assert c["state"] == "scheduled"
+    assert datetime.fromisoformat(c["scheduled_at"]) == expected.astimezone(UTC)
+    # a time that has passed is refused
+    past = (utcnow() - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    response = owner.post(
+        f"/admin/campaigns/{cid}/schedule", data={"csrf_token": _token(owner), "at": past}
+    )
+    assert "That time has passed" in owner.get(response.location).get_data(as_text=True)
+    owner.post(f"/admin/campaigns/{cid}/cancel", data={"csrf_token": _token(owner)})
+    assert campaigns.load(cid)["state"] == "cancelled"
+    response = owner.post(f"/admin/campaigns/{cid}/send", data={"csrf_token": _token(owner)})
+    assert "cancelled" in owner.get(response.location).get_data(as_text=True)
+    assert Outbox.select().count() == 0
+    # the queue job for scheduled campaigns finds nothing to do
+    assert campaigns.queue_scheduled(utcnow() + timedelta(days=3)) == []
+
+
+def test_an_sms_over_640_characters_is_refused_and_the_preview_counts_parts(shop, owner):
+    _, _, ids = shop
+    response = _create(owner, channels=("sms",), sms__all__text="a" * 641)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "640" in page and "a" * 641 in page  # the owner's text is kept to shorten it
+    assert Campaign.select().count() == 0
+    Member.update(phone="+972501234567", sms_consent_at=utcnow()).execute()
+    text = "שלום {{first_name}}, " + "x" * 70
+    response = _create(owner, channels=("sms",), sms__all__text=text)
+    cid = int(response.location.rsplit("/", 1)[1])
+    page = owner.get(f"/admin/campaigns/{cid}/preview?member={ids['anna']}").get_data(as_text=True)
+    assert "שלום Anna" in page
+    assert re.search(r'class="sms-encoding">UCS-2<', page)
+    assert re.search(r'class="sms-segments">2<', page)  # 81 UCS-2 units: two parts of 67
+    assert re.search(r'class="sms-length">81 / 640<', page)
+
+
+def test_edit_a_draft_and_send_a_test_to_yourself(shop, owner, smtp):
+    _, sink = smtp
+    cid = int(_create(owner).location.rsplit("/", 1)[1])
+    page = owner.get(f"/admin/campaigns/{cid}/edit").get_data(as_text=True)
+    assert "Hello {{first_name}}" in page
+    data = {
+        "csrf_token": csrf_token(owner.get(f"/admin/campaigns/{cid}/edit")),
+        "name": "December",
+        "segment": "new-joiners",
+        "params": "days=10",
+        "channels": ["email"],
+        "voucher_reward": "Free cookie",
+        "voucher_days": "14",
+        **_content(
+            email__all__subject="Hi {{first_name}}",
+            email__all__text="A {{reward}}: {{voucher_code}}",
+            email__he__subject="שלום {{first_name}}",
+            email__he__text="{{reward}}",
+        ),
+    }
+    assert owner.post(f"/admin/campaigns/{cid}/edit", data=data).status_code == 302
+    c = campaigns.load(cid)
+    assert (c["name"], c["params"], c["voucher_reward"], c["voucher_days"]) == (
+        "December",
+        {"days": "10"},
+        "Free cookie",
+        14,
+    )
+    assert c["content"]["email"]["he"]["subject"] == "שלום {{first_name}}"
+    response = owner.post(
+        f"/admin/campaigns/{cid}/test",
+        data={"csrf_token": _token(owner), "channel": "email", "address": "me@cafe.example"},
+    )
+    assert "Test sent to me@cafe.example" in owner.get(response.location).get_data(as_text=True)
+    rcpt, msg = sink.messages[0]
+    assert rcpt == ["me@cafe.example"] and msg["Subject"] == "[Test] Hi Anna"
+    assert Outbox.select().count() == 0
+
+
+def test_segments_page_counts_and_the_owner_saves_one(shop, owner):
+    _, _, ids = shop
+    page = owner.get("/admin/segments").get_data(as_text=True)
+    # every built-in kind, with a live count (three joined yesterday)
+    for kind in segments.KINDS:
+        assert f"/admin/segments/{kind}" in page
+    page = owner.get("/admin/segments/new-joiners?days=30").get_data(as_text=True)
+    assert re.search(r'class="count">3<', page) and "Anna Berg" in page
+    page = owner.get("/admin/segments/new-joiners?days=0").get_data(as_text=True)
+    assert re.search(r'class="count">0<', page)
+    page = owner.get("/admin/segments/top-customers?percent=abc").get_data(as_text=True)
+    assert "percent must be a number" in page
+    response = owner.post(
+        "/admin/segments/save",
+        data={"csrf_token": _token(owner), "kind": "new-joiners", "days": "2", "name": "Fresh"},
+    )
+    assert response.location == "/admin/segments/Fresh"
+    assert segments.resolve("Fresh").params == {"days": 2}
+    assert AuditLog.get(AuditLog.action == "segment.save").actor == "owner"
+    assert "Fresh" in owner.get("/admin/segments").get_data(as_text=True)
+    # a saved segment is an audience for a campaign
+    assert _create(owner, segment="Fresh").status_code == 302
+    owner.post("/admin/segments/Fresh/delete", data={"csrf_token": _token(owner)})
+    assert segments.saved_names() == []
+
+
+def test_an_automation_is_switched_on_with_content_and_previewed(shop, owner):
+    _, _, ids = shop
+    page = owner.get("/admin/automations").get_data(as_text=True)
+    for name in automations.DEFAULTS:
+        assert f"/admin/automations/{name}" in page
+    token = csrf_token(owner.get("/admin/automations/win_back"))
+    data = {
+        "csrf_token": token,
+        "enabled": "on",
+        "channels": ["email"],
+        "days": "45",
+        "catch_up_days": "14",
+        **_content(
+            email__all__subject="We miss you, {{first_name}}",
+            email__all__text="{{stamps_left}} stamps to go.",
+            email__he__subject="התגעגענו, {{first_name}}",
+            email__he__text="עוד {{stamps_left}}",
+        ),
+    }
+    assert owner.post("/admin/automations/win_back", data=data).status_code == 302
+    auto = automations.load("win_back")
+    assert auto["enabled"] and auto["channels"] == ["email"] and auto["params"]["days"] == 45
+    assert auto["content"]["email"]["he"]["text"] == "עוד {{stamps_left}}"
+    assert AuditLog.get(AuditLog.action == "automation.configure").actor == "owner"
+    page = owner.get(f"/admin/automations/win_back?member={ids['anna']}").get_data(as_text=True)
+    assert "We miss you, Anna" in page
+    # switched on without a channel, or with a bad variable: refused, nothing changes
+    data.update(channels=[], enabled="on")
+    assert owner.post("/admin/automations/win_back", data=data).status_code == 400
+    data.update(channels=["email"], **_content(email__all__text="{{nope}}"))
+    response = owner.post("/admin/automations/win_back", data=data)
+    assert response.status_code == 400 and "unknown variable" in response.get_data(as_text=True)
+    assert (
+        automations.load("win_back")["content"]["email"][""]["text"]
+        == "{{stamps_left}} stamps to go."
+    )
+    # switched off again
+    data.pop("enabled")
+    data.update(_content(email__all__text="ok"))
+    owner.post("/admin/automations/win_back", data=data)
+    assert not automations.load("win_back")["enabled"]
+
+
+def test_the_pages_speak_hebrew(shop, owner):
+    assert _create(owner).status_code == 302
+    for url in ("/admin/campaigns", "/admin/segments", "/admin/automations"):
+        page = owner.get(url + "?lang=he").get_data(as_text=True)
+        assert 'dir="rtl"' in page
+    assert "קמפיינים" in owner.get("/admin/campaigns").get_data(as_text=True)
+    assert T0  # the fixture's box was made at T0; the pages work in real time
