@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import box as box_mod
 from .audit import audit
@@ -20,6 +21,7 @@ from .clock import iso, utcnow
 from .db import sql
 from .models import ShopSetting
 from .outbox import add_outbox
+from .shop import load_shop_settings
 from .vouchers import issue_voucher_sql
 
 KINDS = ("voucher", "card")
@@ -90,6 +92,31 @@ def save_gift(gift: BirthdayGift, actor: str = "system", now=None) -> BirthdayGi
     return gift
 
 
+def save_announcement(
+    enabled: bool,
+    channel_names: list[str],
+    content: dict,
+    actor: str = "system",
+    now: datetime | None = None,
+    box=None,
+) -> dict:
+    """The gift's announcement: the 'birthday' automation (per channel, per language), audited.
+
+    Raises automations.AutomationError with a sentence when a channel or text cannot be used.
+    """
+    from . import automations
+
+    box = box or box_mod.current()
+    with box.db.atomic():
+        saved = automations.configure(
+            "birthday", enabled=enabled, channel_names=channel_names, content=content,
+            now=now, box=box,
+        )  # fmt: skip
+        audit(actor, "birthday.announcement", now, enabled=enabled, channels=channel_names,
+              languages={c: sorted(v) for c, v in content.items()})  # fmt: skip
+    return saved
+
+
 def birthday_in(year: int, month: int, day: int) -> date:
     """The member's birthday in a given year: 29 February is 28 February in common years."""
     if month == 2 and day == 29 and not calendar.isleap(year):
@@ -108,6 +135,21 @@ def _candidates(today: date, gift: BirthdayGift) -> dict[tuple[int, int], date]:
     return found
 
 
+def shop_zone(box):
+    """The shop's zone: the owner's setting in the admin, else the box's (None: the machine's)."""
+    name = load_shop_settings().timezone
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # save_shop_settings refuses bad names; an old row falls back to the box
+    return box.zone
+
+
+def local_date(moment: datetime, zone) -> date:
+    return (moment.astimezone(zone) if zone is not None else moment.astimezone()).date()
+
+
 def _local_midnight(day: date, zone) -> datetime:
     if zone is None:
         return datetime.combine(day, time()).astimezone()
@@ -121,7 +163,8 @@ def run_birthdays(as_of: datetime | None = None, box=None) -> dict:
     gift = load_gift()
     if not gift.enabled:
         return {"issued": [], "skipped": 0, "disabled": True}
-    today = now.astimezone(box.zone).date()
+    zone = shop_zone(box)
+    today = local_date(now, zone)
     pairs = _candidates(today, gift)
     db = box.db
     where = " OR ".join("(birthday_month = ? AND birthday_day = ?)" for _ in pairs)
@@ -151,8 +194,8 @@ def run_birthdays(as_of: datetime | None = None, box=None) -> dict:
                 skipped += 1
                 continue
             b = pairs[(month, day)]
-            start = _local_midnight(b - timedelta(days=gift.lead_days), box.zone)
-            end = _local_midnight(b + timedelta(days=gift.after_days + 1), box.zone)
+            start = _local_midnight(b - timedelta(days=gift.lead_days), zone)
+            end = _local_midnight(b + timedelta(days=gift.after_days + 1), zone)
             voucher = issue_voucher_sql(
                 db, box.code_key, member_id, "birthday", gift.gift, start, end, key
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +28,19 @@ def beat(settings, process: str) -> None:
     path.touch()
 
 
+def web_answers(settings, timeout: float = 1.0) -> bool:
+    """Whether the web process answers /healthz on this box (plain HTTP on loopback)."""
+    host = settings.web_host if settings.web_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    try:
+        with urllib.request.urlopen(
+            f"http://{host}:{settings.web_port}/healthz", timeout=timeout
+        ) as answer:
+            return answer.status == 200
+    except OSError:  # refused, timed out, or a 503 (HTTPError): not answering as it should
+        return False
+
+
 def _queue_depth(queue_path: Path) -> int | None:
     if not queue_path.exists():
         return None
@@ -39,8 +53,18 @@ def _queue_depth(queue_path: Path) -> int | None:
         con.close()
 
 
-def box_status(box, now: datetime | None = None) -> dict:
-    """Plain data for /healthz, the status page and `stampbox status`; `ok` sums it up."""
+def box_status(
+    box,
+    now: datetime | None = None,
+    *,
+    web_alive: bool | None = None,
+    low_disk_bytes: int = LOW_DISK_BYTES,
+) -> dict:
+    """Plain data for /healthz, the status page and `stampbox status`; `ok` sums it up.
+
+    The web has no periodic work to leave a heartbeat: the web itself passes web_alive=True
+    (it is answering); elsewhere a recent request's heartbeat or a call to /healthz tells.
+    """
     now = now or utcnow()
     settings = box.settings
     db = box.db
@@ -50,13 +74,18 @@ def box_status(box, now: datetime | None = None) -> dict:
     disk = shutil.disk_usage(settings.data_dir)
     backups = list_backups(backup_dir(settings))
     processes = {}
-    for name in ("worker", "bridge"):
+    for name in ("web", "worker", "bridge"):
         path = heartbeat_path(settings, name)
         seen = datetime.fromtimestamp(path.stat().st_mtime, now.tzinfo) if path.exists() else None
         processes[name] = {
             "last_seen": iso(seen),
             "alive": seen is not None and (now - seen).total_seconds() < STALE_SECONDS,
         }
+    web = processes["web"]
+    if web_alive is None and not web["alive"] and web_answers(settings):
+        web_alive = True
+    if web_alive:
+        web.update(alive=True, last_seen=iso(now))
     status = {
         "clock": {"synchronised": box.clock_trusted(), "now": iso(now)},
         "outbox": {
@@ -67,7 +96,7 @@ def box_status(box, now: datetime | None = None) -> dict:
             // 1_000_000,
         },
         "queue_depth": _queue_depth(settings.queue_path),
-        "disk": {"free_bytes": disk.free, "low": disk.free < LOW_DISK_BYTES},
+        "disk": {"free_bytes": disk.free, "low": disk.free < low_disk_bytes},
         "last_backup": iso(backups[-1].taken_at) if backups else None,
         "processes": processes,
     }

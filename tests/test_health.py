@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from appliance import box as box_mod
 from appliance.backup import take_backup
+from appliance.clock import iso, utcnow
 from appliance.counter import handle
 from appliance.health import beat, box_status, heartbeat_path
 from appliance.members import add_member
@@ -27,8 +28,8 @@ def test_a_running_box_with_a_waiting_message_and_a_backup(box):
     add_member("Anna", card_uid="04A23B4C5D6E7F", now=T0)
     handle("04A23B4C5D6E7F", "t", stamps=10, now=T0)  # the unlock queues a message
     take_backup(box.settings, now=T0)
-    beat(box.settings, "worker")
-    beat(box.settings, "bridge")
+    for process in ("web", "worker", "bridge"):
+        beat(box.settings, process)
     status = box_status(box)
     assert status["ok"] is True
     due_soon = box_status(box, now=T0 - timedelta(hours=1))["outbox"]
@@ -56,3 +57,46 @@ def test_the_cli_exits_1_when_the_box_needs_attention(box, stampbox):
     assert json.loads(proc.stdout)["processes"]["bridge"]["alive"] is False
     text = stampbox("status")
     assert "NEEDS ATTENTION" in text.stdout and "bridge: NOT SEEN" in text.stdout
+
+
+def test_the_web_counts_as_running_when_it_answers_healthz(box, settings):
+    import threading
+    from dataclasses import replace as dc_replace
+
+    from werkzeug.serving import make_server
+
+    from .test_web import make_app
+
+    app = make_app(settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        here = dc_replace(box.settings, web_port=server.server_port)
+        # the web's own heartbeat is an hour old: only its answer counts
+        beat(here, "web")
+        os.utime(heartbeat_path(here, "web"), (0, 0))
+        later = utcnow() + timedelta(hours=1)  # every heartbeat file is stale by then
+        answering = box_status(box_mod.start(here), now=later)
+        assert answering["processes"]["web"] == {"last_seen": iso(later), "alive": True}
+    finally:
+        server.shutdown()
+        thread.join()
+    silent = box_status(box_mod.start(here), now=later)
+    assert silent["processes"]["web"]["alive"] is False and silent["ok"] is False
+
+
+def test_low_disk_space_is_reported_and_stops_nothing_that_records_taps(box):
+    from appliance.models import Visit
+    from appliance.vouchers import redeem_voucher
+
+    for process in ("web", "worker", "bridge"):
+        beat(box.settings, process)
+    full = box_status(box, low_disk_bytes=2**62)  # more than any disk: the box reads as low
+    assert full["disk"]["low"] is True and full["ok"] is False
+    add_member("Anna", card_uid="04A23B4C5D6E7F", now=T0)
+    tap = handle("04A23B4C5D6E7F", "t", stamps=10, now=T0)
+    assert tap.status == "stamped" and Visit.select().count() == 1
+    assert redeem_voucher(tap.unlocked[0]["code"], now=T0).status == "redeemed"
+    again = handle("04A23B4C5D6E7F", "t", now=T0 + timedelta(hours=1))
+    assert again.status == "stamped" and Visit.select().count() == 2

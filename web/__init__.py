@@ -16,7 +16,9 @@ from appliance.settings import load_settings
 
 from . import (
     admin,
+    admin_birthdays,
     admin_campaigns,
+    admin_wallet,
     api,
     auth,
     counter,
@@ -82,11 +84,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(signup.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(admin_birthdays.bp)
     # machines authenticate with bearer tokens, not cookies: CSRF cannot apply to them
     csrf.exempt(api.bp)
     # Apple's PassKit web service: ApplePass tokens, no cookies
     app.register_blueprint(wallet_service.bp)
     csrf.exempt(wallet_service.bp)
+    app.register_blueprint(wallet_service.public)
+    app.register_blueprint(admin_wallet.bp)
 
     @app.get("/")
     def index():

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import time
+
+from flask import Blueprint, current_app, jsonify, render_template
 from peewee import DatabaseError
 
 from appliance import box as box_mod
 from appliance import migrate
-from appliance.health import box_status
+from appliance.clock import parse_moment
+from appliance.health import LOW_DISK_BYTES, STALE_SECONDS, beat, box_status
 
 from .security import owner_required
 
 bp = Blueprint("health", __name__)
+# the web's heartbeat file is touched at most this often (per process and data folder)
+BEAT_SECONDS = 30.0
+_beaten: dict[str, float] = {}
+
+
+@bp.before_app_request
+def web_heartbeat() -> None:
+    """Any request shows the web is alive: `stampbox status` reads the file this touches."""
+    settings = current_app.config["STAMPBOX_SETTINGS"]
+    key = str(settings.data_dir)
+    if time.monotonic() - _beaten.get(key, -BEAT_SECONDS) >= BEAT_SECONDS:
+        _beaten[key] = time.monotonic()
+        try:
+            beat(settings, "web")
+        except OSError:
+            pass  # a full or read-only disk must not fail the request; the status shows it
 
 
 @bp.get("/healthz")
@@ -37,4 +56,24 @@ def healthz():
 @owner_required
 def status_json():
     """The box's status as `stampbox status --json` prints it (owner only)."""
-    return jsonify(box_status(box_mod.current()))
+    return jsonify(box_status(box_mod.current(), web_alive=True))
+
+
+@bp.get("/admin/status")
+@owner_required
+def status_page():
+    """The same status as a page for the owner."""
+    return render_template(
+        "admin/status.html",
+        status=box_status(box_mod.current(), web_alive=True),
+        low_disk_mb=LOW_DISK_BYTES // 2**20,
+        stale_seconds=STALE_SECONDS,
+    )
+
+
+@bp.app_template_filter("moment")
+def moment(text: str | None) -> str:
+    """An ISO-8601 moment from the core's plain data, written like the `when` filter does."""
+    if not text:
+        return ""
+    return current_app.jinja_env.filters["when"](parse_moment(text))

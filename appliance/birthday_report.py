@@ -1,0 +1,196 @@
+"""What the owner sees of birthdays: who has one soon, the gifts per month, one member's flag.
+
+Dates are the shop's calendar (birthdays.shop_zone). Birthday gifts are found through the
+unique index on voucher.source_key ("birthday:<member>:<year>"), so the monthly counts read
+the birthday vouchers only, not every reward ever issued.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+
+from . import box as box_mod
+from .birthdays import _local_midnight, birthday_in, local_date, shop_zone
+from .clock import from_micros, to_micros, utcnow
+from .codes import format_code
+from .db import sql
+
+UPCOMING_DAYS = 30
+UPCOMING_LIMIT = 500
+MONTHS = 12
+# every birthday gift's source key sorts in [_FIRST, _AFTER): ';' follows ':' in ASCII
+_FIRST, _AFTER = "birthday:", "birthday;"
+
+
+def _gift_state(redeemed_at, voided_at, valid_from, valid_until, now_us: int) -> str:
+    if redeemed_at is not None:
+        return "redeemed"
+    if voided_at is not None:
+        return "void"
+    if now_us >= valid_until:
+        return "expired"
+    if now_us < valid_from:
+        return "not_yet_valid"
+    return "available"
+
+
+def _next_birthdays(today: date, days: int) -> dict[tuple[int, int], date]:
+    """(month, day) of birth → its next birthday on the shop's calendar within `days` days."""
+    found: dict[tuple[int, int], date] = {}
+    for offset in range(days):
+        d = today + timedelta(days=offset)
+        found.setdefault((d.month, d.day), d)
+        if d.month == 2 and d.day == 28 and not calendar.isleap(d.year):  # 29 Feb babies
+            found.setdefault((2, 29), d)
+    return found
+
+
+def upcoming_birthdays(
+    now: datetime | None = None, days: int = UPCOMING_DAYS, limit: int = UPCOMING_LIMIT, box=None
+) -> dict:
+    """Members whose birthday falls today or in the next `days - 1` days, soonest first, with
+    this birthday's gift if it is issued. Erased members are left out."""
+    box = box or box_mod.current()
+    now = now or utcnow()
+    today = local_date(now, shop_zone(box))
+    pairs = _next_birthdays(today, days)
+    db = box.db
+    where = " OR ".join("(birthday_month = ? AND birthday_day = ?)" for _ in pairs)
+    args = [v for pair in pairs for v in pair]
+    rows = db.execute_sql(
+        sql(
+            "SELECT id, name, birthday_month, birthday_day, birthday_year FROM member"
+            f" WHERE erased_at IS NULL AND ({where})",
+            db,
+        ),
+        args,
+    ).fetchall()
+    people = sorted(
+        (pairs[(month, day)], (name or "").casefold(), member_id, name, year)
+        for member_id, name, month, day, year in rows
+    )
+    shown = people[:limit]
+    gifts = _gifts_by_key(db, [f"birthday:{p[2]}:{p[0].year}" for p in shown], to_micros(now))
+    return {
+        "from": today.isoformat(),
+        "days": days,
+        "total": len(people),
+        "members": [
+            {
+                "member_id": member_id,
+                "name": name,
+                "date": when.isoformat(),
+                "in_days": (when - today).days,
+                "turns": when.year - year if year else None,
+                "gift": gifts.get(f"birthday:{member_id}:{when.year}"),
+            }
+            for when, _sort, member_id, name, year in shown
+        ],
+    }
+
+
+def _gifts_by_key(db, keys: list[str], now_us: int) -> dict[str, dict]:
+    found = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for key, *rest in db.execute_sql(
+            sql(
+                "SELECT source_key, code, reward, valid_from, valid_until, redeemed_at, voided_at"
+                f" FROM voucher WHERE source_key IN ({marks})",
+                db,
+            ),
+            chunk,
+        ):
+            found[key] = _gift(*rest, now_us)
+    return found
+
+
+def _gift(code, reward, valid_from, valid_until, redeemed_at, voided_at, now_us) -> dict:
+    return {
+        "code": format_code(code),
+        "reward": reward,
+        "state": _gift_state(redeemed_at, voided_at, valid_from, valid_until, now_us),
+        "valid_from": from_micros(valid_from),
+        "valid_until": from_micros(valid_until),
+        "redeemed_at": from_micros(redeemed_at),
+    }
+
+
+def _month_starts(today: date, months: int) -> list[date]:
+    """The first days of the last `months` months, oldest first, and of the month after."""
+    year, month = today.year, today.month
+    starts = []
+    for _ in range(months):
+        starts.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    starts.reverse()
+    last = starts[-1]
+    starts.append(date(last.year + last.month // 12, last.month % 12 + 1, 1))
+    return starts
+
+
+def monthly_gifts(now: datetime | None = None, months: int = MONTHS, box=None) -> list[dict]:
+    """Birthday gifts issued, redeemed and expired per month of the shop's calendar, newest
+    month first. A gift expires in the month its validity ended unused (void ones do not)."""
+    box = box or box_mod.current()
+    now = now or utcnow()
+    zone = shop_zone(box)
+    starts = _month_starts(local_date(now, zone), months)
+    bounds = [to_micros(_local_midnight(d, zone)) for d in starts]
+    db = box.db
+    months_sql = ", ".join("(?, ?, ?)" for _ in range(months))
+    months_args = [v for i in range(months) for v in (i, bounds[i], bounds[i + 1])]
+    counts = {i: {"issued": 0, "redeemed": 0, "expired": 0} for i in range(months)}
+    # one pass per measure over the birthday vouchers, each bucketed by the month it fell in
+    measures = {
+        "issued": ("issued_at", ""),
+        "redeemed": ("redeemed_at", ""),
+        "expired": (
+            "valid_until",
+            " AND v.redeemed_at IS NULL AND v.voided_at IS NULL AND v.valid_until <= ?",
+        ),
+    }
+    for measure, (column, extra) in measures.items():
+        rows = db.execute_sql(
+            sql(
+                f"WITH months (i, start_us, stop_us) AS (VALUES {months_sql})"
+                " SELECT months.i, COUNT(*) FROM voucher v JOIN months"
+                f" ON v.{column} >= months.start_us AND v.{column} < months.stop_us"
+                f" WHERE v.source_key >= ? AND v.source_key < ?{extra} GROUP BY months.i",
+                db,
+            ),
+            [*months_args, _FIRST, _AFTER, *([to_micros(now)] if extra else [])],
+        ).fetchall()
+        for i, count in rows:
+            counts[i][measure] = count
+    return [{"month": f"{starts[i]:%Y-%m}", **counts[i]} for i in reversed(range(months))]
+
+
+def member_birthday(member: dict, now: datetime | None = None, box=None) -> dict | None:
+    """The birthday flag on a member's page: the next birthday, and the latest birthday gift
+    (available, redeemed, expired, ...). None for a member without a birthday."""
+    if not member.get("birthday_month") or member.get("erased_at"):
+        return None
+    box = box or box_mod.current()
+    now = now or utcnow()
+    today = local_date(now, shop_zone(box))
+    month, day = member["birthday_month"], member["birthday_day"]
+    upcoming = birthday_in(today.year, month, day)
+    if upcoming < today:
+        upcoming = birthday_in(today.year + 1, month, day)
+    db = box.db
+    row = db.execute_sql(
+        sql(
+            "SELECT code, reward, valid_from, valid_until, redeemed_at, voided_at FROM voucher"
+            " WHERE member_id = ? AND kind = 'birthday' ORDER BY valid_from DESC LIMIT 1",
+            db,
+        ),
+        (member["id"],),
+    ).fetchone()
+    return {
+        "next": upcoming.isoformat(),
+        "in_days": (upcoming - today).days,
+        "gift": _gift(*row, to_micros(now)) if row else None,
+    }
