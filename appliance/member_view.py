@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .birthday_report import member_birthday
 from .clock import from_micros
 from .codes import format_code
 from .db import database, sql
@@ -39,6 +40,8 @@ class MemberPage:
     vouchers: list[dict]
     consents: list[dict]
     messages: list[dict]
+    # the birthday flag: next birthday and the latest birthday gift (appliance.birthday_report)
+    birthday: dict | None = None
 
 
 def _rows(query: str, params: tuple, names: tuple[str, ...], moments: tuple[str, ...] = ()):
@@ -74,6 +77,7 @@ def member_page(member_id: int, history: int = HISTORY) -> MemberPage | None:
         voucher["code"] = format_code(voucher["code"])
     return MemberPage(
         member=found[0],
+        birthday=member_birthday(found[0]),
         cards=cards,
         visits=_rows(
             _VISITS, (member_id, history), ("at", "stamps", "amount_cents", "source"), ("at",)

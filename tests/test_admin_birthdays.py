@@ -237,3 +237,22 @@ def test_the_member_page_flags_the_birthday_and_its_gift(box):
     later = member_birthday(Member.get_by_id(anna["id"]).__data__, _noon(date(2027, 3, 29)))
     assert later["gift"]["state"] == "expired" and later["next"] == "2028-03-14"
     assert member_birthday({"id": 9, "birthday_month": None}) is None
+
+
+def test_staff_see_the_birthday_flag_on_the_member_page(app, box):
+    from appliance.clock import utcnow
+
+    today = utcnow().date()
+    anna = add_member("<i>Anna</i>", birthday=f"{today + timedelta(days=3):%m-%d}", now=T0)
+    plain = add_member("No birthday", now=T0)
+    run_birthdays()
+    save = Voucher.get()
+    Voucher.update(reward="<b>Free drink</b>").where(Voucher.id == save.id).execute()
+    create_staff("barista", "long-enough-password", "staff", actor="owner")
+    staff = app.test_client()
+    log_in(staff, "long-enough-password", username="barista")
+    html = staff.get(f"/admin/members/{anna['id']}").get_data(as_text=True)
+    flag = html.split('class="notice birthday-flag')[1].split("</p>")[0]
+    assert "Birthday in 3 days" in flag and "Birthday gift available" in flag
+    assert "&lt;b&gt;Free drink&lt;/b&gt;" in flag and "<b>Free" not in flag
+    assert "birthday-flag" not in staff.get(f"/admin/members/{plain['id']}").get_data(as_text=True)
