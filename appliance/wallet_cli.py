@@ -29,13 +29,11 @@ def cmd_apple_pass(args) -> int:
 
 def cmd_google_object(args) -> int:
     from .wallet import WalletError
-    from .wallet.google import google_config, loyalty_object
+    from .wallet.google import box_google_config, loyalty_object
 
     box = box_mod.start()
     try:
-        obj = loyalty_object(
-            box, google_config(box.settings), args.member_id, now=parse_at(args.at)
-        )
+        obj = loyalty_object(box, box_google_config(box), args.member_id, now=parse_at(args.at))
     except WalletError as exc:
         raise UsageError(str(exc)) from None
     return emit(args, obj, json.dumps(obj, ensure_ascii=False, indent=2))

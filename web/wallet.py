@@ -3,19 +3,28 @@ call it with `Authorization: ApplePass <token>`, never with a session: CSRF does
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 
 from appliance import box as box_mod
 from appliance.clock import utcnow
-from appliance.wallet import PKPASS_TYPE, WalletError, load_signer, pass_style, service
+from appliance.wallet import (
+    PKPASS_TYPE,
+    WalletError,
+    load_signer,
+    pass_style,
+    service,
+    wallet_box,
+)
 from appliance.wallet.apple import build_pkpass, pass_files
 from appliance.wallet.cards import card_state
 
 bp = Blueprint("wallet", __name__, url_prefix="/wallet/apple/v1")
+# what customers and Google fetch without logging in: the pass logo
+public = Blueprint("wallet_public", __name__, url_prefix="/wallet")
 
 
 def _pass_type_id() -> str:
-    settings = current_app.config["STAMPBOX_SETTINGS"]
+    settings = wallet_box(box_mod.current()).settings
     if settings.apple_pass_type_id:
         return settings.apple_pass_type_id
     try:
@@ -66,7 +75,7 @@ def latest(type_id, serial):
 
     def build(record):
         try:
-            signer = load_signer(box.settings)
+            signer = load_signer(wallet_box(box).settings)
             state = card_state(box.db, record.member_id, utcnow(), closed_ok=True)
         except WalletError:
             # the member was erased or lost their last card: the phone keeps what it has
@@ -90,3 +99,18 @@ def latest(type_id, serial):
 @bp.post("/log")
 def device_log():
     return _reply(service.device_log(request.get_json(force=True, silent=True)))
+
+
+@public.get("/logo.png")
+def logo():
+    """The pass logo for Google's programLogo (Google fetches it from the public address)."""
+    from appliance.wallet import shop_name
+    from appliance.wallet.images import logo_png
+    from appliance.wallet.setup import logo_file
+
+    box = box_mod.current()
+    path = logo_file(box.settings)
+    data = path.read_bytes() if path.exists() else logo_png(shop_name(box), 3)
+    response = Response(data, mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

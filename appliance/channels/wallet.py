@@ -22,7 +22,9 @@ class WalletChannel(Channel):
     resend_after_crash = True  # setting the same offer again is harmless
 
     def __init__(self, box):
-        super().__init__(box)
+        from ..wallet.setup import wallet_box
+
+        super().__init__(wallet_box(box))  # the owner's setup from the admin counts too
         self._google = None
         self._config = None
 
@@ -86,10 +88,10 @@ class WalletChannel(Channel):
         return f"{out.event_key}:{kind}"
 
     def _client(self):
-        from ..wallet.google import GoogleWallet, google_config
+        from ..wallet.google import GoogleWallet, box_google_config
 
         if self._google is None:
-            self._config = google_config(self.settings)
+            self._config = box_google_config(self.box)
             self._google = GoogleWallet(self._config)
         return self._google, self._config
 

@@ -21,6 +21,7 @@ from .apple import (
 )
 from .cards import CardState, PassRecord, WalletError, card_state, ensure_pass, pass_by_serial
 from .check import check_pkpass
+from .setup import load_look, logo_file, setup_settings, wallet_box
 
 
 def shop_name(box) -> str:
@@ -33,11 +34,24 @@ def pass_style(box) -> PassStyle:
     from ..shop import LANGUAGES, load_shop_settings
 
     shop = load_shop_settings()
+    look = load_look(box.db)
     languages = tuple(dict.fromkeys(["en", shop.language]))
+    logo = logo_file(box.settings)
+    locations = ()
+    if look.has_location:
+        place = {"latitude": look.latitude, "longitude": look.longitude}
+        if look.relevant_text:
+            place["relevantText"] = look.relevant_text
+        locations = (place,)
     return PassStyle(
         organization=shop.shop_name or box.settings.shop_name or "Stampbox",
         web_service_url=web_service_url(box.settings.public_url),
+        foreground=look.foreground,
+        background=look.background,
+        label=look.label,
         languages=tuple(lang for lang in languages if lang in LANGUAGES),
+        logo=logo.read_bytes() if logo.exists() else None,
+        locations=locations,
     )
 
 
@@ -46,7 +60,7 @@ def make_apple_pass(
 ) -> tuple[bytes, PassRecord]:
     """The member's signed .pkpass and its record. Raises WalletError."""
     now = now or utcnow()
-    signer = signer or load_signer(box.settings)
+    signer = signer or load_signer(wallet_box(box).settings)
     state = card_state(box.db, member_id, now)
     record = ensure_pass(box.db, member_id, now)
     files = pass_files(state, record, signer, pass_style(box))
@@ -68,4 +82,6 @@ __all__ = [
     "make_apple_pass",
     "pass_by_serial",
     "pass_style",
+    "setup_settings",
+    "wallet_box",
 ]

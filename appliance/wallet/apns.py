@@ -78,6 +78,10 @@ class ApnsClient:
             context.load_cert_chain(cert, key or None)
         self.topic = topic
         self.token = token
+        # Apple refuses a provider token renewed more often than every 20 minutes and one
+        # older than an hour: make one, reuse it for 50 minutes
+        self._jwt = ""
+        self._jwt_at = 0.0
         # http1=False: APNs speaks only HTTP/2, and a silent fall-back would hide a setup error
         self.client = httpx.Client(
             base_url=base_url.rstrip("/"), http1=False, http2=True, verify=context, timeout=timeout
@@ -87,7 +91,10 @@ class ApnsClient:
         """Send one update notice; returns the apns-id. Raises PushUnregistered or PushFailed."""
         headers = {"apns-topic": self.topic, "apns-push-type": "alert", "apns-priority": "5"}
         if self.token:
-            headers["authorization"] = f"bearer {self.token.jwt()}"
+            now = time.time()
+            if not self._jwt or now - self._jwt_at > 50 * 60:
+                self._jwt, self._jwt_at = self.token.jwt(now), now
+            headers["authorization"] = f"bearer {self._jwt}"
         try:
             response = self.client.post(f"/3/device/{push_token}", content=b"{}", headers=headers)
         except httpx.HTTPError as exc:

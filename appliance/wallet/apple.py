@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from ..codes import format_code
 from .cards import CardState, PassRecord, WalletError
-from .images import pass_images
+from .images import hex_rgb, pass_images, stamp_colours
 
 WEB_SERVICE_PATH = "/wallet/apple"
 PKPASS_TYPE = "application/vnd.apple.pkpass"
@@ -104,10 +104,18 @@ def load_signer(settings) -> AppleSigner:
 class PassStyle:
     organization: str
     web_service_url: str = ""  # "" leaves the pass static (no public https address)
-    foreground: str = "rgb(255, 255, 255)"
-    background: str = "rgb(60, 36, 21)"
-    label: str = "rgb(230, 200, 170)"
+    foreground: str = "#ffffff"  # colours as #rrggbb (the owner's choice in the admin)
+    background: str = "#3c2415"
+    label: str = "#e6c8aa"
     languages: tuple[str, ...] = ("en",)
+    logo: bytes | None = None  # the owner's logo (PNG); None draws the shop's name
+    # where the lock screen offers the pass: ({"latitude", "longitude", "relevantText"},)
+    locations: tuple = ()
+
+
+def _rgb(colour: str) -> str:
+    """pass.json wants rgb(r, g, b)."""
+    return "rgb({}, {}, {})".format(*hex_rgb(colour))
 
 
 def web_service_url(public_url: str) -> str:
@@ -127,9 +135,9 @@ def pass_json(state: CardState, record: PassRecord, signer: AppleSigner, style: 
         "organizationName": style.organization,
         "description": f"{style.organization} stamp card",
         "logoText": style.organization,
-        "foregroundColor": style.foreground,
-        "backgroundColor": style.background,
-        "labelColor": style.label,
+        "foregroundColor": _rgb(style.foreground),
+        "backgroundColor": _rgb(style.background),
+        "labelColor": _rgb(style.label),
         "sharingProhibited": True,
         "barcodes": [
             {
@@ -185,6 +193,8 @@ def pass_json(state: CardState, record: PassRecord, signer: AppleSigner, style: 
                  "changeMessage": "%@"}
             ]
         }  # fmt: skip
+    if style.locations and not state.closed:
+        content["locations"] = [dict(place) for place in style.locations[:10]]
     if style.web_service_url:
         content["webServiceURL"] = style.web_service_url
         content["authenticationToken"] = record.auth_token
@@ -205,7 +215,10 @@ def _strings(language: str) -> bytes:
 def pass_files(state: CardState, record, signer: AppleSigner, style: PassStyle) -> dict:
     """Every file of the bundle except manifest.json and signature."""
     files = {"pass.json": _dumps(pass_json(state, record, signer, style))}
-    files.update(pass_images(style.organization, state.stamps, state.stamps_needed))
+    colours = stamp_colours(style.background, style.foreground)
+    files.update(
+        pass_images(style.organization, state.stamps, state.stamps_needed, colours, style.logo)
+    )
     for language in style.languages:
         files[f"{language}.lproj/pass.strings"] = _strings(language)
     return files

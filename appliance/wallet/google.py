@@ -9,6 +9,7 @@ past the limit, or when Google says the quota is used up anyway.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,8 @@ class GoogleConfig:
     api_url: str
     public_url: str
     shop_name: str = "Stampbox"
+    background: str = "#3c2415"
+    locations: tuple = ()  # ((latitude, longitude),): the shop, for location notifications
 
     @property
     def class_id(self) -> str:
@@ -76,20 +79,40 @@ def google_config(settings, shop_name: str = "") -> GoogleConfig:
     )
 
 
+def box_google_config(box) -> GoogleConfig:
+    """The Google setup with the owner's admin values, shop name, colour and location."""
+    from . import shop_name
+    from .setup import load_look, wallet_box
+
+    look = load_look(box.db)
+    config = google_config(wallet_box(box).settings, shop_name(box))
+    places = ((look.latitude, look.longitude),) if look.has_location else ()
+    return dataclasses.replace(config, background=look.background, locations=places)
+
+
 def loyalty_class(config: GoogleConfig) -> dict:
+    body = _class_body(config)
+    if config.locations:
+        body["merchantLocations"] = [
+            {"latitude": lat, "longitude": lon} for lat, lon in config.locations
+        ]
+    return body
+
+
+def _class_body(config: GoogleConfig) -> dict:
     return {
         "id": config.class_id,
         "issuerName": config.shop_name,
         "programName": f"{config.shop_name} stamp card",
         # Google fetches the logo from a public address (the owner's upload, served by the box)
         "programLogo": {
-            "sourceUri": {"uri": f"{config.public_url}/static/wallet-logo.png"},
+            "sourceUri": {"uri": f"{config.public_url}/wallet/logo.png"},
             "contentDescription": {
                 "defaultValue": {"language": "en", "value": config.shop_name},
             },
         },
         "reviewStatus": "UNDER_REVIEW",
-        "hexBackgroundColor": "#3c2415",
+        "hexBackgroundColor": config.background,
         "localizedProgramName": {"defaultValue": {"language": "en", "value": config.shop_name}},
     }
 
@@ -162,7 +185,7 @@ def save_link(
 
 def member_save_url(box, member_id: int, now: datetime | None = None) -> str:
     """The member's "Save to Google Wallet" address (signup page, welcome email, slip QR)."""
-    config = google_config(box.settings)
+    config = box_google_config(box)
     return save_link(config, [loyalty_object(box, config, member_id, now)], now=now)
 
 

@@ -12,6 +12,18 @@ SCALES = (1, 2, 3)
 INK = (255, 255, 255)
 BACKGROUND = (60, 36, 21)
 EMPTY = (120, 90, 70)
+Colours = tuple  # (background, ink, empty) as RGB triples
+
+
+def hex_rgb(value: str) -> tuple[int, int, int]:
+    """#3c2415 -> (60, 36, 21)."""
+    return tuple(int(value[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def stamp_colours(background: str, foreground: str) -> Colours:
+    """Filled stamps in the pass's text colour; empty ones halfway to the background."""
+    bg, fg = hex_rgb(background), hex_rgb(foreground)
+    return bg, fg, tuple((a + b) // 2 for a, b in zip(bg, fg, strict=True))
 
 
 def _png(image: Image.Image) -> bytes:
@@ -21,10 +33,11 @@ def _png(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def strip_png(stamps: int, needed: int, scale: int = 1) -> bytes:
+def strip_png(stamps: int, needed: int, scale: int = 1, colours: Colours | None = None) -> bytes:
     """The stamp grid: one circle per stamp on the card, filled up to the member's count."""
+    background, ink, empty = colours or (BACKGROUND, INK, EMPTY)
     width, height = (v * scale for v in SIZES["strip"])
-    image = Image.new("RGB", (width, height), BACKGROUND)
+    image = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(image)
     shown = max(1, min(needed, 20))
     rows = 1 if shown <= 10 else 2
@@ -38,35 +51,51 @@ def strip_png(stamps: int, needed: int, scale: int = 1) -> bytes:
         cy = y0 + (i // per_row) * cell + cell // 2
         box = (cx - radius, cy - radius, cx + radius, cy + radius)
         if i < stamps:
-            draw.ellipse(box, fill=INK)
+            draw.ellipse(box, fill=ink)
         else:
-            draw.ellipse(box, outline=EMPTY, width=max(1, 2 * scale))
+            draw.ellipse(box, outline=empty, width=max(1, 2 * scale))
     return _png(image)
 
 
-def icon_png(scale: int = 1) -> bytes:
+def icon_png(scale: int = 1, colours: Colours | None = None, logo: bytes | None = None) -> bytes:
+    background, ink, _ = colours or (BACKGROUND, INK, EMPTY)
     size = SIZES["icon"][0] * scale
-    image = Image.new("RGB", (size, size), BACKGROUND)
+    image = Image.new("RGB", (size, size), background)
+    if logo:
+        # the owner's logo, fitted into the square
+        with Image.open(io.BytesIO(logo)) as picture:
+            mark = picture.convert("RGBA")
+        mark.thumbnail((size, size))
+        image.paste(mark, ((size - mark.width) // 2, (size - mark.height) // 2), mark)
+        return _png(image)
     r = size * 0.3
-    ImageDraw.Draw(image).ellipse((size / 2 - r, size / 2 - r, size / 2 + r, size / 2 + r), INK)
+    ImageDraw.Draw(image).ellipse((size / 2 - r, size / 2 - r, size / 2 + r, size / 2 + r), ink)
     return _png(image)
 
 
-def logo_png(text: str, scale: int = 1) -> bytes:
-    """The shop's name as a logo until the owner uploads one."""
+def logo_png(text: str, scale: int = 1, ink=INK, logo: bytes | None = None) -> bytes:
+    """The owner's logo at this scale, or the shop's name drawn until they upload one."""
     width, height = (v * scale for v in SIZES["logo"])
+    if logo:
+        with Image.open(io.BytesIO(logo)) as picture:
+            image = picture.convert("RGBA")
+        image.thumbnail((width, height))
+        return _png(image)
     image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     font = ImageFont.load_default(size=18 * scale)
-    ImageDraw.Draw(image).text((0, height // 2), text[:20], fill=INK, font=font, anchor="lm")
+    ImageDraw.Draw(image).text((0, height // 2), text[:20], fill=ink, font=font, anchor="lm")
     return _png(image)
 
 
-def pass_images(shop_name: str, stamps: int, needed: int) -> dict[str, bytes]:
+def pass_images(
+    shop_name: str, stamps: int, needed: int, colours: Colours | None = None, logo=None
+) -> dict[str, bytes]:
     """Every picture file of the pass, by its name in the bundle (icon.png, icon@2x.png, ...)."""
+    ink = (colours or (BACKGROUND, INK, EMPTY))[1]
     files = {}
     for scale in SCALES:
         suffix = "" if scale == 1 else f"@{scale}x"
-        files[f"icon{suffix}.png"] = icon_png(scale)
-        files[f"logo{suffix}.png"] = logo_png(shop_name, scale)
-        files[f"strip{suffix}.png"] = strip_png(stamps, needed, scale)
+        files[f"icon{suffix}.png"] = icon_png(scale, colours, logo)
+        files[f"logo{suffix}.png"] = logo_png(shop_name, scale, ink, logo)
+        files[f"strip{suffix}.png"] = strip_png(stamps, needed, scale, colours)
     return files

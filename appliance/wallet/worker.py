@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from ..clock import utcnow
-from .apns import ApnsClient
+from .apns import ApnsClient, TokenAuth
 from .apple import web_service_url
 from .cards import WalletError
 from .updates import UpdateCounts, send_updates
@@ -19,24 +20,41 @@ def apple_ready(settings) -> bool:
 
 
 def apns_client(settings) -> ApnsClient:
+    """APNs with the Pass Type ID certificate, or with a .p8 token key when one is set up."""
     from .apple import load_signer
 
     signer = load_signer(settings)  # checks the files; the topic is the certificate's UID
     topic = settings.apple_pass_type_id or signer.pass_type_id
-    return ApnsClient(settings.apns_url, topic, cert=settings.apple_cert, key=settings.apple_key)
+    if not settings.apns_key_file:
+        return ApnsClient(
+            settings.apns_url, topic, cert=settings.apple_cert, key=settings.apple_key
+        )
+    if not settings.apns_key_id:
+        raise WalletError("APNs token key: STAMPBOX_APNS_KEY_ID (the key's Key ID) is empty.")
+    try:
+        key_pem = Path(settings.apns_key_file).read_bytes()
+    except OSError as exc:
+        raise WalletError(
+            f"STAMPBOX_APNS_KEY_FILE: cannot read {settings.apns_key_file}: {exc.strerror}"
+        ) from None
+    token = TokenAuth(key_pem, settings.apns_key_id, settings.apns_team_id or signer.team_id)
+    return ApnsClient(settings.apns_url, topic, token=token)
 
 
 def run_wallet_updates(box, now: datetime | None = None) -> UpdateCounts:
     """One round: every due pass gets its latest state pushed (Apple) and patched (Google)."""
+    from .setup import wallet_box
+
     now = now or utcnow()
+    box = wallet_box(box)  # the owner's uploads and identifiers from the admin
     settings = box.settings
     apns = apns_client(settings) if apple_ready(settings) else None
     google = client = None
     if settings.google_issuer_id and settings.google_service_account:
-        from .google import GoogleWallet, google_config, loyalty_class, loyalty_object
+        from .google import GoogleWallet, box_google_config, loyalty_class, loyalty_object
 
         try:
-            config = google_config(settings)
+            config = box_google_config(box)
         except WalletError:
             config = None
         if config is not None:

@@ -1,0 +1,326 @@
+"""The owner's wallet setup in the admin, through Flask's test client with a real box: uploads
+checked and kept 0600 in the secrets folder, identifiers, look, the test page and its pushes."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import io
+import json
+import stat
+import zipfile
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from PIL import Image
+
+from appliance import box as box_mod
+from appliance.members import add_member
+from appliance.models import AuditLog
+from appliance.staff import create_staff
+from appliance.wallet import check_pkpass, ensure_pass, make_apple_pass
+from appliance.wallet.service import register
+from appliance.wallet.setup import upload_path, wallet_dir
+from tests.conftest import T0
+from tests.fixtures.wallet.apns_peer import ApnsPeer
+from tests.fixtures.wallet.google_peer import GooglePeer
+from tests.fixtures.wallet.pki import PASS_TYPE_ID, TEAM_ID, make_pki
+from tests.test_web import csrf_token, log_in, make_app
+
+UID = "04A1B2C3D4E5F6"
+ISSUER = "3388000000012345678"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    pki = make_pki(tmp_path_factory.mktemp("pki"))
+    pem = serialization.Encoding.PEM
+    pki.paths["wwdr_pem"] = pki.paths["root"].with_name("wwdr.pem")
+    pki.paths["wwdr_pem"].write_bytes(pki.wwdr.public_bytes(pem))
+    return pki
+
+
+@pytest.fixture(scope="module")
+def other(tmp_path_factory):
+    """Another shop's chain: its certificate names another pass type id and team."""
+    return make_pki(tmp_path_factory.mktemp("other"), "pass.com.other.cafe", "OTHER12345")
+
+
+def _owner(settings, init_info, **changes):
+    app = make_app(dataclasses.replace(settings, **changes))
+    client = app.test_client()
+    log_in(client, init_info["owner"]["password"])
+    return client
+
+
+@pytest.fixture
+def owner(settings, init_info):
+    return _owner(settings, init_info, public_url="https://cafe.example")
+
+
+def _post(client, url, data=None, files=None, page="/admin/wallet") -> str:
+    form = {"csrf_token": csrf_token(client.get(page)), **(data or {})}
+    for name, content in (files or {}).items():
+        form[name] = (io.BytesIO(content), f"{name}.bin")
+    response = client.post(
+        url, data=form, content_type="multipart/form-data", follow_redirects=True
+    )
+    return html.unescape(response.get_data(as_text=True))  # the page, as the owner reads it
+
+
+def _apple_files(pki) -> dict:
+    return {
+        "cert": pki.paths["cert"].read_bytes(),
+        "key": pki.paths["key"].read_bytes(),
+        "wwdr": pki.paths["wwdr"].read_bytes(),  # Apple's .cer is DER
+    }
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_uploaded_certificate_key_and_wwdr_sign_passes_and_are_kept_0600(owner, settings, pki):
+    page = _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+    assert f"Apple Wallet certificate saved for {PASS_TYPE_ID}" in page
+    assert 'id="apple-ready"' in page and TEAM_ID in page
+    for name in ("apple_cert", "apple_key", "apple_wwdr"):
+        assert _mode(upload_path(settings, name)) == 0o600
+    assert _mode(wallet_dir(settings)) == 0o700
+    assert not list(wallet_dir(settings).glob(".*tmp"))
+    box = box_mod.current()
+    member = add_member("Dana", card_uid=UID, now=T0)
+    data, record = make_apple_pass(box, member["id"], now=T0)
+    assert check_pkpass(data, root=pki.root) == []
+    content = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("pass.json"))
+    assert content["passTypeIdentifier"] == PASS_TYPE_ID
+    assert content["webServiceURL"] == "https://cafe.example/wallet/apple"
+    assert AuditLog.select().where(AuditLog.action == "wallet.apple").exists()
+
+
+def test_a_p12_with_its_password_is_accepted(owner, settings, pki):
+    p12 = pkcs12.serialize_key_and_certificates(
+        b"pass", pki.key, pki.cert, None,
+        serialization.BestAvailableEncryption(b"s3cret"),
+    )  # fmt: skip
+    wwdr = {"wwdr": pki.paths["wwdr_pem"].read_bytes()}
+    wrong = _post(owner, "/admin/wallet/apple", {"p12_password": "nope"}, {"p12": p12, **wwdr})
+    assert "wrong password" in wrong
+    assert not upload_path(settings, "apple_cert").exists()
+    good = _post(owner, "/admin/wallet/apple", {"p12_password": "s3cret"}, {"p12": p12, **wwdr})
+    assert "certificate saved" in good
+    # stored unencrypted for the worker, readable by the service user only
+    key = upload_path(settings, "apple_key")
+    assert b"PRIVATE KEY" in key.read_bytes() and _mode(key) == 0o600
+
+
+def test_a_certificate_for_other_identifiers_is_refused(owner, settings, pki, other):
+    _post(owner, "/admin/wallet/identifiers", {"apple_pass_type_id": PASS_TYPE_ID})
+    page = _post(owner, "/admin/wallet/apple", files=_apple_files(other))
+    assert "The certificate is for the pass type identifier 'pass.com.other.cafe'" in page
+    assert not upload_path(settings, "apple_cert").exists()
+
+
+def test_identifiers_that_contradict_the_certificate_are_refused(owner, pki):
+    _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+    page = _post(owner, "/admin/wallet/identifiers", {"apple_team_id": "OTHER12345"})
+    assert "not 'OTHER12345'" in page
+    page = _post(owner, "/admin/wallet/identifiers", {"apple_pass_type_id": "com.example"})
+    assert "looks like pass.com.example.cafe" in page
+
+
+def test_a_key_that_is_not_the_certificates_is_refused(owner, settings, pki, other):
+    files = {**_apple_files(pki), "key": other.paths["key"].read_bytes()}
+    page = _post(owner, "/admin/wallet/apple", files=files)
+    assert "The private key does not belong to this certificate" in page
+    assert not wallet_dir(settings).exists() or not any(wallet_dir(settings).iterdir())
+
+
+def test_a_wwdr_that_did_not_issue_the_certificate_is_refused(owner, pki, other):
+    files = {**_apple_files(pki), "wwdr": other.paths["wwdr"].read_bytes()}
+    page = _post(owner, "/admin/wallet/apple", files=files)
+    assert "The WWDR certificate did not issue this Pass Type ID certificate" in page
+
+
+def test_a_renewed_certificate_alone_is_checked_against_the_stored_key(owner, pki, other):
+    _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+    page = _post(owner, "/admin/wallet/apple", files={"cert": other.paths["cert"].read_bytes()})
+    assert "does not belong" in page or "is for the" in page.get_data(as_text=True)
+    page = _post(owner, "/admin/wallet/apple", files={"cert": b"not a certificate"})
+    assert "is not a certificate" in page
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"{not json", "is not a JSON file"),
+        (b'{"type": "authorized_user"}', "must be a service account"),
+        (b'{"type": "service_account", "client_email": "a@b"}', "lacks private_key, token_uri"),
+    ],
+)
+def test_a_malformed_google_key_is_refused(owner, settings, content, message):
+    page = _post(owner, "/admin/wallet/google", files={"key": content})
+    assert message in page
+    assert not upload_path(settings, "google_service_account").exists()
+
+
+def test_the_google_key_and_issuer_make_google_ready_and_the_check_upserts_the_class(
+    owner, settings
+):
+    google = GooglePeer()
+    try:
+        owner_app = _owner_with(owner, settings, google_api_url=google.url + "/walletobjects/v1")
+        key = json.dumps(google.account).encode()
+        page = _post(owner_app, "/admin/wallet/google", files={"key": key})
+        assert "stampbox-test.iam.gserviceaccount.com saved" in page
+        assert _mode(upload_path(settings, "google_service_account")) == 0o600
+        _post(owner_app, "/admin/wallet/identifiers", {"google_issuer_id": ISSUER})
+        _post(owner_app, "/admin/wallet/look", {"background": "#112233", "latitude": "52.52",
+                                                "longitude": "13.405"})  # fmt: skip
+        assert 'id="google-ready"' in owner_app.get("/admin/wallet").get_data(as_text=True)
+        page = _post(owner_app, "/admin/wallet/test/google", page="/admin/wallet/test")
+        assert "Google Wallet accepted the loyalty class" in page
+    finally:
+        google.close()
+    stored = google.objects["loyaltyClass"][f"{ISSUER}.stampbox_loyalty"]
+    assert stored["hexBackgroundColor"] == "#112233"
+    assert stored["merchantLocations"] == [{"latitude": 52.52, "longitude": 13.405}]
+    assert google.token_requests == 1 and google.invalid == []
+
+
+def _owner_with(client, settings, **changes):
+    """The same box served by an app whose settings differ (another URL for a peer)."""
+    app = make_app(dataclasses.replace(settings, public_url="https://cafe.example", **changes))
+    other = app.test_client()
+    other.set_cookie("stampbox_session", client.get_cookie("stampbox_session").value)
+    return other
+
+
+def test_the_box_configuration_wins_and_the_page_says_so(settings, init_info, pki):
+    owner = _owner(settings, init_info, apple_cert=str(pki.paths["cert"]),
+                   apple_pass_type_id=PASS_TYPE_ID)  # fmt: skip
+    page = owner.get("/admin/wallet").get_data(as_text=True)
+    assert "Set in the box configuration (STAMPBOX_APPLE_PASS_TYPE_ID)" in page
+    refused = _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+    assert "sets STAMPBOX_APPLE_CERT: change it there" in refused
+
+
+def test_without_an_https_address_the_admin_says_apple_passes_stay_static(settings, init_info):
+    owner = _owner(settings, init_info, public_url="http://stampbox.local")
+    for url in ("/admin/wallet", "/admin/wallet/test"):
+        page = owner.get(url).get_data(as_text=True)
+        assert "Apple passes stay static" in page and "Google passes still update" in page
+    https = _owner(settings, init_info, public_url="https://cafe.example")
+    assert "Apple passes stay static" not in https.get("/admin/wallet").get_data(as_text=True)
+
+
+def test_colours_logo_and_location_reach_the_pass_and_the_test_page(owner, settings, pki):
+    _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+    look = {"background": "#102030", "foreground": "#FAFAFA", "label": "#a0b0c0",
+            "latitude": "52,5200", "longitude": "13.4050",
+            "relevant_text": "Coffee time?"}  # fmt: skip
+    assert "Colours and location saved" in _post(owner, "/admin/wallet/look", look)
+    picture = io.BytesIO()
+    Image.new("RGB", (900, 300), (200, 30, 30)).save(picture, "JPEG")
+    assert "Pass logo saved" in _post(
+        owner, "/admin/wallet/logo", files={"logo": picture.getvalue()}
+    )
+    bad = _post(owner, "/admin/wallet/look", {"latitude": "95", "longitude": "1"})
+    assert "between -90 and 90" in bad
+
+    box = box_mod.current()
+    member = add_member("Dana", card_uid=UID, now=T0)
+    data, _ = make_apple_pass(box, member["id"], now=T0)
+    assert check_pkpass(data, root=pki.root) == []
+    bundle = zipfile.ZipFile(io.BytesIO(data))
+    content = json.loads(bundle.read("pass.json"))
+    assert content["backgroundColor"] == "rgb(16, 32, 48)"
+    assert content["foregroundColor"] == "rgb(250, 250, 250)"
+    assert content["locations"] == [
+        {"latitude": 52.52, "longitude": 13.405, "relevantText": "Coffee time?"}
+    ]
+    logo = Image.open(io.BytesIO(bundle.read("logo@3x.png")))
+    assert logo.size == (450, 150) and logo.getpixel((10, 10))[0] > 150  # the upload, fitted
+    assert Image.open(io.BytesIO(bundle.read("logo.png"))).size == (150, 50)
+
+    page = owner.get(f"/admin/wallet/test?member={member['id']}").get_data(as_text=True)
+    assert 'id="pass-strip" src="data:image/png;base64,' in page
+    assert "0 / 10" in page and "#102030" in page and "Coffee time?" in page
+    sample = owner.get("/admin/wallet/test").get_data(as_text=True)
+    assert "sample card" in sample and "7 / 10" in sample
+    download = owner.get("/admin/wallet/test/0.pkpass")
+    assert download.mimetype == "application/vnd.apple.pkpass"
+    assert check_pkpass(download.data, root=pki.root) == []
+    assert (
+        owner.get("/wallet/logo.png").data
+        == box.settings.data_dir.joinpath("wallet-logo.png").read_bytes()
+    )
+
+
+def test_the_test_page_sends_a_push_to_the_loopback_apns_peer(
+    settings, init_info, pki, monkeypatch
+):
+    peer = ApnsPeer(
+        pki.paths["server_chain"], pki.paths["server_key"],
+        [pki.paths["root"], pki.paths["wwdr_pem"]], PASS_TYPE_ID,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.paths["root"]))
+    try:
+        owner = _owner(settings, init_info, public_url="https://cafe.example", apns_url=peer.url)
+        _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+        box = box_mod.current()
+        member = add_member("Dana", card_uid=UID, now=T0)
+        record = ensure_pass(box.db, member["id"], T0)
+        auth = f"ApplePass {record.auth_token}"
+        for device, token in (("phone", "a1" * 32), ("gone", "b2" * 32)):
+            register(box.db, PASS_TYPE_ID, device, PASS_TYPE_ID, record.serial, auth,
+                     {"pushToken": token}, now=T0)  # fmt: skip
+        peer.gone.add("b2" * 32)
+        page = owner.get("/admin/wallet/test").get_data(as_text=True)
+        assert "Dana #" in page
+        ids = [r[0] for r in box.db.execute_sql(
+            "SELECT id FROM wallet_registration ORDER BY device_id DESC").fetchall()]  # fmt: skip
+        sent = _post(owner, "/admin/wallet/test/push", {"registration": ids[0]},
+                     page="/admin/wallet/test")  # fmt: skip
+        assert "Apple accepted the push" in sent
+        gone = _post(owner, "/admin/wallet/test/push", {"registration": ids[1]},
+                     page="/admin/wallet/test")  # fmt: skip
+        assert "its registration was deleted" in gone
+    finally:
+        peer.close()
+    assert [r["token"] for r in peer.requests] == ["a1" * 32, "b2" * 32]
+    assert peer.requests[0]["headers"]["apns-topic"] == PASS_TYPE_ID
+    assert set(peer.protocols) == {"h2"}
+    left = box.db.execute_sql("SELECT device_id FROM wallet_registration").fetchall()
+    assert left == [("phone",)]
+
+
+def test_staff_are_refused_every_wallet_route(settings, init_info, app_routes):
+    create_staff("barista", "counter-pass-123", "staff", actor="owner")
+    client = make_app(settings).test_client()
+    log_in(client, "counter-pass-123", username="barista")
+    token = csrf_token(client.get("/counter"))
+    assert app_routes, "no wallet admin routes found"
+    for url, method in app_routes:
+        response = client.open(url, method=method, data={"csrf_token": token})
+        assert response.status_code == 403, (method, url)
+
+
+@pytest.fixture
+def app_routes(settings, init_info):
+    app = make_app(settings)
+    out = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("admin_wallet."):
+            url = rule.build({name: 1 for name in rule.arguments})[1]
+            out += [(url, m) for m in rule.methods - {"HEAD", "OPTIONS"}]
+    return out
+
+
+def test_wallet_forms_without_csrf_are_refused(owner, settings, pki):
+    files = {k: (io.BytesIO(v), k) for k, v in _apple_files(pki).items()}
+    response = owner.post("/admin/wallet/apple", data=files, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert not upload_path(settings, "apple_cert").exists()
+    assert owner.post("/admin/wallet/look", data={"background": "#000000"}).status_code == 400
