@@ -107,3 +107,32 @@ def test_a_voucher_unlocked_in_one_shop_is_redeemed_in_another_exactly_once(chai
     assert again.status == "refused" and again.reason == "already_redeemed"
     assert chain.hub_count("SELECT COUNT(*) FROM chain_claim") == 1
     assert chain.hub_count("SELECT COUNT(*) FROM chain_conflict") == 0
+
+
+def test_offline_double_redemption_is_one_win_and_one_conflict_marked_in_the_losing_shop(
+    chain, hub_nats
+):
+    a, b = chain.shops
+    a.use()
+    add_member("Anna", card_uid=UID, now=T0)
+    code = handle(UID, "t", stamps=10, now=T0 + timedelta(hours=1), box=a.box).unlocked[0]["code"]
+    plain = code.replace("-", "")
+    assert chain.settle(lambda: b.count(f"SELECT COUNT(*) FROM voucher WHERE code = '{plain}'"))
+    hub_nats.kill()  # the centre is gone: both shops redeem provisionally
+    for shop, hours in ((b, 2), (a, 3)):
+        shop.use()
+        done = redeem_voucher(code, now=T0 + timedelta(hours=hours), box=shop.box)
+        assert done.status == "redeemed"
+        state = shop.box.db.execute_sql("SELECT chain_state FROM voucher WHERE code = ?", (plain,))
+        assert state.fetchone() == ("provisional",)
+    b.sync.relay.loop()  # B's redemption reaches its own JetStream first
+    a.sync.relay.loop()
+    hub_nats.start()
+    marked = f"SELECT COUNT(*) FROM voucher WHERE chain_state = 'conflict' AND code = '{plain}'"
+    assert chain.settle(lambda: a.count(marked) + b.count(marked) == 1, limit=120)
+    assert chain.hub_count("SELECT COUNT(*) FROM chain_claim") == 1
+    assert chain.hub_count("SELECT COUNT(*) FROM chain_conflict") == 1
+    winner = chain.hub_db.execute_sql("SELECT box_id FROM chain_claim").fetchone()[0]
+    loser = a if winner == b.id else b
+    assert loser.count("SELECT COUNT(*) FROM chain_conflict") == 1
+    assert loser.count(marked) == 1
