@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ if __package__ in (None, ""):
 
 import firmware_bridge.counter_loop as counter_loop_mod  # noqa: E402
 from appliance import box as box_mod  # noqa: E402
+from appliance.db import SQLITE_PRAGMAS  # noqa: E402
 from appliance.members import add_member  # noqa: E402
 from appliance.provision import init_box  # noqa: E402
 from appliance.receipts import voucher_receipt  # noqa: E402
@@ -131,27 +134,102 @@ class TagProcess:
         self.proc.wait(10)
 
 
-def bench_nfc(count: int) -> dict:
+class EchoProcess:
+    """The radio's floor: a bare UDP echo in its own process, answering each datagram as the
+    tag process does, without any ISO 14443 logic."""
+
+    SCRIPT = (
+        "import socket, sys\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0))\n"
+        "print(s.getsockname()[1], flush=True)\n"
+        "while True:\n"
+        "    data, addr = s.recvfrom(1024)\n"
+        "    if data == b'stop': break\n"
+        "    s.sendto(data, addr)\n"
+    )
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", self.SCRIPT], stdout=subprocess.PIPE, text=True
+        )
+        self.addr = ("127.0.0.1", int(self.proc.stdout.readline()))
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def round_trips(self, count: int) -> float:
+        """Seconds for `count` request/answer exchanges, one after the other."""
+        started = time.perf_counter()
+        for _ in range(count):
+            self.sock.sendto(b"106A 26", self.addr)
+            self.sock.recvfrom(1024)
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.sock.sendto(b"stop", self.addr)
+        self.proc.wait(10)
+        self.sock.close()
+
+
+class CommitFloor:
+    """The core's floor: one raw sqlite3 transaction with the appliance's pragmas (WAL,
+    synchronous=FULL) inserting one row, in the same data folder as the box."""
+
+    def __init__(self, folder: Path):
+        self.db = sqlite3.connect(folder / "floor.db", isolation_level=None)
+        for name, value in SQLITE_PRAGMAS.items():
+            self.db.execute(f"PRAGMA {name} = {value}")
+        self.db.execute("CREATE TABLE IF NOT EXISTS tap (id INTEGER PRIMARY KEY, uid TEXT)")
+
+    def commit(self, uid: str) -> float:
+        started = time.perf_counter()
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("INSERT INTO tap (uid) VALUES (?)", (uid,))
+        self.db.execute("COMMIT")
+        return time.perf_counter() - started
+
+
+# exchanges of one anticollision of a 7-byte UID on nfcpy's udp radio: SENS, 2 x SDD, 2 x SEL
+RADIO_EXCHANGES = 5
+
+
+def bench_nfc(count: int, folder: Path) -> dict:
     tag = TagProcess()
-    loop = CounterLoop(NfcReader(f"udp:127.0.0.1:{tag.port}"), MemoryFeedback(), poll_seconds=1)
+    echo = EchoProcess()
+    floor = CommitFloor(folder)
+    reader = NfcReader(f"udp:127.0.0.1:{tag.port}")
+    loop = CounterLoop(reader, MemoryFeedback(), poll_seconds=1)
     loop.initialize()
-    to_core, to_result = [], []
+    samples: dict[str, list[float]] = {
+        name: [] for name in ("to_core", "radio", "iteration_to_core", "core", "to_result")
+    }
+    radio_floor, core_floor = [], []
     clock = CoreClock()
     try:
         for n, uid in enumerate(uids(count, 0x200000)):
             add_member("", card_uid=uid, now=T0 - timedelta(days=1))
             tag.place(uid, uri_record("https://stampbox.local/c"))
             loop.reader._present = None  # the last card was lifted: re-armed (skips its 1 s)
+            # the floors run tap by tap beside the real thing, so load lands on both
+            radio_floor.append(echo.round_trips(RADIO_EXCHANGES))
             started = time.perf_counter()
             with clock:
                 result = loop.loop(now=T0 + timedelta(seconds=n))
-            to_result.append(time.perf_counter() - started)
-            to_core.append(clock.entered - started)
+            finished = time.perf_counter()
+            core_floor.append(floor.commit(uid))
             assert result is not None and result.status == "stamped", result
+            samples["to_core"].append(clock.entered - reader.detected_at)
+            samples["radio"].append(reader.detected_at - started)
+            samples["iteration_to_core"].append(clock.entered - started)
+            samples["core"].append(finished - clock.entered)
+            samples["to_result"].append(finished - reader.detected_at)
     finally:
         loop.reader.close()
         tag.close()
-    return {"to_core": summary(to_core), "to_result": summary(to_result)}
+        echo.close()
+        floor.db.close()
+    report = {name: summary(values) for name, values in samples.items()}
+    report["radio_floor"] = summary(radio_floor)
+    report["core_floor"] = summary(core_floor)
+    return report
 
 
 def bench_slips(count: int) -> dict:
@@ -188,7 +266,7 @@ def main() -> int:
         try:
             report = {
                 "scanner": bench_scanner(args.taps),
-                "nfc": bench_nfc(args.taps // 2),
+                "nfc": bench_nfc(args.taps // 2, Path(tmp)),
                 "slips": bench_slips(args.renders),
             }
         finally:

@@ -36,6 +36,8 @@ class NfcReader(Reader):
         self._present: bytes | None = None  # UID of the card on the reader now
         self._ndef_target = None  # the card whose NDEF is still to be read
         self.last_ndef: list[tuple[str, str]] = []
+        # time.perf_counter() when the reader last reported a new card: the tap's device event
+        self.detected_at: float | None = None
 
     def _open(self) -> None:
         import nfc
@@ -88,6 +90,7 @@ class NfcReader(Reader):
             target = self._sense(nfc.clf.RemoteTarget("106A"))
             if target is None:
                 return None
+            self.detected_at = time.perf_counter()
             uid = bytes(target.sdd_res)
             self._present, self._ndef_target, self.last_ndef = uid, target, []
             return uid.hex().upper().encode("ascii")

@@ -3,6 +3,7 @@ taps reach the core through the bridge loop, one per presence."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -41,8 +42,11 @@ def counter(box, tag):
 def test_a_card_tap_reaches_the_core_with_its_uid_and_ndef(counter, tag):
     anna = add_member("Anna", card_uid=UID.hex(), now=T0 - timedelta(days=1))
     tag.place(UID, uri_record("https://stampbox.local/c/CAAAA"))
+    before = time.perf_counter()
     result = counter.loop(now=T0)
     assert result.status == "stamped"
+    # the device event's moment, from which bench/bridge.py times the way to the core
+    assert before < counter.reader.detected_at < time.perf_counter()
     assert Member.get_by_id(anna["id"]).stamps == 1
     assert CounterEvent.get().source == "nfc"
     assert counter.loop(now=T0) is None  # still on the reader: its NDEF is read now
