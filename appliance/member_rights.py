@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from . import box as box_mod
+from . import suppression
 from .audit import audit
 from .clock import iso, utcnow
 from .codes import format_code
@@ -97,6 +99,11 @@ def erase_member(member_id: int, actor: str, now=None) -> None:
         member = Member.get_or_none(Member.id == member_id)
         if member is None or member.erased_at is not None:
             raise MemberError(f"There is no member {member_id} to erase.")
+        # the addresses go, but not the promise to leave them alone: a re-import or a new
+        # signup with them gets no marketing (only their hashes are kept)
+        box = box_mod.current()
+        suppression.add(box, "email", member.email, "erased", now)
+        suppression.add(box, "sms", member.phone, "erased", now)
         Member.update(
             name="",
             email=None,

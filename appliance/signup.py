@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from . import box as box_mod
+from . import suppression
 from .audit import audit
 from .clock import utcnow
 from .db import database
@@ -173,8 +174,13 @@ def confirm_email(token: str, now=None) -> int | None:
         if consent.confirmed_at is None:
             consent.confirmed_at = now
             consent.save()
-            Member.update(email_consent_at=now, consent_source=consent.source).where(
-                Member.id == consent.member_id
-            ).execute()
+            Member.update(
+                email_consent_at=now, email_unsubscribed_at=None, consent_source=consent.source
+            ).where(Member.id == consent.member_id).execute()
+            # the address's owner clicked: an earlier opt-out (or erasure) of it is undone,
+            # and it evidently receives mail (a bounce on record is out of date)
+            member = Member.get_by_id(consent.member_id)
+            suppression.lift(box_mod.current(), "email", member.email)
+            Member.update(email_bounced_at=None).where(Member.id == member.id).execute()
             audit("member", "consent.confirm", now, member_id=consent.member_id)
     return consent.member_id

@@ -191,3 +191,35 @@ def test_a_stop_reply_unsubscribes_the_number_and_suppresses_what_is_queued(shop
     status = campaigns.campaign_status(cid, box=box)
     assert status["queued"] == 1 and status["suppressed"] == 2
     assert Member.get_by_id(ids[1]).sms_unsubscribed_at is not None
+
+
+def test_a_stop_outlives_the_member_and_only_start_lifts_it(shop, provider):
+    from appliance import suppression
+    from appliance.channels.unsubscribe import sms_reply
+    from appliance.member_rights import erase_member
+    from appliance.models import Consent
+
+    box, ids = shop
+    assert sms_reply("+49 170 1234567", "STOP", now=T0, box=box) == [ids[0]]
+    anna = Member.get_by_id(ids[0])
+    assert anna.sms_consent_at is None and anna.sms_unsubscribed_at is not None
+    proof = Consent.get(Consent.member == ids[0])
+    assert (proof.granted, proof.source, proof.wording) == (False, "sms-reply", "STOP")
+    # a number nobody has any more still goes on the list
+    assert sms_reply("+15550001111", "stop", now=T0, box=box) == []
+    assert suppression.reason_for(box, "sms", "555-000-1111") == "unsubscribed"
+    erase_member(ids[0], "owner", now=T0)
+    again = add_member("Anna B", phone="0170 1234567", now=T0 - timedelta(hours=1))["id"]
+    Member.update(sms_consent_at=NOON).where(Member.id == again).execute()
+    _campaign(box)
+    deliver_all(box, now=NOON)
+    assert sorted(r["form"]["To"][0] for r in Provider.requests) == ["+491709999999"]
+    row = Outbox.get(Outbox.member == again)
+    assert (row.state, row.last_error) == ("suppressed", "erased")
+    # the phone's owner texts START: the list lets the number go again
+    assert sms_reply("+491701234567", "Start", now=NOON, box=box) == [again]
+    assert suppression.reason_for(box, "sms", "+491701234567") is None
+    assert (
+        get("sms", box).suppression_reason({"phone": "0170 1234567", "sms_consent_at": NOON})
+        is None
+    )

@@ -53,6 +53,8 @@ class Channel:
     bounced_column = ""
     # sending twice after a crash is harmless (email: same Message-ID, folded by receivers)
     resend_after_crash = False
+    # addresses on the hashed suppression list (appliance.suppression) get no marketing here
+    uses_suppression_list = False
 
     def __init__(self, box):
         self.box = box
@@ -102,7 +104,15 @@ class Channel:
             return "bounced"
         if self.address_column and not member.get(self.address_column):
             return "no address"
-        return None
+        return self.listed(member, ("bounced",))
+
+    def listed(self, member: dict, reasons=None) -> str | None:
+        """The suppression list's reason for the member's address (it outlives erasure)."""
+        if not self.uses_suppression_list:
+            return None
+        from ..suppression import REASONS, reason_for
+
+        return reason_for(self.box, self.name, member.get(self.address_column), reasons or REASONS)
 
     def suppression_reason(self, member: dict) -> str | None:
         """The same rules in Python, re-checked just before sending (consent may have gone)."""
@@ -114,6 +124,9 @@ class Channel:
             return "bounced"
         if self.address_column and not member.get(self.address_column):
             return "no address"
+        listed = self.listed(member)
+        if listed:
+            return listed
         if self.consent_column and member.get(self.consent_column) is None:
             return "no consent"
         return None

@@ -316,7 +316,7 @@ def deliver_due(box, now: datetime | None = None, limit: int = 200) -> dict:
                 except Rejected as exc:
                     outbox.mark(db, row["id"], "failed", now, str(exc))
                     if exc.bounce and ch.bounced_column:
-                        _bounced(db, ch, row["member_id"], now)
+                        _bounced(box, ch, row["member_id"], msg["to"], now)
                     counts["failed"] += 1
                     continue
                 except Exception as exc:  # a bad template or row: visible, never silent
@@ -358,12 +358,17 @@ def _postpone(db, items: list[dict], until: datetime) -> None:
             )
 
 
-def _bounced(db, ch, member_id: int, now: datetime) -> None:
+def _bounced(box, ch, member_id: int, address: str, now: datetime) -> None:
+    """The address was refused for good: the member and the hashed list both remember."""
+    from ..suppression import add
+
+    db = box.db
     with db.atomic():
         db.execute_sql(
             sql(f"UPDATE member SET {ch.bounced_column} = ? WHERE id = ?", db),
             (to_micros(now), member_id),
         )
+        add(box, ch.name, address, "bounced", now)
 
 
 def deliver_all(box, now: datetime | None = None, limit: int = 200) -> dict:

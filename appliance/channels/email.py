@@ -90,6 +90,10 @@ def build_message(out: Outgoing, mail_from: str, when: float | None = None) -> E
     return msg
 
 
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
 @register
 class EmailChannel(Channel):
     name = "email"
@@ -98,6 +102,7 @@ class EmailChannel(Channel):
     unsubscribed_column = "email_unsubscribed_at"
     bounced_column = "email_bounced_at"
     resend_after_crash = True
+    uses_suppression_list = True
 
     conn: smtplib.SMTP | None = None
 
@@ -156,12 +161,26 @@ class EmailChannel(Channel):
             code, text = next(iter(exc.recipients.values()))
             if 400 <= code < 500:
                 raise Offline(f"recipient deferred: {code} {text!r}") from None
-            raise Rejected(f"recipient refused: {code} {text!r}", bounce=True) from None
+            # a permanent refusal of the address itself: a bounce, never mailed again
+            raise Rejected(f"recipient refused: {code} {_text(text)}", bounce=True) from None
+        except smtplib.SMTPSenderRefused as exc:
+            # our own From is refused: every message would fail alike, so they wait (with the
+            # reason shown) until the owner fixes mail_from, rather than all failing
+            self.close()
+            raise Offline(
+                f"the server refuses the sender {exc.sender!r}: {exc.smtp_code}"
+                f" {_text(exc.smtp_error)}; check mail_from"
+            ) from None
         except smtplib.SMTPResponseException as exc:
             if 400 <= exc.smtp_code < 500:
                 self.conn = None
-                raise Offline(f"SMTP said later: {exc.smtp_code} {exc.smtp_error!r}") from None
-            raise Rejected(f"SMTP refused: {exc.smtp_code} {exc.smtp_error!r}") from None
+                raise Offline(f"SMTP said later: {exc.smtp_code} {_text(exc.smtp_error)}") from None
+            # after DATA: only an enhanced status naming the mailbox (5.1.x bad address,
+            # 5.2.1 disabled) is the address's fault; 5.7.x policy and the like are this message's
+            raise Rejected(
+                f"SMTP refused: {exc.smtp_code} {_text(exc.smtp_error)}",
+                bounce=_text(exc.smtp_error).startswith(("5.1.", "5.2.1")),
+            ) from None
         except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             self.conn = None
             raise Offline(f"SMTP connection lost: {exc}") from None

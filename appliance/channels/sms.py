@@ -28,6 +28,7 @@ class SmsChannel(Channel):
     consent_column = "sms_consent_at"
     unsubscribed_column = "sms_unsubscribed_at"
     resend_after_crash = False
+    uses_suppression_list = True
 
     _last_sent = 0.0
 

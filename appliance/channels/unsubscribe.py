@@ -62,12 +62,23 @@ def parse_token(token: str, box=None) -> tuple[int, str]:
 
 
 def unsubscribe(member_id: int, channel: str, now=None, box=None) -> bool:
-    """Suppress the member on the channel; queued messages to them there are suppressed too."""
+    """Suppress the member on the channel; queued messages to them there are suppressed too.
+
+    The address also goes on the hashed suppression list, which outlives the member row.
+    """
+    from ..suppression import add
+
     box = box or box_mod.current()
     now = now or utcnow()
     db = box.db
     column = CHANNEL_COLUMNS[channel]
+    address_column = "email" if channel == "email" else "phone"
     with db.atomic():
+        row = db.execute_sql(
+            sql(f"SELECT {address_column} FROM member WHERE id = ?", db), (member_id,)
+        ).fetchone()
+        if row:
+            add(box, channel, row[0], "unsubscribed", now)
         changed = db.execute_sql(
             sql(f"UPDATE member SET {column} = ? WHERE id = ? AND {column} IS NULL", db),
             (to_micros(now), member_id),
@@ -94,19 +105,76 @@ def unsubscribe_token(token: str, now=None, box=None) -> tuple[int, str]:
 STOP_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT"}
 )
+# and the opt-in words that undo it (Twilio's START/YES/UNSTOP)
+START_WORDS = frozenset({"START", "YES", "UNSTOP"})
 
 
 def _digits(phone: str) -> str:
     return "".join(ch for ch in str(phone) if ch.isdigit())
 
 
+def reply_word(body: str) -> str:
+    return " ".join(str(body).upper().replace("-", " ").split()).strip(" .!")
+
+
 def sms_reply(from_number: str, body: str, now=None, box=None) -> list[int]:
-    """An inbound SMS (the provider's webhook, a route for the web owner): a stop word
-    unsubscribes every member with that number from SMS. Returns the members unsubscribed."""
+    """An inbound SMS (the provider's webhook): a stop word withdraws SMS consent from every
+    member with that number and puts the number on the suppression list (even when no member
+    has it any more); a start word undoes that. Returns the members changed."""
+    from .. import suppression
+
     box = box or box_mod.current()
-    word = " ".join(str(body).upper().replace("-", " ").split()).strip(" .!")
-    if word not in STOP_WORDS:
+    now = now or utcnow()
+    word = reply_word(body)
+    if word not in STOP_WORDS and word not in START_WORDS:
         return []
+    hits = _members_with_number(box, from_number)
+    with box.db.atomic():
+        if word in START_WORDS:
+            suppression.lift(box, "sms", from_number)
+            for member_id in hits:
+                _opt_in_again(box, member_id, str(body).strip(), now)
+            return hits
+        suppression.add(box, "sms", from_number, "unsubscribed", now)
+        for member_id in hits:
+            _stop(member_id, str(body).strip(), now, box)
+    return hits
+
+
+def _stop(member_id: int, body: str, now, box) -> None:
+    """Consent withdrawn with the reply as its proof (appliance.unsubscribe), suppressed here."""
+    from ..unsubscribe import unsubscribe as withdraw
+
+    if not withdraw(member_id, "sms", "sms-reply", body[:160], now=now):
+        unsubscribe(member_id, "sms", now, box)
+
+
+def _opt_in_again(box, member_id: int, body: str, now) -> None:
+    """Only a member who had stopped is opted in again: a START out of the blue is no consent
+    to marketing the shop can prove against its own records."""
+    from ..audit import audit
+    from ..models import Consent
+
+    db = box.db
+    changed = db.execute_sql(
+        sql(
+            "UPDATE member SET sms_unsubscribed_at = NULL, sms_consent_at = ?,"
+            " consent_source = 'sms-reply' WHERE id = ? AND erased_at IS NULL"
+            " AND sms_unsubscribed_at IS NOT NULL",
+            db,
+        ),
+        (to_micros(now), member_id),
+    ).rowcount
+    if not changed:
+        return
+    Consent.create(
+        member=member_id, channel="sms", granted=True, at=now, source="sms-reply",
+        wording=body[:160], locale="",
+    )  # fmt: skip
+    audit("member", "consent.grant", now, member_id=member_id, channel="sms", source="sms-reply")
+
+
+def _members_with_number(box, from_number: str) -> list[int]:
     wanted = _digits(from_number)
     if len(wanted) < 6:
         return []
@@ -116,7 +184,4 @@ def sms_reply(from_number: str, body: str, now=None, box=None) -> list[int]:
         sql("SELECT id, phone FROM member WHERE phone IS NOT NULL AND phone LIKE ?", box.db),
         (f"%{wanted[-4:]}",),
     ).fetchall()
-    hits = [mid for mid, phone in rows if _digits(phone)[-9:] == wanted[-9:]]
-    for member_id in hits:
-        unsubscribe(member_id, "sms", now, box)
-    return hits
+    return [mid for mid, phone in rows if _digits(phone)[-9:] == wanted[-9:]]

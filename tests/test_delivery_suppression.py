@@ -1,0 +1,155 @@
+"""The hashed suppression list: unsubscribes, bounces and erasures outlive the member row, so
+an address that comes back (re-imported, signed up again) gets no marketing; only its owner
+lifts that (a confirmed double opt-in, an SMS START). Delivery to real servers on loopback."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+
+from appliance import campaigns, suppression
+from appliance.channels import unsubscribe as unsub
+from appliance.channels.delivery import deliver_all
+from appliance.member_rights import erase_member
+from appliance.members import add_member
+from appliance.models import Member, Outbox
+from appliance.signup import ConsentShown, confirm_email, signup
+
+from . import test_campaigns
+from .conftest import T0
+from .test_campaigns import _create
+
+# the campaign tests' shop (five kinds of member) and loopback SMTP server
+shop, smtp = test_campaigns.shop, test_campaigns.smtp
+
+LATER = T0 + timedelta(days=2)
+
+
+def _campaign(box, now):
+    c = _create(box)
+    campaigns.send_campaign(c["id"], now=now, box=box)
+    deliver_all(box, now=now)
+    return campaigns.campaign_status(c["id"], box=box)
+
+
+def _reasons(status) -> dict:
+    return {r["reason"]: r["count"] for r in status["reasons"]}
+
+
+def _comes_back(email, now, name="Back Again"):
+    """The address returns as a new member who (again) consents to email marketing."""
+    member = add_member(name, email, now=now)
+    Member.update(email_consent_at=now).where(Member.id == member["id"]).execute()
+    return member["id"]
+
+
+def test_an_unsubscribed_then_erased_address_that_returns_gets_no_marketing(shop, smtp):
+    box, ids = shop
+    _, sink = smtp
+    assert Member.get_by_id(ids["David"]).email_unsubscribed_at is not None  # the fixture's
+    erase_member(ids["David"], "owner", now=T0)
+    erase_member(ids["Emma"], "owner", now=T0)  # erased, never unsubscribed
+    again = [_comes_back("David@Example.com ", LATER), _comes_back("emma@example.com", LATER)]
+    status = _campaign(box, LATER)
+    mailed = {rcpt[0] for rcpt, _ in sink.messages}
+    assert mailed == {"anna@example.com"}
+    states = {o.member_id: (o.state, o.last_error) for o in Outbox.select()}
+    assert states[again[0]][0] == states[again[1]][0] == "suppressed"
+    assert {states[again[0]][1], states[again[1]][1]} == {"erased"}
+    assert status["suppressed"] >= 2 and status["sent"] == 1
+
+
+def test_the_list_keeps_hashes_only(shop, settings):
+    box, ids = shop
+    erase_member(ids["Anna"], "owner", now=T0)
+    db = sqlite3.connect(settings.db_path)
+    rows = db.execute("SELECT channel, address_hash, reason FROM suppression").fetchall()
+    assert ("email", suppression.address_hash("email", "anna@example.com", box), "erased") in rows
+    assert all("@" not in h and "example" not in h for _, h, _ in rows)
+    dump = "\n".join(db.iterdump())
+    assert "anna@example.com" not in dump and "Anna Berg" not in dump
+    assert suppression.counts(box)["email:unsubscribed"] == 1  # David, from the fixture
+
+
+def test_a_permanent_refusal_marks_the_address_bounced_for_good(shop, smtp):
+    box, ids = shop
+    _, sink = smtp
+
+    async def refuse_emma(server, session, envelope, address, rcpt_options):
+        if address.startswith("emma"):
+            return "550 5.1.1 <emma@example.com>: no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    sink.handle_RCPT = refuse_emma
+    status = _campaign(box, T0)
+    assert status["failed"] == 1 and "no such user" in str(status["reasons"])
+    assert Member.get_by_id(ids["Emma"]).email_bounced_at is not None
+    assert suppression.reason_for(box, "email", "EMMA@example.com") == "bounced"
+    # the bounced address comes back under another member: neither marketing nor a
+    # signup confirmation is sent to it
+    erase_member(ids["Emma"], "owner", now=T0)
+    sink.messages.clear()
+    result = signup(
+        name="Emma", email="emma@example.com", phone=None, birthday=None,
+        consents=[ConsentShown("email", "Yes", "1")], locale="en", source="test", now=LATER,
+    )  # fmt: skip
+    Member.update(email_consent_at=LATER).where(Member.id == result.member_id).execute()
+    status = _campaign(box, LATER)
+    assert {rcpt[0] for rcpt, _ in sink.messages} == {"anna@example.com"}
+    rows = Outbox.select().where(Outbox.member == result.member_id)
+    assert {(o.kind, o.state, o.last_error) for o in rows} == {
+        ("signup_confirm", "suppressed", "bounced"),
+        ("message", "suppressed", "bounced"),
+    }
+
+
+def test_a_policy_refusal_after_data_fails_the_message_without_a_bounce(shop, smtp):
+    box, ids = shop
+    _, sink = smtp
+
+    async def refuse_data(server, session, envelope):
+        return "554 5.7.1 message refused as spam"
+
+    sink.handle_DATA = refuse_data
+    status = _campaign(box, T0)
+    assert status["failed"] == 2 and "5.7.1" in str(status["reasons"])
+    assert Member.get_by_id(ids["Anna"]).email_bounced_at is None
+    assert suppression.counts(box).get("email:bounced") is None
+
+
+def test_a_confirmed_double_opt_in_lifts_an_earlier_opt_out(shop, smtp):
+    box, ids = shop
+    _, sink = smtp
+    erase_member(ids["David"], "owner", now=T0)  # unsubscribed, then erased
+    result = signup(
+        name="David", email="david@example.com", phone=None, birthday=None,
+        consents=[ConsentShown("email", "Yes", "1")], locale="en", source="test", now=LATER,
+    )  # fmt: skip
+    deliver_all(box, now=LATER)
+    # the confirmation goes (it is how the owner of the address opts in again) ...
+    assert [rcpt for rcpt, _ in sink.messages] == [["david@example.com"]]
+    # ... and marketing does not, until the link is followed
+    Member.update(email_consent_at=LATER).where(Member.id == result.member_id).execute()
+    _campaign(box, LATER)
+    row = Outbox.get((Outbox.member == result.member_id) & (Outbox.kind == "message"))
+    assert (row.state, row.last_error) == ("suppressed", "erased")
+    token = json.loads(Outbox.get(Outbox.kind == "signup_confirm").payload)["token"]
+    assert confirm_email(token, now=LATER) == result.member_id
+    assert suppression.reason_for(box, "email", "david@example.com") is None
+    sink.messages.clear()
+    c = campaigns.create_campaign(
+        "Next", "new-joiners", {"days": "30"}, ["email"],
+        {"email": {"": {"subject": "S", "text": "T"}}}, now=LATER, box=box,
+    )  # fmt: skip
+    campaigns.send_campaign(c["id"], now=LATER, box=box)
+    deliver_all(box, now=LATER)
+    assert "david@example.com" in {rcpt[0] for rcpt, _ in sink.messages}
+
+
+def test_an_unsubscribe_link_puts_the_address_on_the_list(shop):
+    box, ids = shop
+    unsub.unsubscribe(ids["Anna"], "email", now=T0)
+    assert suppression.reason_for(box, "email", " ANNA@example.com") == "unsubscribed"
+    assert suppression.reason_for(box, "email", "ben@example.com") is None
