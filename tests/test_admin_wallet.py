@@ -324,3 +324,47 @@ def test_wallet_forms_without_csrf_are_refused(owner, settings, pki):
     assert response.status_code == 400
     assert not upload_path(settings, "apple_cert").exists()
     assert owner.post("/admin/wallet/look", data={"background": "#000000"}).status_code == 400
+
+
+def test_an_apns_token_key_is_checked_stored_0600_and_used_for_the_test_push(
+    settings, init_info, pki, other, monkeypatch
+):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    p8 = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    peer = ApnsPeer(
+        pki.paths["server_chain"], pki.paths["server_key"], [pki.paths["root"]], PASS_TYPE_ID,
+        token_key=key.public_key(), key_id="KEYID12345", team_id=TEAM_ID,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.paths["root"]))
+    try:
+        owner = _owner(settings, init_info, public_url="https://cafe.example", apns_url=peer.url)
+        _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+        rsa_key = other.paths["key"].read_bytes()
+        page = _post(owner, "/admin/wallet/apns-key", {"key_id": "KEYID12345"}, {"p8": rsa_key})
+        assert "must be the .p8 file Apple gives" in page
+        page = _post(owner, "/admin/wallet/apns-key", {"key_id": ""}, {"p8": p8})
+        assert "Give the key's Key ID" in page
+        page = _post(owner, "/admin/wallet/apns-key", {"key_id": "KEYID12345"}, {"p8": p8})
+        assert "token authentication" in page and "a token key" in page
+        assert _mode(upload_path(settings, "apns_key_file")) == 0o600
+        box = box_mod.current()
+        member = add_member("Dana", card_uid=UID, now=T0)
+        record = ensure_pass(box.db, member["id"], T0)
+        register(box.db, PASS_TYPE_ID, "phone", PASS_TYPE_ID, record.serial,
+                 f"ApplePass {record.auth_token}", {"pushToken": "a1" * 32}, now=T0)  # fmt: skip
+        reg_id = box.db.execute_sql("SELECT id FROM wallet_registration").fetchone()[0]
+        sent = _post(owner, "/admin/wallet/test/push", {"registration": reg_id},
+                     page="/admin/wallet/test")  # fmt: skip
+        assert "Apple accepted the push" in sent
+        page = _post(owner, "/admin/wallet/apns-key/remove")
+        assert "use the certificate again" in page
+        assert not upload_path(settings, "apns_key_file").exists()
+    finally:
+        peer.close()
+    assert len(peer.jwts) == 1 and peer.requests[0]["client"] == {}

@@ -312,3 +312,89 @@ def test_erasing_a_member_voids_their_passes_once(box, saved, peer, pki, tmp_pat
     assert stored["barcode"]["value"] == "-"
     assert "Dana" not in json.dumps(stored)
     assert google.invalid == []
+
+
+def _p8(tmp_path, name="AuthKey.p8"):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / name
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return key, path
+
+
+def _token_round(box, saved, pki, tmp_path, monkeypatch, signing_key_path, peer_key):
+    import dataclasses
+
+    from appliance import box as box_mod
+    from appliance.wallet.worker import run_wallet_updates
+
+    peer = ApnsPeer(
+        pki.paths["server_chain"], pki.paths["server_key"], [pki.paths["root"]], PASS_TYPE_ID,
+        token_key=peer_key.public_key(), key_id="KEYID12345", team_id="TEAM123456",
+    )  # fmt: skip
+    settings = dataclasses.replace(
+        box.settings,
+        public_url="https://cafe.example",
+        apple_cert=str(pki.paths["cert"]),
+        apple_key=str(pki.paths["key"]),
+        apple_wwdr=str(pki.paths["wwdr"]),
+        apns_url=peer.url,
+        apns_key_file=str(signing_key_path),
+        apns_key_id="KEYID12345",  # the team comes from the pass certificate
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.paths["root"]))
+    running = box_mod.start(settings)
+    handle(UID, now=T0, box=running)
+    try:
+        return run_wallet_updates(running, now=T0), peer
+    finally:
+        peer.close()
+
+
+def test_token_auth_pushes_reach_a_peer_demanding_a_valid_jwt(
+    box, saved, pki, tmp_path, monkeypatch
+):
+    key, path = _p8(tmp_path)
+    counts, peer = _token_round(box, saved, pki, tmp_path, monkeypatch, path, key)
+    assert (counts.passes, counts.pushed, counts.later) == (1, 2, 0), counts.errors
+    # no client certificate was offered; one provider token served both pushes
+    assert [r["client"] for r in peer.requests] == [{}, {}]
+    assert len(peer.jwts) == 2 and len(set(peer.jwts)) == 1
+    assert set(peer.protocols) == {"h2"}
+
+
+def test_a_token_signed_by_another_key_is_refused_and_the_update_waits(
+    box, saved, pki, tmp_path, monkeypatch
+):
+    key, _ = _p8(tmp_path, "apple-has-this.p8")
+    _, wrong = _p8(tmp_path, "another.p8")
+    counts, peer = _token_round(box, saved, pki, tmp_path, monkeypatch, wrong, key)
+    assert (counts.pushed, counts.later) == (0, 1)
+    assert "InvalidProviderToken" in counts.errors[0]
+    assert _dirty(box)[0][1] == 1  # still pending, one attempt counted
+
+
+def test_token_auth_without_a_key_id_says_what_is_missing(box, pki, tmp_path):
+    import dataclasses
+
+    from appliance.wallet import WalletError
+    from appliance.wallet.worker import apns_client
+
+    _, path = _p8(tmp_path)
+    settings = dataclasses.replace(
+        box.settings,
+        apple_cert=str(pki.paths["cert"]),
+        apple_key=str(pki.paths["key"]),
+        apple_wwdr=str(pki.paths["wwdr"]),
+        apns_key_file=str(path),
+    )
+    with pytest.raises(WalletError, match="STAMPBOX_APNS_KEY_ID"):
+        apns_client(settings)
