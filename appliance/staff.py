@@ -73,14 +73,17 @@ class StaffRef:
     id: int
     username: str
     role: str
+    # the password was given by someone else (setup slip, owner, CLI): choose one first
+    must_change_password: bool = False
 
 
 def staff_by_id(staff_id: int) -> StaffRef | None:
     # one plain query: this runs on every request of a logged-in person
     row = database.execute_sql(
-        sql("SELECT id, username, role FROM staff_user WHERE id = ?"), (staff_id,)
+        sql("SELECT id, username, role, must_change_password FROM staff_user WHERE id = ?"),
+        (staff_id,),
     ).fetchone()
-    return StaffRef(*row) if row else None
+    return StaffRef(row[0], row[1], row[2], bool(row[3])) if row else None
 
 
 def create_owner(now=None) -> dict | None:
@@ -93,6 +96,7 @@ def create_owner(now=None) -> dict | None:
         password_hash=hash_password(password),
         role="owner",
         created_at=now or utcnow(),
+        must_change_password=True,
     )
     audit("system", "owner.create", now, username="owner")
     return {"username": "owner", "password": password}
@@ -109,31 +113,41 @@ def _recent_failures(column, value: str, since: datetime) -> int:
     return LoginAttempt.select().where((column == value) & (LoginAttempt.at >= since)).count()
 
 
+def throttled(username: str, address: str, now) -> bool:
+    """Too many recent failures for this account or from this address: do not even check."""
+    since = now - LOGIN_WINDOW
+    return (
+        _recent_failures(LoginAttempt.account, username, since) >= MAX_FAILS_PER_ACCOUNT
+        or _recent_failures(LoginAttempt.address, address, since) >= MAX_FAILS_PER_ADDRESS
+    )
+
+
+def record_failure(username: str, address: str, now) -> None:
+    with database.atomic():
+        LoginAttempt.create(at=now, account=username, address=address)
+        # old rows are only needed for the window: trim them as we go
+        LoginAttempt.delete().where(LoginAttempt.at < now - 2 * LOGIN_WINDOW).execute()
+
+
 def login(username: str, password: str, address: str, now=None) -> LoginResult:
     """Check a login, slowed down per account and per address; upgrades old hashes."""
     now = now or utcnow()
     username = username.strip().lower()[:80]
     address = (address or "unknown")[:64]
-    since = now - LOGIN_WINDOW
-    if (
-        _recent_failures(LoginAttempt.account, username, since) >= MAX_FAILS_PER_ACCOUNT
-        or _recent_failures(LoginAttempt.address, address, since) >= MAX_FAILS_PER_ADDRESS
-    ):
+    if throttled(username, address, now):
         return LoginResult(None, throttled=True)
     user = authenticate(username, password)
+    if user is None:
+        record_failure(username, address, now)
+        return LoginResult(None)
     with database.atomic():
-        if user is None:
-            LoginAttempt.create(at=now, account=username, address=address)
-            # old rows are only needed for the window: trim them as we go
-            LoginAttempt.delete().where(LoginAttempt.at < since - LOGIN_WINDOW).execute()
-        else:
-            LoginAttempt.delete().where(LoginAttempt.account == username).execute()
-            audit(user.username, "staff.login", now, address=address)
-            if needs_rehash(user.password_hash):
-                user.password_hash = hash_password(password)
-                StaffUser.update(password_hash=user.password_hash).where(
-                    StaffUser.id == user.id
-                ).execute()
+        LoginAttempt.delete().where(LoginAttempt.account == username).execute()
+        audit(user.username, "staff.login", now, address=address)
+        if needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+            StaffUser.update(password_hash=user.password_hash).where(
+                StaffUser.id == user.id
+            ).execute()
     return LoginResult(user)
 
 
@@ -156,7 +170,10 @@ def _check_new_password(password: str) -> None:
         raise StaffError("A password may have at most 200 characters.")
 
 
-def create_staff(username: str, password: str, role: str, actor: str, now=None) -> StaffUser:
+def create_staff(
+    username: str, password: str, role: str, actor: str, now=None, must_change: bool = True
+) -> StaffUser:
+    """An account whose first password someone else chose: by default it must be changed."""
     username = username.strip().lower()
     if not _USERNAME.match(username):
         raise StaffError(
@@ -173,19 +190,80 @@ def create_staff(username: str, password: str, role: str, actor: str, now=None) 
             password_hash=hash_password(password),
             role=role,
             created_at=now or utcnow(),
+            must_change_password=must_change,
         )
         audit(actor, "staff.create", now, username=username, role=role)
     return user
 
 
 def set_password(user_id: int, password: str, actor: str, now=None) -> None:
+    """Set by someone else (an owner, the CLI): the account chooses its own at next login."""
     _check_new_password(password)
     with database.atomic():
         user = StaffUser.get_by_id(user_id)
-        StaffUser.update(password_hash=hash_password(password)).where(
+        must_change = user.username != actor
+        StaffUser.update(
+            password_hash=hash_password(password), must_change_password=must_change
+        ).where(StaffUser.id == user_id).execute()
+        audit(actor, "staff.password", now, username=user.username, must_change=must_change)
+
+
+# a password someone chooses for themselves: long, not repetitive, not a keyboard run
+_RUNS = ("abcdefghijklmnopqrstuvwxyz", "0123456789" * 3, "qwertyuiopasdfghjklzxcvbnm")
+_COMMON = ("password", "passw0rd", "stampbox", "letmein", "welcome", "admin", "owner")
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why a chosen password is too weak, as a sentence; None when it is acceptable."""
+    lowered = password.lower()
+    if len(password) < MIN_PASSWORD:
+        return f"A password needs at least {MIN_PASSWORD} characters."
+    if len(password) > 200:
+        return "A password may have at most 200 characters."
+    if len(set(password)) < 5:
+        return "Use at least 5 different characters: this password repeats too much."
+    if any(lowered in run or lowered in run[::-1] for run in _RUNS):
+        return "A run of keys or digits is guessed first: choose something else."
+    if len(username) >= 3 and username.lower() in lowered:
+        return "The password must not contain the username."
+    if any(word in lowered for word in _COMMON) and len(set(lowered)) < 10:
+        return "That password is too common: add words only you would think of."
+    return None
+
+
+def change_own_password(user_id: int, current: str, new: str, address: str = "", now=None) -> None:
+    """Someone choosing their own password; the current one (one-time or not) proves who.
+
+    Raises StaffError with a sentence: wrong current password (counted like a failed login,
+    and refused while logins for the account are throttled), weak or unchanged new one.
+    """
+    now = now or utcnow()
+    user = StaffUser.get_or_none(StaffUser.id == user_id)
+    if user is None:
+        raise StaffError("There is no such account.")
+    address = (address or "unknown")[:64]
+    if throttled(user.username, address, now):
+        raise StaffError("Too many wrong passwords. Wait 15 minutes and try again.")
+    if not check_password(current, user.password_hash):
+        record_failure(user.username, address, now)
+        raise StaffError("The current password is not right.")
+    if new == current:
+        raise StaffError("The new password must differ from the one you were given.")
+    problem = password_problem(new, user.username)
+    if problem:
+        raise StaffError(problem)
+    with database.atomic():
+        StaffUser.update(password_hash=hash_password(new), must_change_password=False).where(
             StaffUser.id == user_id
         ).execute()
-        audit(actor, "staff.password", now, username=user.username)
+        audit(
+            user.username,
+            "staff.password_change",
+            now,
+            username=user.username,
+            first_login=bool(user.must_change_password),
+            address=address,
+        )
 
 
 def delete_staff(user_id: int, actor: str, now=None) -> None:

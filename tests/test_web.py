@@ -28,11 +28,32 @@ def csrf_token(response) -> str:
     return match.group(1)
 
 
+# (data folder, username, given password) -> the password log_in chose in its place
+_CHOSEN: dict[tuple, str] = {}
+
+
+def chosen_password(given: str) -> str:
+    """What log_in picks when an account must replace the password it was given."""
+    return given + "-Mine-2026"
+
+
 def log_in(client, password, username="owner"):
+    """Log in; an account that must change its given password does so once (the change's
+    redirect is returned, as the login's would be), and later calls use the chosen one."""
+    key = (str(client.application.config["STAMPBOX_SETTINGS"].data_dir), username, password)
+    password = _CHOSEN.get(key, password)
     token = csrf_token(client.get("/login"))
-    return client.post(
+    response = client.post(
         "/login", data={"username": username, "password": password, "csrf_token": token}
     )
+    if response.status_code == 302 and response.location.startswith("/account/password"):
+        new = chosen_password(password)
+        form = {"current": password, "new": new, "confirm": new}
+        form["csrf_token"] = csrf_token(client.get(response.location))
+        response = client.post(response.location, data=form)
+        assert response.status_code == 302, "log_in could not choose a new password"
+        _CHOSEN[key] = new
+    return response
 
 
 @pytest.fixture
@@ -96,8 +117,10 @@ def test_the_session_cookie_is_httponly_and_samesite_lax(client, password):
 
 
 def test_login_returns_to_the_page_asked_for_but_never_to_another_site(client, password):
+    log_in(client, password)  # the one-time password is replaced first
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/counter"))})
     token = csrf_token(client.get("/login"))
-    data = {"username": "owner", "password": password, "csrf_token": token}
+    data = {"username": "owner", "password": chosen_password(password), "csrf_token": token}
     assert client.post("/login?next=/counter", data=data).location == "/counter"
     client.post("/logout", data={"csrf_token": csrf_token(client.get("/counter"))})
     token = csrf_token(client.get("/login"))

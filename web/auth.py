@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import EqualTo, InputRequired, Length
 
+from appliance.staff import StaffError, change_own_password, staff_by_id
 from appliance.staff import login as check_login
-from appliance.staff import staff_by_id
 
 bp = Blueprint("auth", __name__)
 
@@ -19,6 +19,15 @@ bp = Blueprint("auth", __name__)
 class LoginForm(FlaskForm):
     username = StringField("Username", validators=[InputRequired(), Length(max=80)])
     password = PasswordField("Password", validators=[InputRequired(), Length(max=200)])
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField("Current password", validators=[InputRequired(), Length(max=200)])
+    new = PasswordField("New password", validators=[InputRequired(), Length(max=200)])
+    confirm = PasswordField(
+        "New password again",
+        validators=[InputRequired(), EqualTo("new", message="The two new passwords differ.")],
+    )
 
 
 @bp.before_app_request
@@ -29,12 +38,18 @@ def load_staff() -> None:
 
 
 def login_required(view):
+    """A logged-in person; one still holding a password someone else gave them chooses their
+    own first (every staff page goes through here, owner pages too)."""
+
     @functools.wraps(view)
     def wrapped(**kwargs):
         if g.staff is None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        if g.staff.must_change_password:
+            return redirect(url_for("auth.change_password", next=request.full_path.rstrip("?")))
         return view(**kwargs)
 
+    wrapped.login_required = True
     return wrapped
 
 
@@ -70,10 +85,37 @@ def login():
             session.clear()
             session.permanent = True
             session["staff_id"] = user.id
-            return redirect(_safe_next(request.args.get("next")))
+            target = _safe_next(request.args.get("next"))
+            if user.must_change_password:
+                return redirect(url_for("auth.change_password", next=target))
+            return redirect(target)
         flash("Wrong username or password. Check the caps lock and try again.", "error")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    """Choose one's own password: required after a one-time or owner-set one, open to all."""
+    if g.staff is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    form = PasswordChangeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            change_own_password(g.staff.id, form.current.data, form.new.data, request.remote_addr)
+        except StaffError as exc:
+            flash(str(exc), "error")
+            status = 400
+        else:
+            flash("Your new password is set.", "info")
+            return redirect(_safe_next(request.args.get("next")))
+    elif form.is_submitted():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        status = 400
+    return render_template(
+        "auth/password.html", form=form, forced=g.staff.must_change_password
+    ), status
 
 
 @bp.post("/logout")
