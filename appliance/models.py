@@ -106,8 +106,6 @@ class StaffUser(BaseModel):
     created_at = MomentField()
     # a one-time or generated password (setup slip, set by an owner): chosen anew at login
     must_change_password = BooleanField(default=False)
-    # a one-time or generated password (setup slip, set by an owner): chosen anew at login
-    must_change_password = BooleanField(default=False)
 
 
 class Visit(BaseModel):
