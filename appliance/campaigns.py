@@ -428,8 +428,18 @@ def campaign_status(campaign_id: int, now=None, box=None) -> dict:
     }
 
 
+SAMPLE_CODE = "VXXX-XXXX-XXXX-XXXX"
+
+
+def sample_voucher(campaign: dict) -> dict | None:
+    """What a recipient's voucher looks like, for previews and tests (none is issued)."""
+    if not campaign["voucher_reward"]:
+        return None
+    return {"code": SAMPLE_CODE, "reward": campaign["voucher_reward"]}
+
+
 def preview_campaign(campaign_id: int, member_id: int, now=None, box=None) -> dict:
-    """Each channel's message rendered for one member (no voucher is issued)."""
+    """Each channel's message rendered for one member (a sample voucher; none is issued)."""
     from .channels.delivery import render_for
 
     box = box or box_mod.current()
@@ -442,7 +452,7 @@ def preview_campaign(campaign_id: int, member_id: int, now=None, box=None) -> di
             member_id,
             campaign["content"],
             f"campaign:{campaign_id}:{member_id}",
-            voucher=None,
+            voucher=sample_voucher(campaign),
             preview=True,
             now=now or utcnow(),
         )
@@ -454,11 +464,14 @@ def send_test(
 ) -> str:
     """Send the campaign's message on one channel to the owner's own address, right now.
 
-    Rendered for `member_id` (or the first member) with no voucher issued; no outbox row and
-    no consent check: the owner is the recipient. Raises CampaignError if it cannot go.
+    Rendered for `member_id` (or the first member) with a sample voucher, none issued; no
+    outbox row and no consent check: the owner is the recipient. Raises CampaignError if it
+    cannot go.
     """
+    import base64
+
     from .channels import Offline, Outgoing, Rejected, get
-    from .channels.delivery import render_for
+    from .channels.delivery import VOUCHER_QR_CID, render_for, voucher_qr_png
 
     box = box or box_mod.current()
     campaign = load(campaign_id, box)
@@ -478,10 +491,18 @@ def send_test(
         member_id,
         campaign["content"],
         f"test:{campaign_id}:{utcnow().timestamp()}",
-        voucher=None,
+        voucher=sample_voucher(campaign),
         preview=True,
         now=utcnow(),
     )
+    extra = {}
+    if sample_voucher(campaign) and channel == "email":
+        # the preview carries the QR as a data: address, which mail readers block: the
+        # test travels like the real message, with the picture inside it
+        png = voucher_qr_png(SAMPLE_CODE)
+        inline = "data:image/png;base64," + base64.b64encode(png).decode()
+        msg["html"] = msg.get("html", "").replace(inline, f"cid:{VOUCHER_QR_CID}")
+        extra = {"inline_images": {VOUCHER_QR_CID: png}}
     out = Outgoing(
         event_key=f"test:{campaign_id}:{utcnow().timestamp()}",
         member_id=member_id,
@@ -489,6 +510,7 @@ def send_test(
         subject="[Test] " + msg.get("subject", ""),
         text=msg["text"],
         html=msg.get("html", ""),
+        extra=extra,
     )
     try:
         return ch.send(out)

@@ -17,7 +17,7 @@ from appliance import box as box_mod
 from appliance.channels.delivery import deliver_all
 from appliance.clock import utcnow
 from appliance.members import add_member
-from appliance.models import AuditLog, Campaign, Member, Outbox
+from appliance.models import AuditLog, Campaign, Member, Outbox, Voucher
 from appliance.provision import init_box
 from appliance.shop import save_shop_settings
 from appliance.staff import create_staff
@@ -283,6 +283,11 @@ def test_edit_a_draft_and_send_a_test_to_yourself(shop, owner, smtp):
         14,
     )
     assert c["content"]["email"]["he"]["subject"] == "שלום {{first_name}}"
+    # the preview (for a member found by name) shows a sample voucher; none is issued
+    page = owner.get(f"/admin/campaigns/{cid}/preview?member=Anna").get_data(as_text=True)
+    assert "Hi Anna" in page and "A Free cookie: VXXX-XXXX-XXXX-XXXX" in page
+    page = owner.get(f"/admin/campaigns/{cid}/preview?member=nobody").get_data(as_text=True)
+    assert "No member matches nobody" in page
     response = owner.post(
         f"/admin/campaigns/{cid}/test",
         data={"csrf_token": _token(owner), "channel": "email", "address": "me@cafe.example"},
@@ -290,7 +295,11 @@ def test_edit_a_draft_and_send_a_test_to_yourself(shop, owner, smtp):
     assert "Test sent to me@cafe.example" in owner.get(response.location).get_data(as_text=True)
     rcpt, msg = sink.messages[0]
     assert rcpt == ["me@cafe.example"] and msg["Subject"] == "[Test] Hi Anna"
-    assert Outbox.select().count() == 0
+    # the voucher's QR travels inside the test, as in the real message
+    html = msg.get_body(("html",)).get_content()
+    assert "Free cookie" in html and "cid:" in html and "data:image" not in html
+    assert any(part.get_content_type() == "image/png" for part in msg.walk())
+    assert Outbox.select().count() == 0 and Voucher.select().count() == 0
 
 
 def test_segments_page_counts_and_the_owner_saves_one(shop, owner):

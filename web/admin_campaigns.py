@@ -30,6 +30,7 @@ from appliance.channels import REGISTRY
 from appliance.channels.delivery import Suppressed
 from appliance.clock import utcnow
 from appliance.messages import SMS_MAX_CHARS, VARIABLES, sms_info
+from appliance.search import search_members
 from appliance.shop import LANGUAGES
 
 from .admin import page_zone
@@ -348,15 +349,23 @@ def _first_member() -> int | None:
     return _box().db.execute_sql("SELECT MIN(id) FROM member").fetchone()[0]
 
 
-def _chosen_member() -> int | None:
-    member = request.args.get("member", type=int)
-    return member if member is not None else _first_member()
+def _chosen_member() -> tuple[int | None, str]:
+    """The member a preview is for: ?member= a number, or a name, email, phone or card."""
+    asked = request.args.get("member", "").strip()
+    if not asked:
+        return _first_member(), ""
+    if asked.isdigit():
+        return int(asked), asked
+    found = search_members(asked, 1, 1).rows
+    return (found[0].id if found else None), asked
 
 
 def _preview_page(template: str, render, **context):
-    member_id = _chosen_member()
+    member_id, asked = _chosen_member()
     preview, problem = None, None
-    if member_id is None:
+    if member_id is None and asked:
+        problem = gettext("No member matches %(query)s.", query=asked)
+    elif member_id is None:
         problem = gettext("A preview needs at least one member.")
     else:
         try:
