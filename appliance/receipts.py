@@ -8,7 +8,7 @@ stored in a print job.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from . import box as box_mod
 from .clock import from_micros, utcnow
@@ -98,6 +98,14 @@ def _day(moment, zone) -> str:
     return moment.astimezone(zone).strftime("%d %b %Y")
 
 
+def _last_day(moment, zone) -> str:
+    """The last day a validity ending at `moment` covers: the end is exclusive, so a birthday
+    gift valid until midnight is valid through the day before (not the day the slip would say)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return _day(moment - timedelta(microseconds=1), zone)
+
+
 def _header(title: str, now: datetime, zone) -> list[Block]:
     return [
         Text(SHOP_TITLE, align="center", bold=True, size=2),
@@ -117,9 +125,13 @@ def voucher_receipt(
     """
     now = now or utcnow()
     code = normalize(voucher["code"])
-    title = "Birthday gift" if voucher.get("kind") == "birthday" else "Your reward"
+    birthday = voucher.get("kind") == "birthday"
+    title = "Birthday gift" if birthday else "Your reward"
     blocks = _header(title, now, zone)
-    if member_name:
+    if birthday:
+        greeting = f"Happy birthday, {member_name}!" if member_name else "Happy birthday!"
+        blocks.append(Text(greeting, align="center", bold=True))
+    elif member_name:
         blocks.append(Text(f"For {member_name}", align="center"))
     blocks += [
         Text(voucher["reward"], align="center", bold=True, size=2),
@@ -129,12 +141,18 @@ def voucher_receipt(
         Feed(),
         Text(format_code(code), align="center", bold=True),
         Text(
-            f"Valid {_day(voucher['valid_from'], zone)} to {_day(voucher['valid_until'], zone)}",
+            f"Valid {_day(voucher['valid_from'], zone)}"
+            f" to {_last_day(voucher['valid_until'], zone)}",
             align="center",
         ),
-        Text("Show this slip at the counter.", align="center"),
+        Text(
+            "Show this slip at the counter to get your gift."
+            if birthday
+            else "Show this slip at the counter.",
+            align="center",
+        ),
     ]
-    return Receipt("birthday" if title == "Birthday gift" else "voucher", tuple(blocks), title)
+    return Receipt("birthday" if birthday else "voucher", tuple(blocks), title)
 
 
 def reward_receipt(result: dict, *, now: datetime | None = None, zone=None) -> list[Receipt]:

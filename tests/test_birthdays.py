@@ -169,3 +169,70 @@ def test_the_gift_is_announced_once_per_birthday_year_on_each_enabled_channel(bo
     assert payload["automation"] == "birthday" and payload["voucher"]["code"] == code
     preview = automations.preview("birthday", 1, now=when)
     assert "Happy birthday, Anna!" in json_mod.dumps(preview)
+
+
+def test_the_slip_and_the_beep_mark_a_birthday_gift(box):
+    from appliance.receipts import voucher_receipt_for_code
+    from firmware_bridge.counter_loop import signal_for
+    from firmware_bridge.slips import render_escpos
+
+    add_member("Anna", birthday="03-14", card_uid="04A23B4C5D6E7F", now=T0)
+    code = run_birthdays(_noon(date(2027, 3, 10)))["issued"][0]["voucher_code"]
+    slip = voucher_receipt_for_code(code, now=_noon(date(2027, 3, 12)))
+    assert (slip.kind, slip.title) == ("birthday", "Birthday gift")
+    lines = slip.text().splitlines()
+    assert "Happy birthday, Anna!" in lines and "Birthday treat" in lines
+    # valid through 28 March (the gift ends at that day's midnight), not "to 29 Mar"
+    assert "Valid 07 Mar 2027 to 28 Mar 2027" in lines
+    assert "For Anna" not in lines
+    assert b"Happy birthday, Anna!" in render_escpos(slip, 80)
+    # the tap that shows the gift plays the birthday pattern; a full card's reward wins
+    tap = handle("04A23B4C5D6E7F", "t", now=_noon(date(2027, 3, 12)))
+    assert signal_for(tap) == "birthday"
+    full = handle("04A23B4C5D6E7F", "t", stamps=10, now=_noon(date(2027, 3, 13)))
+    assert full.unlocked and signal_for(full) == "reward"
+
+
+def test_a_tier_voucher_slip_still_reads_for_the_member_with_its_last_day():
+    from appliance.receipts import voucher_receipt
+
+    slip = voucher_receipt(
+        {"code": "V" + "A" * 15, "kind": "tier", "reward": "Free coffee",
+         "valid_from": "2027-03-01T10:30:00Z", "valid_until": "2027-05-30T10:30:00Z"},
+        "Ben", now=T0, zone=ZoneInfo("UTC"),
+    )  # fmt: skip
+    lines = slip.text().splitlines()
+    assert slip.kind == "voucher" and "For Ben" in lines
+    assert "Valid 01 Mar 2027 to 30 May 2027" in lines
+
+
+def test_the_periodic_job_waits_for_a_synchronised_clock(box, cli_env, tmp_path):
+    """The worker's hourly task (Huey crontab) issues nothing until NTP has set the clock."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    marker = tmp_path / "synchronized"
+    add_member("Today", birthday=f"{datetime.now(UTC):%m-%d}", now=T0)
+    script = (
+        "import json; from datetime import datetime, timedelta, UTC;"
+        " from appliance import jobs;"
+        " task = jobs.birthday_gifts;"
+        " hours = [datetime(2027, 1, 1, h, m) for h in range(24) for m in (0, 5)];"
+        " fires = [t.strftime('%H:%M') for t in hours if task.s().validate_datetime(t)];"
+        " print(json.dumps({'issued': task.call_local(), 'fires': fires}))"
+    )
+    env = {**cli_env, "STAMPBOX_CLOCK_SYNC_FILE": str(marker)}
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    waiting = run()
+    assert waiting["issued"] == 0 and Voucher.select().count() == 0
+    assert waiting["fires"] == [f"{h:02d}:05" for h in range(24)]  # hourly: every zone's midnight
+    marker.touch()
+    assert run()["issued"] == 1 and Voucher.select().count() == 1
