@@ -7,6 +7,8 @@ second text would be a different message on the customer's phone); it is left "u
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 import urllib.error
@@ -15,6 +17,23 @@ import urllib.request
 from datetime import datetime, timedelta
 
 from . import Channel, Offline, Outgoing, Rejected, Uncertain, register
+
+
+def request_signature(url: str, params, token: str) -> str:
+    """Twilio's X-Twilio-Signature: base64 HMAC-SHA1 under the auth token of the full URL
+    followed by every form field's name and value, sorted by name (then value)."""
+    data = url + "".join(k + v for k, v in sorted(params))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def signature_ok(urls, params, signature: str, token: str) -> bool:
+    """True if the signature matches the request under any of the URLs it may have used."""
+    if not token or not signature:
+        return False
+    params = list(params)
+    return any(
+        hmac.compare_digest(request_signature(url, params, token), signature) for url in urls
+    )
 
 
 def messages_url(base: str, account: str) -> str:
