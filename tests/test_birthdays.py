@@ -236,3 +236,50 @@ def test_the_periodic_job_waits_for_a_synchronised_clock(box, cli_env, tmp_path)
     assert waiting["fires"] == [f"{h:02d}:05" for h in range(24)]  # hourly: every zone's midnight
     marker.touch()
     assert run()["issued"] == 1 and Voucher.select().count() == 1
+
+
+def test_the_counter_screen_redeems_a_gift_once_and_says_when_one_expired(settings, box):
+    from appliance.clock import utcnow
+    from appliance.models import AuditLog
+    from appliance.staff import create_staff
+
+    from .test_web import csrf_token, log_in, make_app
+
+    today = utcnow().date()
+    add_member("Now", birthday=f"{today:%m-%d}", now=T0)
+    add_member("Last month", birthday=f"{today - timedelta(days=40):%m-%d}", now=T0)
+    fresh = run_birthdays()["issued"][0]["voucher_code"]
+    stale = run_birthdays(_noon(today - timedelta(days=40)))["issued"][0]["voucher_code"]
+    create_staff("barista", "long-enough-password", "staff", actor="owner")
+    staff = make_app(settings).test_client()
+    log_in(staff, "long-enough-password", username="barista")
+    token = csrf_token(staff.get("/counter"))
+
+    def redeem(code):
+        return staff.post("/counter/redeem", data={"code": code, "csrf_token": token},
+                          headers={"Accept": "application/json"}).json  # fmt: skip
+
+    first = redeem(fresh)
+    assert first["status"] == "redeemed" and first["voucher"]["kind"] == "birthday"
+    again = redeem(fresh)
+    assert again["reason"] == "already_redeemed" and "Already redeemed" in again["message"]
+    expired = redeem(stale)
+    assert expired["reason"] == "expired" and "Expired on" in expired["message"]
+    entries = AuditLog.select().where(AuditLog.action == "voucher.redeem")
+    assert [(e.actor, json.loads(e.detail)["source"]) for e in entries] == [
+        ("barista", "counter-screen")
+    ]
+
+
+def test_a_card_kind_gift_shows_when_the_card_is_tapped(box):
+    save_gift(BirthdayGift("Free cake", "card", 7, 14), now=T0)
+    add_member("Anna", birthday="03-14", card_uid="04A23B4C5D6E7F", now=T0)
+    issued = run_birthdays(_noon(date(2027, 3, 10)))["issued"][0]
+    assert issued["voucher_code"] is None
+    tap = handle("04A23B4C5D6E7F", "t", now=_noon(date(2027, 3, 14)))
+    assert (
+        tap.birthday["gift"] == "Free cake"
+        and tap.birthday["valid_until"] == "2027-03-29T00:00:00Z"
+    )
+    assert "Birthday gift available: Free cake." in tap.message
+    assert redeem_voucher(tap.birthday["code"], now=_noon(date(2027, 3, 14))).status == "redeemed"
