@@ -18,6 +18,7 @@ from . import (
     admin,
     admin_birthdays,
     admin_campaigns,
+    admin_chain,
     admin_wallet,
     api,
     auth,
@@ -28,6 +29,7 @@ from . import (
     i18n,
     members,
     openapi,
+    public,
     security,
     signup,
 )
@@ -84,7 +86,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(signup.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(health.bp)
+    # messages' voucher QR images and the SMS provider's reply webhook (no login)
+    app.register_blueprint(public.bp)
     app.register_blueprint(admin_birthdays.bp)
+    app.register_blueprint(admin_chain.bp)
     # machines authenticate with bearer tokens, not cookies: CSRF cannot apply to them
     csrf.exempt(api.bp)
     # Apple's PassKit web service: ApplePass tokens, no cookies

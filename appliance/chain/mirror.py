@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from ..clock import from_micros, to_micros, utcnow
 from ..db import sql
 from ..program import advance, load_program
+from .conflicts import default_policy, resolve
 from .events import box_id as read_box_id
 from .state import STATE
+from .status import record_contact
 
-CONSUMER = "APPLY"
+CONTACT_EVERY_S = 5.0
 
 _CARD = "SELECT id, member_id FROM card WHERE code = ?"
 _APPLIED = "SELECT remote_stamps, remote_visits FROM chain_card_state WHERE card_code = ?"
@@ -146,6 +149,12 @@ def apply_voucher(db, me: str, state: dict, now_us: int) -> str | None:
         c = lost[0]
         db.execute_sql(sql(_MARK, db), ("conflict", vid))
         db.execute_sql(sql(_CONFLICT, db), (code, c["event"], me, c["winner"], c["at"], now_us))
+        policy = default_policy(db)
+        if policy != "alert":  # the owner chose to settle new conflicts without asking
+            [(conflict_id,)] = db.execute_sql(
+                sql("SELECT id FROM chain_conflict WHERE event_id = ?", db), (c["event"],)
+            ).fetchall()
+            resolve(db, conflict_id, policy, "chain", from_micros(now_us))
         return "conflict"
     return changed
 
@@ -163,6 +172,7 @@ class Mirror:
         self.db, self.nats_url, self.batch, self.timeout = db, nats_url, batch, timeout
         self.me = read_box_id(db)
         self.applied = 0
+        self._next_contact = 0.0
         self._aio = asyncio.new_event_loop()
         self._nc = self._sub = None
 
@@ -225,7 +235,24 @@ class Mirror:
                 apply_state(self.db, self.me, msg.subject, json.loads(msg.data), now_us)
         self.applied += len(msgs)
 
+    def check_contact(self, now=None) -> bool:
+        """Ask the centre how many states wait for this box; record the answer and its time
+        (the admin's "last contact"). False when the centre did not answer."""
+        from nats.errors import Error as NatsError
+
+        if self._sub is None and not self._attach():
+            return False
+        try:
+            info = self._run(self._sub.consumer_info())
+        except (NatsError, TimeoutError):
+            return False
+        record_contact(self.db, to_micros(now or utcnow()), info.num_pending or 0)
+        return True
+
     def loop(self, now=None, timeout: float = 1.0) -> int:
+        if time.monotonic() >= self._next_contact:
+            self._next_contact = time.monotonic() + CONTACT_EVERY_S
+            self.check_contact(now)
         msgs = self.fetch(timeout)
         if msgs:
             self.apply(msgs, now)
