@@ -283,3 +283,41 @@ def test_a_card_kind_gift_shows_when_the_card_is_tapped(box):
     )
     assert "Birthday gift available: Free cake." in tap.message
     assert redeem_voucher(tap.birthday["code"], now=_noon(date(2027, 3, 14))).status == "redeemed"
+
+
+def test_the_announcement_reaches_consenting_members_in_their_language_once(settings):
+    from appliance import automations, outbox
+    from appliance.birthdays import save_announcement
+    from appliance.channels.delivery import deliver_all
+    from appliance.provision import init_box
+
+    from .test_campaigns import Sink, SmtpServer, smtp_settings
+
+    sink = Sink()
+    server = SmtpServer(sink)
+    server.start()
+    try:
+        init_box(smtp_settings(settings, server.port, shop_name="Café Anna"), now=T0)
+        box = box_mod.current()
+        automations.install()
+        text = "{{reward}}: {{voucher_code}}"
+        save_announcement(True, ["email"], {"email": {
+            "": {"subject": "Happy birthday {{first_name}}", "text": text},
+            "he": {"subject": "יום הולדת שמח {{first_name}}", "text": text},
+        }}, actor="owner", now=T0)  # fmt: skip
+        dana = add_member("Dana", "dana@example.com", birthday="03-14", locale="he", now=T0)
+        add_member("Ben", "ben@example.com", birthday="03-14", now=T0)  # no consent
+        Member.update(email_consent_at=T0).where(Member.id == dana["id"]).execute()
+        for day in (10, 11):  # the second day issues and sends nothing new
+            when = _noon(date(2027, 3, day))
+            run_birthdays(when)
+            outbox.dispatch_due(box.db, when)
+            deliver_all(box, when)
+        assert [(to, m["Subject"]) for to, m in sink.messages] == [
+            (["dana@example.com"], "יום הולדת שמח Dana")
+        ]
+        states = {o.member_id: o.state for o in Outbox.select().where(Outbox.kind == "message")}
+        assert states == {dana["id"]: "sent", dana["id"] + 1: "suppressed"}
+    finally:
+        server.stop()
+        box_mod.stop()
