@@ -85,3 +85,31 @@ def test_a_lost_sent_mark_resends_the_same_message(shop, smtp):
         seen.setdefault(rcpt[0], set()).add(msg["Message-ID"])
     assert {k: v.pop() for k, v in seen.items() if len(v) == 1} == first
     assert len(sink.messages) == 4  # each message twice, as the same message
+
+
+def test_every_ready_made_message_passes_the_content_checks():
+    from appliance.campaigns import check_content
+    from appliance.channels.starters import STARTERS, starter_content
+
+    for name in STARTERS:
+        check_content(["email", "sms"], starter_content(name))
+
+
+def test_a_campaign_from_the_offer_starter_arrives_filled_in(shop, smtp):
+    from appliance.channels.starters import starter_content
+
+    box, ids = shop
+    _, sink = smtp
+    c = campaigns.create_campaign(
+        "Offer", "new-joiners", {"days": "30"}, ["email"], starter_content("offer", ["email"]),
+        now=T0, box=box, voucher_reward="Free cookie", voucher_days=14,
+    )  # fmt: skip
+    campaigns.send_campaign(c["id"], now=T0, box=box)
+    assert deliver_all(box, now=T0)["sent"] == 2
+    _, msg = next(m for m in sink.messages if m[0] == ["anna@example.com"])
+    assert msg["Subject"] == "A gift for you, Anna"
+    html = msg.get_body(("html",)).get_content()
+    assert "<style" not in html and "background: #c58b2c" in html
+    assert "Free cookie" in html and 'src="cid:' in html and "{{" not in html
+    text = msg.get_body(("plain",)).get_content()
+    assert "Show this code at the counter: V" in text
