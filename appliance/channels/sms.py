@@ -49,6 +49,7 @@ class SmsChannel(Channel):
     resend_after_crash = False
     uses_suppression_list = True
 
+    # per process, not per batch: a new batch must not start with a burst
     _last_sent = 0.0
 
     def configured(self) -> bool:
@@ -101,5 +102,5 @@ class SmsChannel(Channel):
         except (OSError, ValueError) as exc:
             raise Offline(f"SMS provider unreachable: {exc}") from None
         finally:
-            self._last_sent = time.monotonic()
+            SmsChannel._last_sent = time.monotonic()
         return str(answer.get("sid", ""))
