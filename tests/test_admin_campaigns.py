@@ -378,3 +378,15 @@ def test_the_pages_speak_hebrew(shop, owner):
         assert 'dir="rtl"' in page
     assert "קמפיינים" in owner.get("/admin/campaigns").get_data(as_text=True)
     assert T0  # the fixture's box was made at T0; the pages work in real time
+
+
+def test_the_sms_counter_answers_as_the_sender_counts(shop, owner):
+    info = owner.get("/admin/campaigns/sms-info?text=" + "€" * 80).get_json()
+    assert (info["length"], info["encoding"], info["units"], info["segments"]) == (
+        80,
+        "GSM-7",
+        160,
+        1,
+    )
+    info = owner.get("/admin/campaigns/sms-info?text=" + "a" * 641).get_json()
+    assert info["too_long"] and info["summary"].startswith("641 / 640")

@@ -16,6 +16,7 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     make_response,
     redirect,
     render_template,
@@ -342,6 +343,27 @@ def campaign_detail(campaign_id: int):
         test_channels=[ch for ch in c["channels"] if ch in TEST_CHANNELS],
         params_text=params_text(c["params"]),
         first_member=_first_member(),
+    )
+
+
+@bp.get("/campaigns/sms-info")
+@owner_required
+def sms_check():
+    """Length, encoding and parts of an SMS text as typed (the form's live counter)."""
+    info = sms_info(request.args.get("text", "")[: SMS_MAX_CHARS * 4])
+    return jsonify(
+        {
+            **info.to_dict(),
+            "max": SMS_MAX_CHARS,
+            "too_long": info.length > SMS_MAX_CHARS,
+            "summary": gettext(
+                "%(length)s / %(max)s characters · %(encoding)s · %(segments)s SMS parts",
+                length=info.length,
+                max=SMS_MAX_CHARS,
+                encoding=info.encoding,
+                segments=info.segments,
+            ),
+        }
     )
 
 

@@ -1,0 +1,41 @@
+// The campaign and automation forms: a live count under each SMS text (length, encoding,
+// parts), asked of the box so the page and the sender count the same way.
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-sms-info]");
+  if (!form) return;
+  var url = form.getAttribute("data-sms-info");
+  form.querySelectorAll("textarea[data-sms]").forEach(function (area) {
+    var out = document.createElement("output");
+    out.className = "sms-live";
+    area.insertAdjacentElement("afterend", out);
+    var timer = null;
+    function update() {
+      fetch(url + "?text=" + encodeURIComponent(area.value), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (info) {
+          if (!info) return;
+          out.textContent = info.summary;
+          out.classList.toggle("status-error", info.too_long);
+        })
+        .catch(function () { /* offline from the box: the server checks on saving anyway */ });
+    }
+    area.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(update, 200);
+    });
+    update();
+  });
+})();
+
+// only the chosen channels' content is shown (and kept: the server drops the rest)
+(function () {
+  "use strict";
+  document.querySelectorAll("input[type=checkbox][name=channels]").forEach(function (box) {
+    var part = document.querySelector("fieldset.channel-" + box.value);
+    if (!part) return;
+    function show() { part.hidden = !box.checked; }
+    box.addEventListener("change", show);
+    show();
+  });
+})();
