@@ -390,3 +390,16 @@ def test_the_sms_counter_answers_as_the_sender_counts(shop, owner):
     )
     info = owner.get("/admin/campaigns/sms-info?text=" + "a" * 641).get_json()
     assert info["too_long"] and info["summary"].startswith("641 / 640")
+
+
+def test_segments_count_in_the_shops_time_zone(shop, owner):
+    # a day apart whatever the hour: UTC+14 and UTC-11
+    east, west = "Pacific/Kiritimati", "Pacific/Pago_Pago"
+    today_east = utcnow().astimezone(ZoneInfo(east)).date()
+    Member.update(birthday_month=today_east.month, birthday_day=today_east.day).where(
+        Member.name == "Anna Berg"
+    ).execute()
+    for zone, expected in ((east, "1"), (west, "0")):
+        save_shop_settings({"timezone": zone, "currency": "EUR"}, "owner")
+        page = owner.get("/admin/segments/birthday?days=1").get_data(as_text=True)
+        assert re.search(rf'class="count">{expected}<', page), zone
