@@ -22,6 +22,9 @@ VARIABLES = {
     "voucher_qr": "address of the voucher's QR code image",
     "shop_name": "the shop's name",
     "unsubscribe_url": "one-click unsubscribe address",
+    "wallet_url": "page where the member adds the card to Apple or Google Wallet",
+    "apple_wallet_url": "the member's card as an Apple Wallet pass (.pkpass download)",
+    "google_wallet_url": "the member's \"Save to Google Wallet\" address",
 }
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 SMS_MAX_CHARS = 640

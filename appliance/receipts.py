@@ -162,9 +162,15 @@ def reward_receipt(result: dict, *, now: datetime | None = None, zone=None) -> l
 
 
 def enrolment_receipt(
-    signup_url: str, card_code: str, *, now: datetime | None = None, zone=None
+    signup_url: str,
+    card_code: str,
+    *,
+    now: datetime | None = None,
+    zone=None,
+    wallet_url: str = "",
 ) -> Receipt:
-    """A new member's slip: the sign-up page as a QR, and the card's short code."""
+    """A new member's slip: the sign-up page as a QR, and the card's short code; with
+    `wallet_url` (appliance.wallet.links) a second QR saves the card to the phone's wallet."""
     now = now or utcnow()
     code = normalize(card_code)
     blocks = _header("Welcome!", now, zone) + [
@@ -175,6 +181,9 @@ def enrolment_receipt(
         Text(format_code(code), align="center", bold=True),
         Barcode(code),
     ]
+    if wallet_url:
+        blocks += [Feed(), Text("Save the card to your phone's wallet:", align="center"),
+                   QR(wallet_url)]  # fmt: skip
     return Receipt("enrolment", tuple(blocks), "Welcome!")
 
 

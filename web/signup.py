@@ -6,10 +6,11 @@ it is exempt from CSRF: the signed token in the address is the proof.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from appliance import box as box_mod
 from appliance.members import MemberError
 from appliance.models import ShopSetting
 from appliance.shop import load_shop_settings, logo_path
@@ -21,6 +22,9 @@ from appliance.unsubscribe import (
     unsubscribe,
     verify_unsubscribe_token,
 )
+from appliance.wallet import PKPASS_TYPE, WalletError, card_state, make_apple_pass
+from appliance.wallet.google import member_save_url
+from appliance.wallet.links import link_token, verify_link_token, wallets_ready
 
 from .auth import login_required
 from .extensions import csrf
@@ -96,7 +100,10 @@ def join():
                 "signup/join.html", texts=texts, form=form, error=str(exc),
                 privacy=privacy_text(),
             ), 400  # fmt: skip
-        return render_template("signup/welcome.html", result=result, qr=qr_svg(result.card_code))
+        return render_template(
+            "signup/welcome.html", result=result, qr=qr_svg(result.card_code),
+            wallet=_wallet_buttons(result.member_id),
+        )  # fmt: skip
     return render_template(
         "signup/join.html", texts=texts, form=form, error=None, privacy=privacy_text(),
         shop_name=load_shop_settings().shop_name,
@@ -175,3 +182,69 @@ def slip():
         return render_template("errors/error.html", code=400, message=str(exc)), 400
     link = _public(url_for("signup.join", code=code))
     return render_template("signup/slip.html", code=code, link=link, qr=qr_svg(link))
+
+
+# -- adding the card to a phone's wallet (links from the welcome page, emails and slips) ------
+
+
+def _wallet_buttons(member_id: int) -> dict:
+    """Relative addresses of the wallet buttons for a page the customer has open."""
+    box = box_mod.current()
+    ready = wallets_ready(box)
+    token = link_token(box.settings, member_id)
+    return {
+        "apple": url_for("signup.wallet_apple", token=token) if ready["apple"] else "",
+        "google": url_for("signup.wallet_google", token=token) if ready["google"] else "",
+    }
+
+
+def _wallet_member(token: str) -> int | None:
+    """The member a wallet link is for, if the link is genuine and the member has a card."""
+    box = box_mod.current()
+    member_id = verify_link_token(box.settings, token)
+    if member_id is None:
+        return None
+    try:
+        card_state(box.db, member_id)
+    except WalletError:
+        return None  # erased, or no usable card any more
+    return member_id
+
+
+def _wallet_gone():
+    return render_template("signup/wallet.html", buttons=None), 404
+
+
+@bp.get("/w/<token>")
+def wallet_page(token: str):
+    member_id = _wallet_member(token)
+    if member_id is None:
+        return _wallet_gone()
+    return render_template("signup/wallet.html", buttons=_wallet_buttons(member_id))
+
+
+@bp.get("/w/<token>/card.pkpass")
+def wallet_apple(token: str):
+    member_id = _wallet_member(token)
+    if member_id is None:
+        return _wallet_gone()
+    try:
+        data, _record = make_apple_pass(box_mod.current(), member_id)
+    except WalletError:
+        return _wallet_gone()
+    response = Response(data, mimetype=PKPASS_TYPE)
+    response.headers["Content-Disposition"] = 'attachment; filename="stamp-card.pkpass"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/w/<token>/google")
+def wallet_google(token: str):
+    member_id = _wallet_member(token)
+    if member_id is None:
+        return _wallet_gone()
+    try:
+        # signed now, with the card as it is now: Google stores the object when it is saved
+        return redirect(member_save_url(box_mod.current(), member_id))
+    except WalletError:
+        return _wallet_gone()

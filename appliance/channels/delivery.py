@@ -86,6 +86,10 @@ def values_for(box, member: dict, voucher: dict | None, channel: str) -> dict:
         "shop_name": box.settings.shop_name or "Stampbox",
         "unsubscribe_url": unsubscribe_url(member["id"], channel, box),
     }
+    # wallet_url, apple_wallet_url, google_wallet_url ("" until the owner sets wallets up)
+    from ..wallet.links import wallet_links
+
+    values.update(wallet_links(box, member["id"]))
     return values
 
 
