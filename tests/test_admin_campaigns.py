@@ -16,6 +16,7 @@ from appliance import automations, campaigns, segments
 from appliance import box as box_mod
 from appliance.channels.delivery import deliver_all
 from appliance.clock import utcnow
+from appliance.counter import handle
 from appliance.members import add_member
 from appliance.models import AuditLog, Campaign, Member, Outbox, Voucher
 from appliance.provision import init_box
@@ -28,6 +29,7 @@ from .test_web import csrf_token, log_in, make_app
 
 HOSTILE = "<script>alert(1)</script>"
 STAFF_PASSWORD = "counter-pass-123"
+UID = "04A23B4C5D6E7F"
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ def shop(settings, smtp):
     info = init_box(s, now=T0)
     yesterday = utcnow() - timedelta(days=1)
     ids = {
-        "anna": add_member("Anna Berg", "anna@example.com", now=yesterday)["id"],
+        "anna": add_member("Anna Berg", "anna@example.com", card_uid=UID, now=yesterday)["id"],
         "ben": add_member("Ben", "ben@example.com", now=yesterday)["id"],  # no consent
         "eve": add_member(f"{HOSTILE} Eve", "eve@example.com", now=yesterday)["id"],
     }
@@ -171,7 +173,11 @@ def test_create_preview_send_and_progress_counts_match_the_outbox(shop, owner, s
     assert counts["suppressed"] == by_state.get("suppressed", 0) == 1
     assert counts["queued"] == counts["failed"] == counts["uncertain"] == 0
     assert "no consent" in page  # the reason is shown
-    assert {"returned_7d", "returned_30d"} <= set(counts)
+    assert (counts["returned_7d"], counts["returned_30d"]) == (0, 0)
+    # Anna comes back ten days later: counted within 30 days, not within 7
+    handle(UID, source="nfc", now=utcnow() + timedelta(days=10))
+    counts = _counts(owner.get(f"/admin/campaigns/{cid}").get_data(as_text=True))
+    assert (counts["returned_7d"], counts["returned_30d"]) == (0, 1)
     # the list shows the same progress; sending again adds nobody
     listing = owner.get("/admin/campaigns").get_data(as_text=True)
     assert "November" in listing
