@@ -12,6 +12,7 @@ The driver knows slips only as documents to draw; it never decides what to print
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -213,11 +214,24 @@ def _serial(arg: str, width: int) -> ReceiptPrinter:
         )
 
     def connect():
-        from escpos.printer import Serial
-
-        return Serial(path, baudrate=baudrate, timeout=STATUS_TIMEOUT)
+        return _serial_class()(path, baudrate=baudrate, timeout=STATUS_TIMEOUT)
 
     return EscposPrinter(connect, path, width)
+
+
+@functools.cache
+def _serial_class():
+    from escpos.printer import Serial
+
+    class StatusSerial(Serial):
+        """python-escpos' Serial reading a status answer as the one byte it is."""
+
+        def _read(self) -> bytes:
+            # escpos reads read(16), which on a serial line waits the whole timeout for 15
+            # bytes that never come (3 s per status request); DLE EOT n answers one byte
+            return self.device.read(1)
+
+    return StatusSerial
 
 
 def _usb(arg: str, width: int) -> ReceiptPrinter:
