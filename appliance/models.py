@@ -482,6 +482,17 @@ class ChainCardState(BaseModel):
     updated_at = BigIntegerField()
 
 
+class ChainBox(BaseModel):
+    """Hub (schema 12): a provisioned box, its leaf node credentials."""
+
+    box_id = CharField(max_length=36, primary_key=True)
+    name = CharField()
+    leaf_user = CharField(unique=True)
+    leaf_password = CharField()
+    created_at = BigIntegerField()
+    retired_at = BigIntegerField(null=True)
+
+
 ALL_MODELS = [
     DeviceHealth,
     Program,
@@ -518,4 +529,5 @@ ALL_MODELS = [
     ChainConflict,
     ChainDirty,
     ChainCardState,
+    ChainBox,
 ]

@@ -7,29 +7,50 @@ own thread, so a claim never waits behind a batch being applied.
 
 from __future__ import annotations
 
+import time
+
 from .claims import ClaimService
 from .ingest import Ingest
+from .provision import registered_boxes
 from .state import Publisher
+
+REFRESH_EVERY_S = 10.0
 
 
 class Hub:
     """initialize(box_ids), loop(now), shutdown(): ingest, publish, and answer claims."""
 
     def __init__(self, db, nats_url: str, *, batch: int = 256, ack_wait: float = 30.0) -> None:
+        self.db = db
+        self._sourced: set[str] = set()
+        self._next_refresh = 0.0
         self.ingest = Ingest(db, nats_url, batch=batch, ack_wait=ack_wait)
         self.publisher = Publisher(db, nats_url)
         self.claims = ClaimService(db, nats_url)
 
     def initialize(self, box_ids=()) -> None:
-        self.ingest.initialize(box_ids)
+        """Start; the stream sources every box given and every box registered (provisioned)."""
+        self._sourced = {*box_ids, *registered_boxes(self.db)}
+        self.ingest.initialize(sorted(self._sourced))
         self.publisher.initialize()
         self.claims.start()
 
     def add_boxes(self, box_ids) -> None:
         self.ingest.add_boxes(box_ids)
+        self._sourced.update(box_ids)
+
+    def refresh_boxes(self) -> list[str]:
+        """Source the boxes provisioned since the last look; returns them."""
+        new = [b for b in registered_boxes(self.db) if b not in self._sourced]
+        if new:
+            self.add_boxes(new)
+        return new
 
     def loop(self, now=None, timeout: float = 0.5) -> int:
         """One pass; returns events fetched plus states published (0: nothing to do)."""
+        if time.monotonic() >= self._next_refresh:
+            self._next_refresh = time.monotonic() + REFRESH_EVERY_S
+            self.refresh_boxes()
         done = self.ingest.loop(now, timeout=timeout)
         while True:
             published = self.publisher.loop(now)

@@ -7,6 +7,7 @@ SHA-256 of the pinned release, so a changed repackage is refused rather than tru
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import shutil
 import socket
@@ -54,11 +55,26 @@ def domain_of(box_id: str) -> str:
     return "b" + box_id.replace("-", "")
 
 
-def hub_config(store: Path, port: int, leaf_port: int, name: str = "hub") -> str:
+def hub_config(
+    store: Path,
+    port: int,
+    leaf_port: int,
+    name: str = "hub",
+    leaf_users=(),
+    host: str = "127.0.0.1",
+) -> str:
+    """The centre's server: JetStream in domain "hub", leaf nodes accepted on leaf_port (only
+    with one of leaf_users' (user, password) when any are given)."""
+    auth = ""
+    if leaf_users:
+        users = ", ".join(
+            f"{{ user: {json.dumps(u)}, password: {json.dumps(p)} }}" for u, p in leaf_users
+        )
+        auth = f", authorization: {{ users: [ {users} ] }}"
     return (
-        f'server_name: "{name}"\nlisten: "127.0.0.1:{port}"\n'
+        f'server_name: "{name}"\nlisten: "{host}:{port}"\n'
         f'jetstream {{ store_dir: "{store}", domain: "hub" }}\n'
-        f'leafnodes {{ listen: "127.0.0.1:{leaf_port}" }}\n'
+        f'leafnodes {{ listen: "{host}:{leaf_port}"{auth} }}\n'
     )
 
 
