@@ -263,7 +263,9 @@ class Segment:
     def predicate(self, box) -> tuple[str, list]:
         """(SQL condition on `member m`, args), placeholders converted for the database."""
         db = box.db
-        today = self.as_of.astimezone(self.zone or shop_zone(box)).date()
+        # only birthdays depend on the calendar day: the others skip the zone's lookup
+        zone = self.zone or (shop_zone(box) if self.kind == "birthday" else box.zone)
+        today = self.as_of.astimezone(zone).date()
         text, args = _BUILDERS[self.kind](to_micros(self.as_of), self.params, db=db, today=today)
         return sql(text, db), args
 
