@@ -1,4 +1,5 @@
-"""`stampbox devices` and `stampbox print`: the counter hardware from the command line.
+"""`stampbox devices` and `stampbox print voucher|test|summary`: the counter hardware from the
+command line.
 
 The core imports no device library, so listing devices runs the bridge's own one-shot command
 (`python -m firmware_bridge devices`), and printing queues a slip in the durable print queue
@@ -10,9 +11,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date, datetime, time, timedelta
 
 from . import box as box_mod
 from .cli import EXIT_OK, EXIT_REFUSED, UsageError, emit
+from .clock import utcnow
 
 
 def _bridge(command: str) -> tuple[int, dict]:
@@ -82,6 +85,28 @@ def cmd_print_test(args) -> int:
     return _print(args, printer_test_receipt(zone=box.zone, width=box.settings.printer_width))
 
 
+def day_bounds(day: str | None, zone, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The shop's calendar day (YYYY-MM-DD, default today) as [start, end) instants."""
+    if day is None:
+        local = (now or utcnow()).astimezone(zone).date()
+    else:
+        try:
+            local = date.fromisoformat(day)
+        except ValueError:
+            raise UsageError(f"--day {day!r} is not a date like 2026-11-24.") from None
+    start = datetime.combine(local, time(0), tzinfo=zone)
+    end = datetime.combine(local + timedelta(days=1), time(0), tzinfo=zone)
+    return start, end
+
+
+def cmd_print_summary(args) -> int:
+    from .receipts import day_summary_receipt
+
+    box = box_mod.start()
+    start, end = day_bounds(args.day, box.zone)
+    return _print(args, day_summary_receipt(start, end, box=box))
+
+
 def register(sub, add) -> None:
     add("devices", cmd_devices, "list the configured and detected counter devices")
     group = sub.add_parser("print", help="print a slip").add_subparsers(
@@ -91,4 +116,7 @@ def register(sub, add) -> None:
     p.add_argument("code")
     p.add_argument("--queue-only", action="store_true", help="queue it for the running bridge")
     p = add("test", cmd_print_test, "print a test slip", group)
+    p.add_argument("--queue-only", action="store_true", help="queue it for the running bridge")
+    p = add("summary", cmd_print_summary, "print the end-of-day summary slip", group)
+    p.add_argument("--day", help="the shop's day, YYYY-MM-DD (default: today)")
     p.add_argument("--queue-only", action="store_true", help="queue it for the running bridge")

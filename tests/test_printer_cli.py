@@ -73,3 +73,21 @@ def test_devices_lists_what_is_configured(stampbox, cli_env, box):
     assert listed["scanners"][0]["present"] is False
     assert "cannot open /dev/does-not-exist" in listed["scanners"][0]["detail"]
     assert listed["printer"] == {"setting": "preview", "width_mm": 80, "status": "ready"}
+
+
+def test_print_summary_prints_the_days_figures(stampbox, cli_env, box, tmp_path):
+    from appliance.counter import handle
+
+    add_member("Bea", card_uid="04B1C2D3E4F5A6", now=T0)
+    handle("04B1C2D3E4F5A6", "test", stamps=2, now=T0)
+    handle("04B1C2D3E4F5A6", "test", now=T0 - timedelta(days=1))  # another day: not counted
+    out = tmp_path / "printer.bin"
+    cli_env["STAMPBOX_PRINTER"] = f"file:{out}"
+    done = stampbox("print", "summary", "--day", T0.date().isoformat(), "--json")
+    assert done.returncode == 0, done.stderr
+    (receipt,) = decode(ensure_emupos(), out.read_bytes(), tmp_path / "emupos")["receipts"]
+    lines = [" ".join(line.split()) for line in receipt["text"].splitlines()]
+    assert "End of day" in lines and "Visits 1" in lines and "Stamps 2" in lines
+    assert "New members 1" in lines
+    bad = stampbox("print", "summary", "--day", "24.11.2026")
+    assert bad.returncode == 2 and "is not a date like 2026-11-24" in bad.stderr
