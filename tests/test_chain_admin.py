@@ -93,3 +93,16 @@ def test_staff_may_not_see_the_chain_page(settings, init_info):
     client = make_app(settings).test_client()
     log_in(client, "barista-password-1", username="barista")
     assert client.get("/admin/chain").status_code == 403
+
+
+def test_the_status_json_carries_the_sync_state_in_chain_mode(settings, init_info):
+    import dataclasses
+
+    chained = dataclasses.replace(settings, chain_nats_url="nats://127.0.0.1:4222")
+    client = make_app(chained).test_client()
+    log_in(client, init_info["owner"]["password"])
+    add_member("Anna", card_uid=UID, now=T0)
+    handle(UID, "t", now=T0)
+    chain = client.get("/admin/status.json").get_json()["chain"]
+    assert chain["pending_events"] == 1 and chain["open_conflicts"] == 0
+    assert chain["box_id"] == box_id(_db())

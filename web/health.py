@@ -55,8 +55,15 @@ def healthz():
 @bp.get("/admin/status.json")
 @owner_required
 def status_json():
-    """The box's status as `stampbox status --json` prints it (owner only)."""
-    return jsonify(box_status(box_mod.current(), web_alive=True))
+    """The box's status as `stampbox status --json` prints it (owner only), with the chain's
+    sync state when the box is in a chain."""
+    box = box_mod.current()
+    status = box_status(box, web_alive=True)
+    if box.settings.chain_nats_url:
+        from appliance.chain.status import sync_state
+
+        status["chain"] = sync_state(box.db)
+    return jsonify(status)
 
 
 @bp.get("/admin/status")
