@@ -11,7 +11,7 @@ import calendar
 from datetime import date, datetime, timedelta
 
 from . import box as box_mod
-from .birthdays import _local_midnight, birthday_in, local_date, shop_zone
+from .birthdays import _local_midnight, birthday_in, local_date, members_born_on, shop_zone
 from .clock import from_micros, to_micros, utcnow
 from .codes import format_code
 from .db import sql
@@ -56,16 +56,9 @@ def upcoming_birthdays(
     today = local_date(now, shop_zone(box))
     pairs = _next_birthdays(today, days)
     db = box.db
-    where = " OR ".join("(birthday_month = ? AND birthday_day = ?)" for _ in pairs)
-    args = [v for pair in pairs for v in pair]
-    rows = db.execute_sql(
-        sql(
-            "SELECT id, name, birthday_month, birthday_day, birthday_year FROM member"
-            f" WHERE erased_at IS NULL AND ({where})",
-            db,
-        ),
-        args,
-    ).fetchall()
+    rows = members_born_on(
+        db, pairs, "m.id, m.name, m.birthday_month, m.birthday_day, m.birthday_year"
+    )
     people = sorted(
         (pairs[(month, day)], (name or "").casefold(), member_id, name, year)
         for member_id, name, month, day, year in rows
@@ -140,31 +133,36 @@ def monthly_gifts(now: datetime | None = None, months: int = MONTHS, box=None) -
     starts = _month_starts(local_date(now, zone), months)
     bounds = [to_micros(_local_midnight(d, zone)) for d in starts]
     db = box.db
-    months_sql = ", ".join("(?, ?, ?)" for _ in range(months))
-    months_args = [v for i in range(months) for v in (i, bounds[i], bounds[i + 1])]
-    counts = {i: {"issued": 0, "redeemed": 0, "expired": 0} for i in range(months)}
-    # one pass per measure over the birthday vouchers, each bucketed by the month it fell in
-    measures = {
-        "issued": ("issued_at", ""),
-        "redeemed": ("redeemed_at", ""),
-        "expired": (
-            "valid_until",
-            " AND v.redeemed_at IS NULL AND v.voided_at IS NULL AND v.valid_until <= ?",
+    now_us = to_micros(now)
+
+    def bucket(column: str) -> tuple[str, list[int]]:
+        """The month (0 = oldest) a moment fell in, -1 outside the months or NULL."""
+        cases = " ".join(f"WHEN {column} < ? THEN {i}" for i in range(months))
+        return (
+            f"CASE WHEN {column} IS NULL OR {column} < ? THEN -1 {cases} ELSE -1 END",
+            [bounds[0], *bounds[1:]],
+        )
+
+    issued, issued_args = bucket("issued_at")
+    redeemed, redeemed_args = bucket("redeemed_at")
+    ended, ended_args = bucket("valid_until")
+    # one pass over the birthday gifts (the source_key index finds them), grouped by the month
+    # of each event: a query per measure went through the issued_at index over every reward
+    rows = db.execute_sql(
+        sql(
+            f"SELECT {issued}, {redeemed},"
+            " CASE WHEN redeemed_at IS NOT NULL OR voided_at IS NOT NULL OR valid_until > ?"
+            f" THEN -1 ELSE {ended} END, COUNT(*) FROM voucher"
+            " WHERE source_key >= ? AND source_key < ? AND valid_until >= ? GROUP BY 1, 2, 3",
+            db,
         ),
-    }
-    for measure, (column, extra) in measures.items():
-        rows = db.execute_sql(
-            sql(
-                f"WITH months (i, start_us, stop_us) AS (VALUES {months_sql})"
-                " SELECT months.i, COUNT(*) FROM voucher v JOIN months"
-                f" ON v.{column} >= months.start_us AND v.{column} < months.stop_us"
-                f" WHERE v.source_key >= ? AND v.source_key < ?{extra} GROUP BY months.i",
-                db,
-            ),
-            [*months_args, _FIRST, _AFTER, *([to_micros(now)] if extra else [])],
-        ).fetchall()
-        for i, count in rows:
-            counts[i][measure] = count
+        [*issued_args, *redeemed_args, now_us, *ended_args, _FIRST, _AFTER, bounds[0]],
+    ).fetchall()
+    counts = {i: {"issued": 0, "redeemed": 0, "expired": 0} for i in range(-1, months)}
+    for i, r, e, count in rows:
+        counts[i]["issued"] += count
+        counts[r]["redeemed"] += count
+        counts[e]["expired"] += count
     return [{"month": f"{starts[i]:%Y-%m}", **counts[i]} for i in reversed(range(months))]
 
 
