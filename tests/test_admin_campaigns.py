@@ -318,6 +318,10 @@ def test_segments_page_counts_and_the_owner_saves_one(shop, owner):
     assert re.search(r'class="count">3<', page) and "Anna Berg" in page
     page = owner.get("/admin/segments/new-joiners?days=0").get_data(as_text=True)
     assert re.search(r'class="count">0<', page)
+    # as of three days ago, in the shop's clock, nobody had joined yet
+    before = (utcnow() - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    page = owner.get(f"/admin/segments/new-joiners?days=30&as_of={before}").get_data(as_text=True)
+    assert re.search(r'class="count">0<', page) and f'value="{before}"' in page
     page = owner.get("/admin/segments/top-customers?percent=abc").get_data(as_text=True)
     assert "percent must be a number" in page
     response = owner.post(

@@ -155,8 +155,17 @@ def segment_list():
 @bp.get("/segments/<name>")
 @owner_required
 def segment_detail(name: str):
-    box, now = _box(), utcnow()
-    given = {k: v for k, v in request.args.items() if k != "lang" and v.strip()}
+    box, now, zone = _box(), utcnow(), page_zone()
+    given = {k: v for k, v in request.args.items() if k not in ("lang", "as_of") and v.strip()}
+    as_of_text = request.args.get("as_of", "").strip()
+    if as_of_text:
+        # "as of" a moment in the shop's clock: visits after it are ignored
+        try:
+            now = datetime.fromisoformat(as_of_text)
+            now = now if now.tzinfo else now.replace(tzinfo=zone)
+        except ValueError:
+            flash(gettext("Choose a date and a time."), "error")
+            as_of_text = ""
     try:
         seg = segments.resolve(name, given, now, box)
     except segments.SegmentError as exc:
@@ -165,7 +174,7 @@ def segment_detail(name: str):
         flash(str(exc), "error")
         seg = segments.resolve(name, None, now, box)
         given = {}
-    seg = segments.Segment(seg.name, seg.kind, seg.params, now, page_zone())
+    seg = segments.Segment(seg.name, seg.kind, seg.params, now, zone)
     return render_template(
         "admin/segment.html",
         seg=seg,
@@ -175,6 +184,7 @@ def segment_detail(name: str):
         sample=segments.first_members(seg, SAMPLE, box),
         sample_size=SAMPLE,
         now=now,
+        as_of=now.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if as_of_text else "",
         params_text=params_text(segments.params_json(seg.params)),
     )
 
