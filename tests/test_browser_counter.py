@@ -144,7 +144,11 @@ def test_the_counter_screen_follows_taps_and_redeems_once(server, page, init_inf
     expect(latest.locator(".stamp-count")).to_have_text("9 of 10", timeout=5000)
     expect(enrol.locator("input[name=name]")).to_have_value("Bea")
     _screenshot(page, tmp_path, "counter-enrol.png")
-    enrol.get_by_role("button", name="Enrol").click()
+    # the signup slip goes to the printer in the background; the form stays as typed
+    enrol.get_by_role("button", name="Print signup slip").click()
+    expect(page.locator("#notice")).to_have_text("Signup slip sent to the printer.", timeout=5000)
+    expect(enrol.locator("input[name=name]")).to_have_value("Bea")
+    enrol.get_by_role("button", name="Enrol", exact=True).click()
     expect(page.locator("#notice")).to_have_text(
         "Bea is enrolled. Tap the card again for the first stamp.", timeout=5000
     )

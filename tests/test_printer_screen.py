@@ -123,3 +123,32 @@ def test_paper_out_at_a_real_printer_shows_on_the_counter_screen(
         assert "Printer ready." in page and '<p class="printer-waiting" hidden>' in page
     finally:
         daemon.stop()
+
+
+def test_the_counter_prints_a_signup_slip_for_an_unknown_card(settings, init_info, box, tmp_path):
+    from PIL import Image
+
+    from appliance.models import EnrolmentCode, PrintJob
+
+    from .fixtures.emupos_peer import decode, ensure_emupos
+    from .test_receipts_escpos import read_codes
+    from .test_web import csrf_token
+
+    client = _client(settings, init_info)
+    token = csrf_token(client.get("/counter"))
+    reply = client.post(
+        "/counter/enrol-slip",
+        data={"csrf_token": token, "card_uid": "04B1C2D3E4F5A6"},
+        headers={"Accept": "application/json"},
+    ).get_json()
+    assert reply["message"] == "Signup slip sent to the printer."
+    code = EnrolmentCode.get(EnrolmentCode.nfc_uid == "04B1C2D3E4F5A6").code
+    assert reply["code"] == code
+    assert PrintJob.get_by_id(reply["job"]).state == "pending"
+    out = tmp_path / "lp0"
+    assert _loop(f"file:{out}", box).loop(now=T0) == "printed"
+    (receipt,) = decode(ensure_emupos(), out.read_bytes(), tmp_path / "emupos", 58)["receipts"]
+    link = f"http://stampbox.local/join?code={code}"
+    assert read_codes(Image.open(receipt["png"]))["QRCode"] == link
+    assert code[:4] in receipt["text"] and "Welcome!" in receipt["text"]
+    assert client.get(link.removeprefix("http://stampbox.local")).status_code == 200

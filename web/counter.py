@@ -20,14 +20,18 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from appliance import box as box_mod
 from appliance.counter import MAX_STAMPS_PER_VISIT, handle
 from appliance.members import MemberError, add_member
-from appliance.printing import last_slip_path, printer_state
+from appliance.printing import enqueue, last_slip_path, printer_state
+from appliance.receipts import enrolment_receipt
+from appliance.signup import create_enrolment_code
 from appliance.vouchers import redeem_voucher
 
 from . import feed
 from .auth import login_required
 from .errors import wants_json
+from .i18n import _gettext as _
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
 
@@ -143,6 +147,33 @@ def simulate():
         form.token.data, source="simulator", stamps=form.stamps.data, staff_id=g.staff.id
     )
     return _reply(result.to_dict())
+
+
+@bp.post("/enrol-slip")
+@login_required
+def enrol_slip():
+    """Print the signup slip for an unknown card: the customer finishes signing up on their
+    phone from its QR, and the short code ties the signup to this card."""
+    form = EnrolForm()
+    if not form.validate_on_submit():
+        return _form_problem(form)
+    try:
+        code = create_enrolment_code(form.card_uid.data, g.staff.username)
+    except MemberError as exc:
+        return _reply({"status": "refused", "message": str(exc)}, 400)
+    settings = current_app.config["STAMPBOX_SETTINGS"]
+    link = settings.public_url.rstrip("/") + url_for("signup.join", code=code)
+    box = box_mod.current()
+    with box.db.atomic():
+        job = enqueue(enrolment_receipt(link, code, zone=box.zone), box=box)
+    return _reply(
+        {
+            "status": "info",
+            "job": job,
+            "code": code,
+            "message": _("Signup slip sent to the printer."),
+        }
+    )
 
 
 @bp.post("/enrol")

@@ -179,7 +179,11 @@
     var button = form.querySelector("button[type=submit]");
     if (button.disabled) return;
     button.disabled = true;
-    fetch(form.action, {
+    // a second button may post elsewhere (print the signup slip): its formaction wins
+    var action = e.submitter && e.submitter.hasAttribute("formaction")
+      ? e.submitter.formAction : form.action;
+    var enrolling = form.classList.contains("enrol") && action === form.action;
+    fetch(action, {
       method: "POST",
       body: new FormData(form),
       headers: { Accept: "application/json" },
@@ -191,7 +195,7 @@
         if (type.indexOf("application/json") !== 0) return window.location.reload();
         return response.json().then(function (data) {
           say(data.message || data.error, data.status);
-          if (response.ok && form.classList.contains("enrol")) closeEnrolment();
+          if (response.ok && enrolling) closeEnrolment();
         });
       })
       .catch(function () {
