@@ -493,6 +493,15 @@ class ChainBox(BaseModel):
     retired_at = BigIntegerField(null=True)
 
 
+class ChainMember(BaseModel):
+    """Hub (schema 12): a box's member as its last member event described it."""
+
+    member_ref = CharField(primary_key=True)
+    box_id = CharField(max_length=36)
+    payload = TextField()
+    updated_at = BigIntegerField()
+
+
 ALL_MODELS = [
     DeviceHealth,
     Program,
@@ -530,4 +539,5 @@ ALL_MODELS = [
     ChainDirty,
     ChainCardState,
     ChainBox,
+    ChainMember,
 ]

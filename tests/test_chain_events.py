@@ -7,7 +7,7 @@ import pytest
 
 from appliance import box as box_mod
 from appliance.chain import EVENT_SCHEMA, box_id
-from appliance.clock import to_micros
+from appliance.clock import to_micros, utcnow
 from appliance.counter import handle
 from appliance.members import add_member
 from appliance.models import Event, ShopSetting, Visit
@@ -24,9 +24,12 @@ def anna(box):
 
 
 def _events(type_=None):
+    """The stamp and redemption events (or those of one type)."""
     query = Event.select().order_by(Event.id)
     if type_:
         query = query.where(Event.type == type_)
+    else:
+        query = query.where(Event.type.in_(("stamp", "redeem")))
     return list(query)
 
 
@@ -104,3 +107,29 @@ def test_every_event_has_its_own_uuid_and_the_box_id_survives_a_restart(anna, bo
     again = box_mod.start(settings)
     assert box_id(again.db) == first
     assert len({e.uuid for e in _events()}) == 5
+
+
+def test_enrolment_and_member_changes_write_events_and_a_tap_does_not(anna, box):
+    from appliance.models import Card, Member
+
+    [member] = _events("member")
+    [card] = _events("card")
+    body = json.loads(member.payload)["member"]
+    assert body["id"] == anna["id"] and body["name"] == "Anna" and len(member.uuid) == 36
+    assert json.loads(card.payload)["nfc_uid"] == UID and card.box_id == box_id(box.db)
+    assert abs(member.created_at - to_micros(utcnow())) < 60_000_000
+    handle(UID, "t", now=T0)
+    assert len(_events("member")) == 1  # the tap's counters are not a member change
+    Member.update(email="anna@example.com").where(Member.id == anna["id"]).execute()
+    changed = json.loads(_events("member")[-1].payload)["member"]
+    assert changed["email"] == "anna@example.com"
+    Card.update(blocked_at=T0).where(Card.nfc_uid == UID).execute()
+    assert json.loads(_events("card")[-1].payload)["blocked_at"] == to_micros(T0)
+
+
+def test_rows_the_chain_mirror_made_send_no_events(box):
+    from appliance.models import Card, Member
+
+    made = Member.insert(name="From B", joined_at=T0, consent_source="chain").execute()
+    Card.insert(member=made, code="CXXXXXXX", label="chain", created_at=T0).execute()
+    assert list(Event.select()) == []

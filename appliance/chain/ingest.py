@@ -34,6 +34,18 @@ _VOUCHER = (
     "INSERT INTO chain_voucher (code, event_id, box_id, card_code, kind, reward, valid_from,"
     " valid_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO NOTHING"
 )
+# the card's home box says where it belongs now (a replaced or merged card moves)
+_CARD_MOVED = (
+    "INSERT INTO chain_card (code, nfc_uid, member_ref, name, home_box, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET"
+    " nfc_uid = excluded.nfc_uid, member_ref = excluded.member_ref, name = excluded.name,"
+    " updated_at = excluded.updated_at WHERE chain_card.home_box = excluded.home_box"
+)
+_MEMBER = (
+    "INSERT INTO chain_member (member_ref, box_id, payload, updated_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (member_ref) DO UPDATE SET payload = excluded.payload,"
+    " updated_at = excluded.updated_at"
+)
 _REDEMPTION = (
     "INSERT INTO chain_redemption (event_id, box_id, voucher_code, at, by) VALUES (?, ?, ?, ?, ?)"
 )
@@ -113,11 +125,43 @@ def apply_event(db, event: dict, now_us: int) -> bool:
         # an online redemption claimed the voucher already (same event id); a provisional
         # one claims it now: the first to arrive wins, a later one is a conflict
         settle_redemption(db, body["voucher"], box, event["id"], body["at"], False, now_us)
+    elif event["type"] == "member":
+        _apply_member(db, box, body["member"], now_us)
+    elif event["type"] == "card":
+        member = body["member"]
+        db.execute_sql(
+            sql(_CARD_MOVED, db),
+            (
+                body["card"],
+                body.get("nfc_uid"),
+                f"{box}:{member['id']}",
+                member.get("name") or "",
+                box,
+                now_us,
+            ),  # fmt: skip
+        )
+        mark_dirty(db, "card", body["card"], now_us)
     return True
 
 
+def _apply_member(db, box: str, member: dict, now_us: int) -> None:
+    """The centre's copy of a member; the name travels on with the member's cards."""
+    ref = f"{box}:{member['id']}"
+    payload = json.dumps(member, separators=(",", ":"))
+    db.execute_sql(sql(_MEMBER, db), (ref, box, payload, now_us))
+    name = "" if member.get("erased_at") else member.get("name") or ""
+    db.execute_sql(sql("UPDATE chain_card SET name = ? WHERE member_ref = ?", db), (name, ref))
+    for (code,) in db.execute_sql(
+        sql("SELECT code FROM chain_card WHERE member_ref = ?", db), (ref,)
+    ).fetchall():
+        mark_dirty(db, "card", code, now_us)
+
+
+TYPES = ("stamp", "redeem", "member", "card")
+
+
 def known(event: dict) -> bool:
-    return event.get("schema") == EVENT_SCHEMA and event.get("type") in ("stamp", "redeem")
+    return event.get("schema") == EVENT_SCHEMA and event.get("type") in TYPES
 
 
 async def _each(calls) -> None:

@@ -28,6 +28,7 @@ from .status import record_contact
 CONTACT_EVERY_S = 5.0
 
 _CARD = "SELECT id, member_id FROM card WHERE code = ?"
+_RENAME = "UPDATE member SET name = ? WHERE id = ? AND consent_source = 'chain' AND name <> ?"
 _APPLIED = "SELECT remote_stamps, remote_visits FROM chain_card_state WHERE card_code = ?"
 _SAVE_APPLIED = (
     "INSERT INTO chain_card_state (card_code, remote_stamps, remote_visits, remote_last_at,"
@@ -65,6 +66,9 @@ def _local_card(db, card: dict, now_us: int) -> int | None:
     """The local member id of a chain card; enrols the card here when another shop made it."""
     row = db.execute_sql(sql(_CARD, db), (card["code"],)).fetchone()
     if row is not None:
+        if card.get("name") is not None:
+            # a member another shop made follows its home shop's changes (no event: 'chain')
+            db.execute_sql(sql(_RENAME, db), (card["name"], row[1], card["name"]))
         return row[1]
     from ..models import Card, Member
 

@@ -45,9 +45,9 @@ def test_relay_and_hub_commands_carry_taps_into_postgresql(
     me = box_id(box.db)
     box_mod.stop()
     before = _stampbox(cli_env, "chain", "status")
-    assert before["pending_events"] == 3 and before["box_id"] == me
+    assert before["pending_events"] == 5 and before["box_id"] == me  # enrolment: 2
     assert before["last_sent_at"] is None and before["lag_seconds"] >= 0
-    assert _stampbox(cli_env, "chain", "relay", "--nats", box_nats.url, "--once")["published"] == 3
+    assert _stampbox(cli_env, "chain", "relay", "--nats", box_nats.url, "--once")["published"] == 5
     after = _stampbox(cli_env, "chain", "status")
     assert after["pending_events"] == 0 and after["last_sent_at"] is not None
     hub_env = {
@@ -56,4 +56,4 @@ def test_relay_and_hub_commands_carry_taps_into_postgresql(
         "STAMPBOX_DATABASE_URL": pg_url,
     }
     stats = _stampbox(hub_env, "hub", "--nats", hub_nats.url, "--box", me, "--idle-seconds", "5")
-    assert stats == {"applied": 3, "absorbed": 0, "refused": 0}
+    assert stats == {"applied": 5, "absorbed": 0, "refused": 0}

@@ -67,7 +67,7 @@ def test_stamps_in_one_shop_show_in_the_other_and_are_counted_once(chain):
     assert b.count("SELECT COUNT(*) FROM visit") == 1
     assert b.count("SELECT COUNT(*) FROM event") == 1
     assert chain.hub_count("SELECT COUNT(*) FROM chain_visit") == 4
-    assert chain.hub_count("SELECT COUNT(*) FROM chain_inbox") == 4
+    assert chain.hub_count("SELECT COUNT(*) FROM chain_inbox") == 4 + 2  # + enrolment
     # a state delivered again adds nothing
     code = a.box.db.execute_sql("SELECT code FROM card WHERE nfc_uid = ?", (UID,)).fetchone()[0]
     state = json.loads(json.dumps(card_state(chain.hub_db, code)))
@@ -136,3 +136,17 @@ def test_offline_double_redemption_is_one_win_and_one_conflict_marked_in_the_los
     loser = a if winner == b.id else b
     assert loser.count("SELECT COUNT(*) FROM chain_conflict") == 1
     assert loser.count(marked) == 1
+
+
+def test_an_enrolment_in_one_shop_is_known_in_the_other_before_any_stamp(chain):
+    a, b = chain.shops
+    a.use()
+    add_member("Anna", card_uid=UID, now=T0)
+    named = "SELECT m.name FROM card c JOIN member m ON m.id = c.member_id WHERE c.nfc_uid = ?"
+    assert chain.settle(lambda: b.box.db.execute_sql(named, (UID,)).fetchone() == ("Anna",))
+    result = handle(UID, "t", now=T0 + timedelta(hours=1), box=b.box)
+    assert result.status == "stamped" and result.member["name"] == "Anna"
+    # a change of name in the home shop reaches the other one
+    a.box.db.execute_sql("UPDATE member SET name = 'Anna K.' WHERE name = 'Anna'")
+    assert chain.settle(lambda: b.box.db.execute_sql(named, (UID,)).fetchone() == ("Anna K.",))
+    assert b.count("SELECT COUNT(*) FROM event WHERE type IN ('member', 'card')") == 0
