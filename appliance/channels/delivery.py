@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 _MEMBER = (
     "id, name, email, phone, locale, stamps, email_consent_at, sms_consent_at,"
-    " email_unsubscribed_at, sms_unsubscribed_at, email_bounced_at"
+    " email_unsubscribed_at, sms_unsubscribed_at, email_bounced_at, erased_at"
 )
+_MEMBER_KEYS = [c.strip() for c in _MEMBER.split(",")]
 
 
 class Suppressed(Exception):
@@ -36,15 +37,12 @@ class Suppressed(Exception):
 
 
 def _member(db, member_id: int) -> dict | None:
-    cols = _MEMBER
-    if any(c.name == "erased_at" for c in db.get_columns("member")):
-        cols += ", erased_at"
     row = db.execute_sql(
-        sql(f"SELECT {cols} FROM member WHERE id = ?", db), (member_id,)
+        sql(f"SELECT {_MEMBER} FROM member WHERE id = ?", db), (member_id,)
     ).fetchone()
     if row is None:
         return None
-    return dict(zip([c.strip() for c in cols.split(",")], row, strict=True))
+    return dict(zip(_MEMBER_KEYS, row, strict=True))
 
 
 def voucher_qr_url(box, code: str) -> str:
@@ -67,8 +65,15 @@ def voucher_qr_png(code: str) -> bytes:
     return buffer.getvalue()
 
 
-def values_for(box, member: dict, voucher: dict | None, channel: str) -> dict:
-    program = load_program(box.db)
+def values_for(
+    box, member: dict, voucher: dict | None, channel: str, memo: dict | None = None
+) -> dict:
+    """The variables for one member; memo (one per delivery batch) keeps what is the same
+    for every member of the batch: the program, whether any wallet is set up."""
+    memo = {} if memo is None else memo
+    if "program" not in memo:
+        memo["program"] = load_program(box.db)
+    program = memo["program"]
     stamps = member["stamps"] or 0
     nxt = None
     if program:
@@ -87,9 +92,14 @@ def values_for(box, member: dict, voucher: dict | None, channel: str) -> dict:
         "unsubscribe_url": unsubscribe_url(member["id"], channel, box),
     }
     # wallet_url, apple_wallet_url, google_wallet_url ("" until the owner sets wallets up)
-    from ..wallet.links import wallet_links
+    from ..wallet.links import wallet_links, wallets_ready
 
-    values.update(wallet_links(box, member["id"]))
+    if "wallets" not in memo:
+        memo["wallets"] = any(wallets_ready(box).values())
+    if memo["wallets"]:
+        values.update(wallet_links(box, member["id"]))
+    else:
+        values.update(wallet_url="", apple_wallet_url="", google_wallet_url="")
     return values
 
 
@@ -144,14 +154,28 @@ def _shop_language(box) -> str:
 
 
 def render_for(
-    box, channel: str, member_id: int, content: dict, event_key: str, *, voucher, preview, now
+    box,
+    channel: str,
+    member_id: int,
+    content: dict,
+    event_key: str,
+    *,
+    voucher,
+    preview,
+    now,
+    shop_language: str | None = None,
+    memo: dict | None = None,
 ) -> dict:
-    """The message as it would go out (preview) or will go out (delivery)."""
+    """The message as it would go out (preview) or will go out (delivery).
+
+    shop_language: the shop's own language (for members without one), when the caller has
+    it already (a delivery batch reads it once, not per message); memo: see values_for.
+    """
     member = _member(box.db, member_id)
     if member is None:
         raise Suppressed("erased")
     parts = _pick(content, channel, member["locale"])
-    values = values_for(box, member, voucher, channel)
+    values = values_for(box, member, voucher, channel, memo)
     ch = get(channel, box)
     out: dict = {"to": member.get(ch.address_column) if ch.address_column else None}
     reason = ch.suppression_reason(member)
@@ -172,7 +196,7 @@ def render_for(
                 out["inline_images"] = {VOUCHER_QR_CID: png}
         subject = render(parts.get("subject", ""), values)
         text = render(parts.get("text", ""), values)
-        lang = language(member["locale"], _shop_language(box))
+        lang = language(member["locale"], shop_language or _shop_language(box))
         footer_text, footer_html = marketing_footer(lang, values)
         out.update(
             subject=subject,
@@ -204,6 +228,8 @@ class _Sources:
     def __init__(self, box):
         self.box = box
         self.campaigns: dict[int, dict] = {}
+        self.shop_language = _shop_language(box)
+        self.memo: dict = {}
 
     def campaign(self, campaign_id: int) -> dict:
         if campaign_id not in self.campaigns:
@@ -226,6 +252,8 @@ class _Sources:
             voucher=voucher,
             preview=False,
             now=now,
+            shop_language=self.shop_language,
+            memo=self.memo,
         )
 
     def content_and_voucher(self, row: dict, now: datetime) -> tuple[dict, dict | None]:
