@@ -368,3 +368,31 @@ def test_an_apns_token_key_is_checked_stored_0600_and_used_for_the_test_push(
     finally:
         peer.close()
     assert len(peer.jwts) == 1 and peer.requests[0]["client"] == {}
+
+
+def test_the_owner_adds_the_wallet_link_to_the_welcome_email_in_each_language(owner, pki):
+    from appliance import automations
+
+    box = box_mod.current()
+    content = {"email": {"": {"subject": "Hi", "text": "Welcome!"},
+                         "he": {"subject": "שלום", "text": "ברוכים הבאים!",
+                                "html": "<p>ברוכים הבאים!</p>"}}}  # fmt: skip
+    automations.configure("welcome", enabled=True, channel_names=["email"], content=content,
+                          box=box)  # fmt: skip
+    assert "Add the wallet link to the welcome email" in owner.get("/admin/wallet").get_data(
+        as_text=True
+    )
+    _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+    page = _post(owner, "/admin/wallet/welcome-link")
+    assert "added to 2 language(s)" in page and 'id="welcome-has-link"' in page
+    email = automations.load("welcome", box)["content"]["email"]
+    assert email[""]["text"] == "Welcome!\n\nYour stamp card on your phone: {{wallet_url}}"
+    assert email["he"]["text"].endswith("כרטיס החותמות שלך בטלפון: {{wallet_url}}")
+    assert '<a href="{{wallet_url}}">' in email["he"]["html"]
+    assert automations.load("welcome", box)["enabled"] is True
+    # the preview fills it with the member's own signed page
+    member = add_member("Dana", "dana@example.com", card_uid=UID, now=T0)
+    preview = automations.preview("welcome", member["id"], now=T0, box=box)["email"]
+    assert "Your stamp card on your phone: https://cafe.example/w/" in preview["text"]
+    # pressing it again changes nothing
+    assert "added to 0 language(s)" in _post(owner, "/admin/wallet/welcome-link")

@@ -11,6 +11,7 @@ from appliance import box as box_mod
 from appliance.wallet import PKPASS_TYPE, WalletError, load_signer, make_apple_pass, wallet_box
 from appliance.wallet.apple import web_service_url
 from appliance.wallet.google import box_google_config
+from appliance.wallet.links import add_wallet_link_to_welcome, welcome_has_wallet_link
 from appliance.wallet.preview import (
     check_google,
     preview_pass,
@@ -95,6 +96,7 @@ def setup():
         google=_google_status(box),
         updates_apple=bool(web_service_url(settings.public_url)),
         has_logo=logo_file(box.settings).exists(),
+        welcome_link=welcome_has_wallet_link(box),
     )
 
 
@@ -177,6 +179,13 @@ def logo():
     except SetupError as exc:
         return _refused(exc)
     return _done("Pass logo saved.")
+
+
+@bp.post("/welcome-link")
+@owner_required
+def welcome_link():
+    changed = add_wallet_link_to_welcome(_box(), g.staff.username)
+    return _done(f"The wallet link was added to {changed} language(s) of the welcome email.")
 
 
 @bp.get("/test")

@@ -79,3 +79,58 @@ def enrolment_slip(box, member_id: int, signup_url: str, now=None):
         zone=box.zone,
         wallet_url=wallet_links(box, member_id)["wallet_url"],
     )
+
+
+# the sentence the admin's button adds to the welcome email, per content language
+WELCOME_LINE = {
+    "en": "Your stamp card on your phone: {{wallet_url}}",
+    "he": "כרטיס החותמות שלך בטלפון: {{wallet_url}}",
+    "kk": "Мөр картаңыз телефоныңызда: {{wallet_url}}",
+    "zh": "手机上的集章卡：{{wallet_url}}",
+}
+_LINKS = ("{{wallet_url}}", "{{apple_wallet_url}}", "{{google_wallet_url}}")
+
+
+def _mentions_link(parts: dict) -> bool:
+    text = "".join(str(parts.get(k, "")) for k in ("text", "html")).replace(" ", "")
+    return any(link in text for link in _LINKS)
+
+
+def welcome_has_wallet_link(box) -> bool:
+    from ..automations import load
+
+    email = load("welcome", box)["content"].get("email") or {}
+    return bool(email) and all(_mentions_link(parts) for parts in email.values())
+
+
+def add_wallet_link_to_welcome(box, actor: str, now=None) -> int:
+    """Append the wallet link to every language of the welcome email that lacks one (through
+    the automation's own configure, which checks and audits). Returns how many changed."""
+    import copy
+
+    from ..automations import configure, load
+
+    auto = load("welcome", box)
+    content = copy.deepcopy(auto["content"])  # load may hand out the module's defaults
+    changed = 0
+    for locale, parts in (content.get("email") or {}).items():
+        if _mentions_link(parts):
+            continue
+        line = WELCOME_LINE.get(locale.split("-")[0], WELCOME_LINE["en"])
+        parts["text"] = (parts.get("text") or "").rstrip() + "\n\n" + line
+        if parts.get("html"):
+            label = line.replace(" {{wallet_url}}", "").rstrip(":：")
+            parts["html"] += f'\n<p><a href="{{{{wallet_url}}}}">{label}</a></p>'
+        changed += 1
+    if changed:
+        configure(
+            "welcome",
+            enabled=auto["enabled"],
+            channel_names=auto["channels"],
+            content=content,
+            params=auto["params"],
+            now=now,
+            actor=actor,
+            box=box,
+        )
+    return changed
