@@ -133,3 +133,18 @@ def test_rows_the_chain_mirror_made_send_no_events(box):
     made = Member.insert(name="From B", joined_at=T0, consent_source="chain").execute()
     Card.insert(member=made, code="CXXXXXXX", label="chain", created_at=T0).execute()
     assert list(Event.select()) == []
+
+
+def test_pruning_deletes_old_sent_events_and_never_unsent_ones(anna, box):
+    from appliance.chain.relay import Relay
+
+    for i in range(4):
+        handle(UID, "t", now=T0 + timedelta(hours=i))
+    relay = Relay(box.db, "nats://127.0.0.1:1")  # pruning needs no server
+    ids = [e.id for e in _events()]
+    relay.mark(ids[:3], now=T0)  # sent on day 0; the last one and the enrolment unsent
+    assert relay.prune(now=T0 + timedelta(days=13)) == 0
+    assert relay.prune(now=T0 + timedelta(days=15)) == 3
+    left = Event.select().where(Event.sent_at.is_null()).count()
+    assert Event.select().count() == left == 1 + 2
+    relay.shutdown()

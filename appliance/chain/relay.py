@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 
 from ..clock import to_micros, utcnow
@@ -20,6 +21,14 @@ _PENDING = (
     "SELECT id, uuid, type, payload, schema_version, created_at FROM event"
     " WHERE sent_at IS NULL ORDER BY id LIMIT ?"
 )
+_PRUNE = (
+    "DELETE FROM event WHERE id IN (SELECT id FROM event WHERE sent_at IS NOT NULL"
+    " AND sent_at < ? ORDER BY id LIMIT 5000)"
+)
+# the box's stream keeps a message this long (the centre must have sourced it by then)
+STREAM_MAX_AGE_S = 30 * 86_400
+# sent events kept on the box's SQLite this long
+KEEP_SENT_DAYS = 14
 # JetStream's dedup window: a republish within it is dropped by the stream itself (the hub's
 # inbox catches any later one)
 DUPLICATE_WINDOW_S = 24 * 3600
@@ -57,6 +66,7 @@ class Relay:
         self.db, self.nats_url, self.batch, self.timeout = db, nats_url, batch, timeout
         self.box_id = read_box_id(db)
         self.stats = RelayStats()
+        self._next_prune = 0.0
         self._aio = asyncio.new_event_loop()
         self._nc = self._js = None
 
@@ -75,6 +85,8 @@ class Relay:
                 name=stream_name(self.box_id),
                 subjects=[subject_of(self.box_id, ">")],
                 duplicate_window=DUPLICATE_WINDOW_S,
+                # the box's own copy is a buffer for the centre, not an archive
+                max_age=STREAM_MAX_AGE_S,
             )
 
         self._run(connect())
@@ -114,8 +126,26 @@ class Relay:
             )
         self.stats.marked += len(ids)
 
+    def prune(self, now=None, keep_days: float = KEEP_SENT_DAYS) -> int:
+        """Delete events sent more than keep_days ago (batches of 5,000); returns how many.
+
+        Unsent events are never deleted. The window outlives JetStream's duplicate window
+        and lets an owner see what left the box recently."""
+        cutoff = to_micros(now or utcnow()) - int(keep_days * 86_400_000_000)
+        total = 0
+        while True:
+            with self.db.atomic():
+                gone = self.db.execute_sql(sql(_PRUNE, self.db), (cutoff,)).rowcount
+            total += gone
+            if gone < 5000:
+                return total
+
     def loop(self, now=None) -> int:
-        """One pass: publish a batch of unsent rows and mark those acknowledged; returns count."""
+        """One pass: publish a batch of unsent rows and mark those acknowledged; returns count.
+        Once an hour it also prunes old sent events."""
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + 3600
+            self.prune(now)
         acked = self.publish(self.pending())
         self.mark(acked, now)
         return len(acked)
