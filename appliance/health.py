@@ -68,9 +68,11 @@ def box_status(
     now = now or utcnow()
     settings = box.settings
     db = box.db
+    # undelivered: waiting, or being sent right now (a dead worker's are recovered as pending)
     pending, oldest = db.execute_sql(
-        "SELECT COUNT(*), MIN(due_at) FROM outbox WHERE state = 'pending'"
+        "SELECT COUNT(*), MIN(due_at) FROM outbox WHERE state IN ('pending', 'sending')"
     ).fetchone()
+    failed = db.execute_sql("SELECT COUNT(*) FROM outbox WHERE state = 'failed'").fetchone()[0]
     disk = shutil.disk_usage(settings.data_dir)
     backups = list_backups(backup_dir(settings))
     processes = {}
@@ -94,6 +96,8 @@ def box_status(
             # how long the oldest message has been due (0 while it is not due yet)
             "oldest_pending_age_seconds": max(0, (to_micros(now) - (oldest or to_micros(now))))
             // 1_000_000,
+            # given up after their retries: the owner sees them in the admin
+            "failed": failed,
         },
         "queue_depth": _queue_depth(settings.queue_path),
         "disk": {"free_bytes": disk.free, "low": disk.free < low_disk_bytes},

@@ -100,3 +100,23 @@ def test_low_disk_space_is_reported_and_stops_nothing_that_records_taps(box):
     assert redeem_voucher(tap.unlocked[0]["code"], now=T0).status == "redeemed"
     again = handle("04A23B4C5D6E7F", "t", now=T0 + timedelta(hours=1))
     assert again.status == "stamped" and Visit.select().count() == 2
+
+
+def test_messages_being_sent_count_as_waiting_and_failed_ones_are_counted(box):
+    from appliance.models import Outbox
+
+    add_member("Anna", card_uid="04A23B4C5D6E7F", now=T0)
+    add_member("Ben", card_uid="04A23B4C5D6E80", now=T0)
+    handle("04A23B4C5D6E7F", "t", stamps=10, now=T0)
+    handle("04A23B4C5D6E80", "t", stamps=10, now=T0 + timedelta(minutes=5))
+    first, second = Outbox.select().order_by(Outbox.id)
+    Outbox.update(state="sending").where(Outbox.id == first.id).execute()
+    outbox = box_status(box, now=T0 + timedelta(minutes=10))["outbox"]
+    assert outbox["pending"] == 2 and outbox["oldest_pending_age_seconds"] == 600
+    Outbox.update(state="failed").where(Outbox.id == first.id).execute()
+    outbox = box_status(box, now=T0 + timedelta(minutes=10))["outbox"]
+    assert (outbox["pending"], outbox["failed"], outbox["oldest_pending_age_seconds"]) == (
+        1,
+        1,
+        300,
+    )
