@@ -136,6 +136,8 @@ def test_identifiers_must_match_the_certificate(box, member, pki, tmp_path):
     content["passTypeIdentifier"] = "pass.other.id"
     content["authenticationToken"] = "short"
     content["webServiceURL"] = "http://shop.example"
+    content["backgroundColor"] = "#3c2415"
+    content["locations"] = [{"latitude": 95.0, "longitude": 13.4}]
     files = {n: b for n, b in files.items() if n not in ("manifest.json", "signature")}
     files["pass.json"] = json.dumps(content).encode()
     files["icon.png"] = files["icon@2x.png"]
@@ -145,6 +147,8 @@ def test_identifiers_must_match_the_certificate(box, member, pki, tmp_path):
     assert "at least 16 characters" in problems
     assert "must be https" in problems
     assert "icon.png is 58x58" in problems
+    assert "backgroundColor must be written rgb(r, g, b)" in problems
+    assert "a location needs latitude and longitude in range" in problems
     assert wrong.cert != pki.cert
 
 

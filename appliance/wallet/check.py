@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -103,6 +104,25 @@ def _check_content(content: dict) -> list[str]:
     keys = [f.get("key") for f in _fields(content, styles)]
     if len(keys) != len(set(keys)):
         problems.append("field keys must be unique")
+    for name in ("foregroundColor", "backgroundColor", "labelColor"):
+        if name in content and not _RGB.match(str(content[name])):
+            problems.append(f"{name} must be written rgb(r, g, b)")
+    return problems + _check_locations(content.get("locations", []))
+
+
+_RGB = re.compile(r"^rgb\(\s*\d{1,3}\s*,\s*\d{1,3}\s*,\s*\d{1,3}\s*\)$")
+
+
+def _check_locations(locations) -> list[str]:
+    if not isinstance(locations, list) or len(locations) > 10:
+        return ["locations must be a list of at most 10 places"]
+    problems = []
+    for place in locations:
+        lat, lon = place.get("latitude"), place.get("longitude")
+        if not all(isinstance(v, int | float) for v in (lat, lon)) or not (
+            -90 <= lat <= 90 and -180 <= lon <= 180
+        ):
+            problems.append(f"a location needs latitude and longitude in range: {place}")
     return problems
 
 
