@@ -13,7 +13,8 @@ def cmd_status(args) -> int:
         "OK" if status["ok"] else "NEEDS ATTENTION",
         f"clock synchronised: {'yes' if status['clock']['synchronised'] else 'NO'}",
         f"messages waiting: {status['outbox']['pending']}"
-        f" (oldest {status['outbox']['oldest_pending_age_seconds']} s)",
+        f" (oldest {status['outbox']['oldest_pending_age_seconds']} s),"
+        f" failed: {status['outbox']['failed']}",
         f"free disk: {status['disk']['free_bytes'] // 2**20} MB"
         + (" (LOW)" if status["disk"]["low"] else ""),
         f"last backup: {status['last_backup'] or 'never'}",

@@ -57,6 +57,7 @@ def test_the_cli_exits_1_when_the_box_needs_attention(box, stampbox):
     assert json.loads(proc.stdout)["processes"]["bridge"]["alive"] is False
     text = stampbox("status")
     assert "NEEDS ATTENTION" in text.stdout and "bridge: NOT SEEN" in text.stdout
+    assert "messages waiting: 0 (oldest 0 s), failed: 0" in text.stdout
 
 
 def test_the_web_counts_as_running_when_it_answers_healthz(box, settings):
