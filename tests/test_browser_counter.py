@@ -193,3 +193,25 @@ def test_the_counter_screen_follows_taps_and_redeems_once(server, page, init_inf
     expect(page.locator("#printer .printer-status")).to_have_text("Printer ready.")
     page.wait_for_function("document.querySelector('#last-slip').naturalWidth === 576")
     _screenshot(page, tmp_path, "counter-slip.png")
+
+
+def test_the_counter_screen_speaks_the_shops_language(server, page, init_info):
+    from playwright.sync_api import expect
+
+    from appliance.shop import save_shop_settings
+
+    save_shop_settings({"language": "kk"}, "owner")
+    add_member("Anna", card_uid=UID)
+    page.goto(server + "/counter")
+    page.fill("#username", "owner")
+    page.fill("#password", init_info["owner"]["password"])
+    page.click("button[type=submit]")
+    _choose_password_if_asked(page, init_info["owner"]["password"])
+    expect(page.locator("#live")).to_have_text("тікелей", timeout=5000)
+    handle(UID, source="nfc")
+    latest = page.locator("#latest")
+    expect(latest.locator(".status-word")).to_have_text("Мөр басылды", timeout=5000)
+    expect(latest.locator(".stamp-count")).to_have_text("10 ішінен 1")
+    handle(NEW_UID, source="nfc")
+    expect(page.locator("#enrol h2")).to_have_text(f"{NEW_UID} картасын тіркеу", timeout=5000)
+    expect(page.locator("#history .pill")).to_have_text("Мөр басылды")

@@ -135,3 +135,45 @@ def test_hostile_names_are_shown_as_text(screen):
     page = screen.get("/counter").get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; is enrolled" in page
     assert "<script>alert(1)" not in page
+
+
+def test_the_screen_speaks_the_shops_language(screen):
+    import html
+    import json
+    import re
+
+    from appliance.shop import save_shop_settings
+
+    save_shop_settings({"language": "he", "currency": "ILS"}, "owner")
+    page = screen.get("/counter").get_data(as_text=True)
+    assert '<html lang="he" dir="rtl">' in page
+    assert "ממתין להצמדה" in page  # "Waiting for a tap"
+    texts = json.loads(html.unescape(re.search(r"data-texts='([^']*)'", page)[1]))
+    assert texts["labels"]["stamped"] == "הוחתם"
+    assert texts["count"] == "{count} מתוך {needed}"
+    token = csrf_token(screen.get("/counter"))
+    response = screen.post(
+        "/counter/enrol", data={"card_uid": UID, "name": "Bea", "csrf_token": token}, headers=JSON
+    )
+    assert response.json["message"] == "Bea נרשם/ה. הצמידו שוב את הכרטיס לחותמת הראשונה."
+    chinese = screen.get("/counter?lang=zh").get_data(as_text=True)
+    assert '<html lang="zh-Hans" dir="ltr">' in chinese and "等待刷卡" in chinese
+
+
+@pytest.mark.parametrize("lang", ["he", "kk", "zh"])
+def test_every_word_of_the_counter_screen_is_translated(lang):
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+
+    from .conftest import ROOT
+
+    found = set()
+    for name, method in (("counter.py", "python"), ("templates/counter/screen.html", "jinja2"),
+                         ("templates/counter/_printer.html", "jinja2")):  # fmt: skip
+        keywords = {"_": None, "_l": None}
+        for _line, message, *_ in extract_from_file(method, str(ROOT / "web" / name), keywords):
+            found.add(message)
+    with open(ROOT / f"web/translations/{lang}/LC_MESSAGES/messages.po", "rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    assert len(found) > 40
+    assert sorted(m for m in found if not (catalog.get(m) and catalog.get(m).string)) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import (
     Blueprint,
     Response,
@@ -16,6 +18,8 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
@@ -25,12 +29,14 @@ from appliance.counter import MAX_STAMPS_PER_VISIT, handle
 from appliance.members import MemberError, add_member
 from appliance.printing import enqueue, last_slip_path, printer_state
 from appliance.receipts import enrolment_receipt
+from appliance.shop import load_shop_settings
 from appliance.signup import create_enrolment_code
 from appliance.vouchers import redeem_voucher
 
 from . import feed
 from .auth import login_required
 from .errors import wants_json
+from .i18n import CUSTOMER_LOCALES
 from .i18n import _gettext as _
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
@@ -41,16 +47,72 @@ class RedeemForm(FlaskForm):
 
 
 class SimulateForm(FlaskForm):
-    token = StringField("Card UID or code", validators=[InputRequired(), Length(max=512)])
-    stamps = IntegerField("Stamps", default=1, validators=[NumberRange(1, MAX_STAMPS_PER_VISIT)])
+    token = StringField(_l("Card UID or code"), validators=[InputRequired(), Length(max=512)])
+    stamps = IntegerField(
+        _l("Stamps"), default=1, validators=[NumberRange(1, MAX_STAMPS_PER_VISIT)]
+    )
 
 
 class EnrolForm(FlaskForm):
     card_uid = HiddenField(validators=[InputRequired(), Length(max=40)])
-    name = StringField("Name", validators=[Optional(), Length(max=120)])
-    email = StringField("Email", validators=[Optional(), Length(max=254)])
-    phone = StringField("Phone", validators=[Optional(), Length(max=32)])
-    birthday = StringField("Birthday (MM-DD)", validators=[Optional(), Length(max=10)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
+    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32)])
+    birthday = StringField(_l("Birthday (MM-DD)"), validators=[Optional(), Length(max=10)])
+
+
+def _language() -> str:
+    """The counter speaks the shop's language (set in the admin); ?lang= tries another."""
+    asked = request.args.get("lang", "")
+    if asked in CUSTOMER_LOCALES:
+        return asked
+    return load_shop_settings().language
+
+
+def in_shop_language(view):
+    """Render the view, and the sentences it answers with, in the shop's language."""
+
+    @functools.wraps(view)
+    def wrapped(**kwargs):
+        with force_locale(_language()):
+            # web.i18n caches the request's catalogue: drop it on the way in and out
+            g.pop("_translations", None)
+            try:
+                return view(**kwargs)
+            finally:
+                g.pop("_translations", None)
+
+    return wrapped
+
+
+def screen_texts() -> dict:
+    """The words counter.js puts on the screen, translated; {n}-style fields are filled in
+    by the script."""
+    return {
+        "labels": {
+            "stamped": _("Stamped"),
+            "cooldown": _("Already stamped"),
+            "unknown_card": _("Unknown card — enrol"),
+            "voucher": _("Voucher"),
+            "redeemed": _("Redeemed"),
+            "refused": _("Refused"),
+            "enrolled": _("Enrolled"),
+        },
+        "short": {"cooldown": _("Cooldown"), "unknown_card": _("Unknown card")},
+        "customer": _("Customer"),
+        "count": _("%(count)s of %(needed)s", count="{count}", needed="{needed}"),
+        "full": _("card full!"),
+        "unlocked": _("Unlocked: %(rewards)s", rewards="{rewards}"),
+        "waiting": _("Rewards waiting"),
+        "until": _("until %(day)s", day="{day}"),
+        "redeem": _("Redeem %(reward)s", reward="{reward}"),
+        "card": _("Card %(uid)s", uid="{uid}"),
+        "enrol_card": _("Enrol card %(uid)s", uid="{uid}"),
+        "no_answer": _("The box did not answer. Check the network and try again."),
+        "live": _("live"),
+        "reconnecting": _("reconnecting…"),
+        "offline": _("offline — reloading"),
+    }
 
 
 def _dev_mode() -> bool:
@@ -73,6 +135,7 @@ def _form_problem(form: FlaskForm):
 
 @bp.get("")
 @login_required
+@in_shop_language
 def screen():
     return render_template(
         "counter/screen.html",
@@ -80,6 +143,7 @@ def screen():
         enrol_form=EnrolForm(),
         simulate_form=SimulateForm() if _dev_mode() else None,
         printer=printer_state(),
+        texts=screen_texts(),
     )
 
 
@@ -127,16 +191,18 @@ def events():
 
 @bp.post("/redeem")
 @login_required
+@in_shop_language
 def redeem():
     form = RedeemForm()
     if not form.validate_on_submit():
-        return _reply({"status": "refused", "message": "Choose a voucher to redeem."}, 400)
+        return _reply({"status": "refused", "message": _("Choose a voucher to redeem.")}, 400)
     result = redeem_voucher(form.code.data, by=g.staff.username, source="counter-screen")
     return _reply(result.to_dict())
 
 
 @bp.post("/simulate")
 @login_required
+@in_shop_language
 def simulate():
     if not _dev_mode():
         abort(404)
@@ -151,6 +217,7 @@ def simulate():
 
 @bp.post("/enrol-slip")
 @login_required
+@in_shop_language
 def enrol_slip():
     """Print the signup slip for an unknown card: the customer finishes signing up on their
     phone from its QR, and the short code ties the signup to this card."""
@@ -178,6 +245,7 @@ def enrol_slip():
 
 @bp.post("/enrol")
 @login_required
+@in_shop_language
 def enrol():
     form = EnrolForm()
     if not form.validate_on_submit():
@@ -193,11 +261,6 @@ def enrol():
         )
     except MemberError as exc:
         return _reply({"status": "refused", "message": str(exc)}, 400)
-    who = member["name"] or "The new member"
-    return _reply(
-        {
-            "status": "enrolled",
-            "member": member,
-            "message": f"{who} is enrolled. Tap the card again for the first stamp.",
-        }
-    )
+    who = member["name"] or _("The new member")
+    message = _("%(who)s is enrolled. Tap the card again for the first stamp.", who=who)
+    return _reply({"status": "enrolled", "member": member, "message": message})

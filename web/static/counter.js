@@ -4,16 +4,37 @@
 (function () {
   "use strict";
 
-  var LABELS = {
-    stamped: "Stamped",
-    cooldown: "Already stamped",
-    unknown_card: "Unknown card — enrol",
-    voucher: "Voucher",
-    redeemed: "Redeemed",
-    refused: "Refused",
+  // the words on the screen, in the shop's language: the page hands them over (data-texts)
+  var TEXTS = {
+    labels: {
+      stamped: "Stamped",
+      cooldown: "Already stamped",
+      unknown_card: "Unknown card — enrol",
+      voucher: "Voucher",
+      redeemed: "Redeemed",
+      refused: "Refused",
+      enrolled: "Enrolled",
+    },
+    // the history column is narrow: shorter words there
+    short: { cooldown: "Cooldown", unknown_card: "Unknown card" },
+    customer: "Customer",
+    count: "{count} of {needed}",
+    full: "card full!",
+    unlocked: "Unlocked: {rewards}",
+    waiting: "Rewards waiting",
+    until: "until {day}",
+    redeem: "Redeem {reward}",
+    card: "Card {uid}",
+    enrol_card: "Enrol card {uid}",
+    no_answer: "The box did not answer. Check the network and try again.",
+    live: "live",
+    reconnecting: "reconnecting…",
+    offline: "offline — reloading",
   };
-  // the history column is narrow: shorter words there
-  var SHORT = { cooldown: "Cooldown", unknown_card: "Unknown card" };
+  var LABELS = TEXTS.labels;
+  // statuses a notice can have besides the tap outcomes
+  var NOTICE_STATUSES = { info: true, error: true };
+  var LANG;
   var HISTORY_LENGTH = 8;
   // above this many stamps a row of dots is no longer readable at a glance: text only
   var MAX_DOTS = 30;
@@ -33,17 +54,24 @@
     return document.getElementById(id).content.firstElementChild.cloneNode(true);
   }
 
+  // "{n} of {m}" with its fields filled in; a field missing from the values stays as it is
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
+
   function time(iso) {
     var moment = iso ? new Date(iso) : new Date();
-    return moment.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return moment.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" });
   }
 
   function day(iso) {
-    return new Date(iso).toLocaleDateString([], { day: "numeric", month: "short" });
+    return new Date(iso).toLocaleDateString(LANG, { day: "numeric", month: "short" });
   }
 
   function statusClass(status) {
-    return "status-" + (LABELS[status] ? status : "refused");
+    return "status-" + (LABELS[status] || NOTICE_STATUSES[status] ? status : "refused");
   }
 
   function stampRow(event) {
@@ -61,7 +89,7 @@
       }
       box.appendChild(row);
     }
-    var text = count + " of " + needed + (full ? " — card full!" : "");
+    var text = fill(TEXTS.count, { count: count, needed: needed }) + (full ? " — " + TEXTS.full : "");
     box.appendChild(el("p", "stamp-count", text));
     return box;
   }
@@ -71,10 +99,10 @@
     vouchers.forEach(function (v) {
       var item = el("li", v.code === highlight ? "voucher scanned" : "voucher");
       item.appendChild(el("span", "reward", v.reward));
-      item.appendChild(el("span", "until", "until " + day(v.valid_until)));
+      item.appendChild(el("span", "until", fill(TEXTS.until, { day: day(v.valid_until) })));
       var form = fromTemplate("redeem-template");
       form.elements.code.value = v.code;
-      form.querySelector("button").setAttribute("aria-label", "Redeem " + v.reward);
+      form.querySelector("button").setAttribute("aria-label", fill(TEXTS.redeem, { reward: v.reward }));
       item.appendChild(form);
       list.appendChild(item);
     });
@@ -87,15 +115,17 @@
     var word = LABELS[event.status] || event.status;
     if (event.status === "stamped" && event.stamps_added > 1) word += " +" + event.stamps_added;
     latest.appendChild(el("p", "status-word", word));
-    if (event.member) latest.appendChild(el("h1", "member-name", event.member.name || "Customer"));
+    if (event.member) {
+      latest.appendChild(el("h1", "member-name", event.member.name || TEXTS.customer));
+    }
     latest.appendChild(el("p", "message", event.message));
     if (event.card) latest.appendChild(stampRow(event));
     if (event.unlocked && event.unlocked.length) {
       var rewards = event.unlocked.map(function (v) { return v.reward; }).join(", ");
-      latest.appendChild(el("p", "unlocked", "Unlocked: " + rewards));
+      latest.appendChild(el("p", "unlocked", fill(TEXTS.unlocked, { rewards: rewards })));
     }
     if (event.vouchers && event.vouchers.length) {
-      latest.appendChild(el("h2", "vouchers-title", "Rewards waiting"));
+      latest.appendChild(el("h2", "vouchers-title", TEXTS.waiting));
       latest.appendChild(voucherList(event.vouchers, event.voucher && event.voucher.code));
     } else if (event.voucher && event.status !== "voucher") {
       var line = event.voucher.reward + " · " + event.voucher.code;
@@ -103,7 +133,7 @@
     }
     if (event.status === "unknown_card" && event.enrol) {
       var uid = event.enrol.nfc_uid || event.enrol.card_code;
-      latest.appendChild(el("p", "uid", "Card " + uid));
+      latest.appendChild(el("p", "uid", fill(TEXTS.card, { uid: uid })));
       if (event.enrol.nfc_uid) offerEnrolment(event.enrol.nfc_uid);
     } else {
       var open = enrolSlot.querySelector("form");
@@ -133,14 +163,14 @@
     var form = fromTemplate("enrol-template");
     form.elements.card_uid.value = uid;
     form.querySelector(".cancel").addEventListener("click", closeEnrolment);
-    enrolSlot.replaceChildren(el("h2", null, "Enrol card " + uid), form);
+    enrolSlot.replaceChildren(el("h2", null, fill(TEXTS.enrol_card, { uid: uid })), form);
     enrolSlot.hidden = false;
   }
 
   function addHistory(event) {
     var item = el("li", statusClass(event.status));
     item.appendChild(el("span", "when", time(event.at)));
-    var label = SHORT[event.status] || LABELS[event.status] || event.status;
+    var label = TEXTS.short[event.status] || LABELS[event.status] || event.status;
     item.appendChild(el("span", "pill", label));
     item.appendChild(el("span", "text", event.message));
     historyList.insertBefore(item, historyList.firstChild);
@@ -199,7 +229,7 @@
         });
       })
       .catch(function () {
-        say("The box did not answer. Check the network and try again.", "refused");
+        say(TEXTS.no_answer, "refused");
       })
       .finally(function () { button.disabled = false; });
   }
@@ -238,22 +268,28 @@
 
   function follow(url) {
     var source = new EventSource(url);
-    source.addEventListener("open", function () { setLive("live", "live"); });
+    source.addEventListener("open", function () { setLive("live", TEXTS.live); });
     source.addEventListener("tap", function (e) { show(JSON.parse(e.data)); });
     source.addEventListener("printer", function (e) { showPrinter(JSON.parse(e.data)); });
     source.addEventListener("error", function () {
       if (source.readyState === EventSource.CLOSED) {
         // the server refused the stream (logged out, box restarting): start over in a moment
-        setLive("offline", "offline — reloading");
+        setLive("offline", TEXTS.offline);
         setTimeout(function () { window.location.reload(); }, 5000);
       } else {
-        setLive("connecting", "reconnecting…");
+        setLive("connecting", TEXTS.reconnecting);
       }
     });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     var root = document.getElementById("counter");
+    if (root.dataset.texts) {
+      var given = JSON.parse(root.dataset.texts);
+      Object.keys(given).forEach(function (key) { TEXTS[key] = given[key]; });
+      LABELS = TEXTS.labels;
+    }
+    LANG = document.documentElement.lang || undefined;
     latest = document.getElementById("latest");
     historyList = document.getElementById("history");
     notice = document.getElementById("notice");
