@@ -2,9 +2,13 @@
 
 import json
 import os
+import shutil
+import subprocess
 import time
 from dataclasses import replace
 from datetime import timedelta
+
+import pytest
 
 from appliance import box as box_mod
 from appliance.backup import take_backup
@@ -121,3 +125,51 @@ def test_messages_being_sent_count_as_waiting_and_failed_ones_are_counted(box):
         1,
         300,
     )
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 16 MB file system (tmpfs) for the data folder; needs root to mount."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+    ):
+        pytest.skip("mounting a small file system needs root")
+    try:
+        yield mount
+    finally:
+        box_mod.stop()
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_nearly_full_disk_keeps_recording_taps_and_refuses_the_backup(small_disk):
+    from appliance.backup import BackupError, nightly
+    from appliance.models import ShopSetting, Visit
+    from appliance.provision import init_box
+    from appliance.settings import load_settings
+
+    settings = load_settings(environ={}, data_dir=small_disk / "var", timezone="UTC")
+    init_box(settings, now=T0)
+    box = box_mod.current()
+    for i in range(20):
+        add_member(f"M{i}", card_uid=f"04A23B4C5D{i:04X}", now=T0)
+    # a 3 MB database, then a disk with 4 MB left: a backup needs twice the database's size
+    ShopSetting.create(key="padding", value="x" * 3 * 2**20)
+    box.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert settings.db_path.stat().st_size > 3 * 2**20
+    free = shutil.disk_usage(small_disk).free
+    with open(small_disk / "filler", "wb") as fh:
+        fh.write(b"\0" * (free - 4 * 2**20))
+    assert box_status(box, now=T0)["disk"]["low"] is True
+    with pytest.raises(BackupError, match="Not enough free space"):
+        nightly(settings, now=T0)
+    results = [
+        handle(f"04A23B4C5D{i:04X}", "t", now=T0 + timedelta(minutes=i)).status for i in range(20)
+    ]
+    assert results == ["stamped"] * 20 and Visit.select().count() == 20
+    assert box.db.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert not list((small_disk / "var").rglob("*.tar*"))  # no half-written backup left behind
