@@ -212,6 +212,36 @@ def test_every_shop_language_gets_its_strings(box, member, pki):
     assert json.loads(files["pass.json"])["organizationName"] == "Kafe"
 
 
+def test_the_lock_screen_sentences_speak_the_members_language(box, pki):
+    from appliance.counter import handle
+    from appliance.wallet.cards import card_state
+    from appliance.wallet.google import GoogleConfig, object_json
+
+    hebrew = add_member("Noa", card_uid="04AABBCCDDEEFF", locale="he", now=T0)
+    for hours in range(8):
+        handle("04AABBCCDDEEFF", now=T0 + timedelta(hours=hours))
+    data, record = make_apple_pass(box, hebrew["id"], now=T0 + timedelta(days=1),
+                                   signer=pki.signer())  # fmt: skip
+    assert check_pkpass(data, root=pki.root, now=T0) == []
+    fields = _by_key(json.loads(_files(data)["pass.json"]))
+    assert fields["status"]["value"] == "יש לך 8 חותמות — עוד 2 עד Free coffee"
+    assert fields["stamps"]["changeMessage"] == "חותמות: %@"
+    state = card_state(box.db, hebrew["id"], T0 + timedelta(days=1))
+    config = GoogleConfig("3388000000012345678", {}, "", "https://cafe.example")
+    google = object_json(config, state, record.serial)
+    assert google["textModulesData"][0] == {
+        "id": "next",
+        "header": "הפרס הבא",
+        "body": "יש לך 8 חותמות — עוד 2 עד Free coffee",
+    }
+    assert google["loyaltyPoints"]["label"] == "חותמות"
+
+
+def _by_key(content: dict) -> dict:
+    card = content["storeCard"]
+    return {f["key"]: f for group in card.values() for f in group}
+
+
 def test_cli_checks_a_pass_file(box, member, pki, stampbox, tmp_path):
     data, _ = make_apple_pass(box, member["id"], now=T0, signer=pki.signer())
     good = tmp_path / "good.pkpass"

@@ -153,7 +153,7 @@ def pass_json(state: CardState, record: PassRecord, signer: AppleSigner, style: 
                     "key": "stamps",
                     "label": "STAMPS",
                     "value": f"{state.stamps} / {state.stamps_needed}",
-                    "changeMessage": "Stamps: %@",
+                    "changeMessage": state.text("stamps_changed"),
                 }
             ],
             "secondaryFields": [
@@ -162,7 +162,7 @@ def pass_json(state: CardState, record: PassRecord, signer: AppleSigner, style: 
                     "key": "vouchers",
                     "label": "VOUCHERS",
                     "value": vouchers,
-                    "changeMessage": "Rewards waiting: %@",
+                    "changeMessage": state.text("vouchers_changed"),
                 },
             ],
             "backFields": [
@@ -189,7 +189,7 @@ def pass_json(state: CardState, record: PassRecord, signer: AppleSigner, style: 
         content["voided"] = True
         content["storeCard"] = {
             "backFields": [
-                {"key": "status", "label": "STATUS", "value": "This card was closed.",
+                {"key": "status", "label": "STATUS", "value": state.text("closed"),
                  "changeMessage": "%@"}
             ]
         }  # fmt: skip

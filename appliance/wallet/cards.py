@@ -31,10 +31,44 @@ class CardState:
     closed: bool = False  # the member was erased: the pass is voided, with nothing personal
 
     @property
+    def language(self) -> str:
+        """The member's language for the texts a pass builds (labels come from .lproj)."""
+        lang = (self.locale or "").replace("-", "_").split("_")[0]
+        return lang if lang in TEXTS else "en"
+
+    def text(self, key: str) -> str:
+        return TEXTS[self.language][key]
+
+    @property
     def status_line(self) -> str:
-        """The sentence the lock screen shows when it changes."""
-        stamps = "1 stamp" if self.stamps == 1 else f"{self.stamps} stamps"
-        return f"You have {stamps} — {self.stamps_to_next} to {self.next_reward.lower()}"
+        """The sentence the lock screen shows when it changes, in the member's language."""
+        if self.language == "en":
+            stamps = "1 stamp" if self.stamps == 1 else f"{self.stamps} stamps"
+            return f"You have {stamps} — {self.stamps_to_next} to {self.next_reward.lower()}"
+        return self.text("status").format(
+            n=self.stamps, left=self.stamps_to_next, reward=self.next_reward
+        )
+
+
+# what a pass says in sentences (values, not labels), per member language; rewards are the
+# owner's own words and stay as written
+TEXTS = {
+    "en": {"stamps_changed": "Stamps: %@", "vouchers_changed": "Rewards waiting: %@",
+           "none": "None yet", "next": "Next reward", "vouchers": "Rewards waiting",
+           "stamps": "Stamps", "closed": "This card was closed."},
+    "he": {"status": "יש לך {n} חותמות — עוד {left} עד {reward}",
+           "stamps_changed": "חותמות: %@", "vouchers_changed": "פרסים ממתינים: %@",
+           "none": "עדיין אין", "next": "הפרס הבא", "vouchers": "פרסים ממתינים",
+           "stamps": "חותמות", "closed": "הכרטיס הזה נסגר."},
+    "kk": {"status": "Сізде {n} мөр бар — {reward} үшін тағы {left}",
+           "stamps_changed": "Мөрлер: %@", "vouchers_changed": "Күтіп тұрған сыйлықтар: %@",
+           "none": "Әзірге жоқ", "next": "Келесі сыйлық", "vouchers": "Күтіп тұрған сыйлықтар",
+           "stamps": "Мөрлер", "closed": "Бұл карта жабылды."},
+    "zh": {"status": "您有 {n} 个印章 — 再集 {left} 个即可获得{reward}",
+           "stamps_changed": "印章：%@", "vouchers_changed": "待领取的奖励：%@",
+           "none": "暂无", "next": "下一个奖励", "vouchers": "待领取的奖励",
+           "stamps": "印章", "closed": "此卡已关闭。"},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

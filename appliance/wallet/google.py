@@ -130,7 +130,7 @@ def object_json(config: GoogleConfig, state: CardState, serial: str) -> dict:
             "loyaltyPoints": {"label": "Stamps", "balance": {"string": "-"}},
             "textModulesData": [{"id": "next", "header": "Closed", "body": "-"}],
         }
-    vouchers = ", ".join(v["reward"] for v in state.vouchers) or "None yet"
+    vouchers = ", ".join(v["reward"] for v in state.vouchers) or state.text("none")
     return {
         "id": config.object_id(serial),
         "classId": config.class_id,
@@ -143,12 +143,12 @@ def object_json(config: GoogleConfig, state: CardState, serial: str) -> dict:
             "alternateText": format_code(state.code),
         },
         "loyaltyPoints": {
-            "label": "Stamps",
+            "label": state.text("stamps"),
             "balance": {"string": f"{state.stamps} / {state.stamps_needed}"},
         },
         "textModulesData": [
-            {"id": "next", "header": "Next reward", "body": state.status_line},
-            {"id": "vouchers", "header": "Rewards waiting", "body": vouchers},
+            {"id": "next", "header": state.text("next"), "body": state.status_line},
+            {"id": "vouchers", "header": state.text("vouchers"), "body": vouchers},
         ],
     }
 
