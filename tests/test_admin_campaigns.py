@@ -132,7 +132,7 @@ def test_a_form_without_its_csrf_token_is_refused(shop, owner):
     assert Campaign.select().count() == 0 and segments.saved_names() == []
     assert _create(owner).status_code == 302
     cid = Campaign.select().first().id
-    for action in ("send", "cancel", "test"):
+    for action in ("send", "cancel", "test", "copy", "schedule"):
         assert owner.post(f"/admin/campaigns/{cid}/{action}").status_code == 400
     assert owner.post("/admin/automations/welcome", data={"enabled": "on"}).status_code == 400
     assert Outbox.select().count() == 0 and not automations.load("welcome")["enabled"]
@@ -160,7 +160,9 @@ def test_create_preview_send_and_progress_counts_match_the_outbox(shop, owner, s
     # send now
     response = owner.post(f"/admin/campaigns/{cid}/send", data={"csrf_token": _token(owner)})
     assert response.status_code == 302
-    assert "Queued for 3 recipients" in owner.get(response.location).get_data(as_text=True)
+    page = owner.get(response.location).get_data(as_text=True)
+    assert "Queued for 3 recipients" in page
+    assert '<meta http-equiv="refresh"' in page  # the page follows the sending by itself
     deliver_all(box_mod.current(), now=utcnow() + timedelta(minutes=1))
     page = owner.get(f"/admin/campaigns/{cid}").get_data(as_text=True)
     counts = _counts(page)
@@ -240,6 +242,12 @@ def test_schedule_in_the_shops_zone_then_cancel(shop, owner):
     assert Outbox.select().count() == 0
     # the queue job for scheduled campaigns finds nothing to do
     assert campaigns.queue_scheduled(utcnow() + timedelta(days=3)) == []
+    # a cancelled campaign is copied into a new draft to change and send
+    response = owner.post(f"/admin/campaigns/{cid}/copy", data={"csrf_token": _token(owner)})
+    copy = campaigns.load(int(response.location.split("/")[-2]))
+    assert response.location.endswith("/edit")
+    assert (copy["name"], copy["state"]) == ("November (copy)", "draft")
+    assert copy["content"] == campaigns.load(cid)["content"]
 
 
 def test_an_sms_over_640_characters_is_refused_and_the_preview_counts_parts(shop, owner):

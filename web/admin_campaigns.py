@@ -513,6 +513,29 @@ def campaign_schedule(campaign_id: int):
     return _to_detail(campaign_id, gettext("Campaign scheduled."))
 
 
+@bp.post("/campaigns/<int:campaign_id>/copy")
+@owner_required
+def campaign_copy(campaign_id: int):
+    """A new draft like this campaign (a sent or cancelled one cannot be changed)."""
+    c = _load(campaign_id)
+    try:
+        copy = campaigns.create_campaign(
+            gettext("%(name)s (copy)", name=c["name"])[:120],
+            c["segment"],
+            c["params"],
+            c["channels"],
+            c["content"],
+            voucher_reward=c["voucher_reward"],
+            voucher_days=c["voucher_days"] or 30,
+            actor=_actor(),
+            box=_box(),
+        )
+    except (campaigns.CampaignError, segments.SegmentError) as exc:
+        return _to_detail(campaign_id, str(exc), "error")
+    flash(gettext("A copy to change and send."), "info")
+    return redirect(url_for("campaigns.campaign_edit", campaign_id=copy["id"]))
+
+
 @bp.post("/campaigns/<int:campaign_id>/cancel")
 @owner_required
 def campaign_cancel(campaign_id: int):
