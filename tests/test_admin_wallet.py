@@ -9,6 +9,7 @@ import io
 import json
 import stat
 import zipfile
+from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -16,12 +17,14 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from PIL import Image
 
 from appliance import box as box_mod
+from appliance.counter import handle
 from appliance.members import add_member
 from appliance.models import AuditLog
 from appliance.staff import create_staff
 from appliance.wallet import check_pkpass, ensure_pass, make_apple_pass
 from appliance.wallet.service import register
 from appliance.wallet.setup import upload_path, wallet_dir
+from appliance.wallet.worker import run_wallet_updates
 from tests.conftest import T0
 from tests.fixtures.wallet.apns_peer import ApnsPeer
 from tests.fixtures.wallet.google_peer import GooglePeer
@@ -272,10 +275,14 @@ def test_the_test_page_sends_a_push_to_the_loopback_apns_peer(
         box = box_mod.current()
         member = add_member("Dana", card_uid=UID, now=T0)
         record = ensure_pass(box.db, member["id"], T0)
-        auth = f"ApplePass {record.auth_token}"
+        auth = {"Authorization": f"ApplePass {record.auth_token}"}
+        # the phones' side of the web service knows the uploaded certificate's pass type
+        base = f"/wallet/apple/v1/devices/{{}}/registrations/{PASS_TYPE_ID}/{record.serial}"
         for device, token in (("phone", "a1" * 32), ("gone", "b2" * 32)):
-            register(box.db, PASS_TYPE_ID, device, PASS_TYPE_ID, record.serial, auth,
-                     {"pushToken": token}, now=T0)  # fmt: skip
+            reply = owner.post(base.format(device), json={"pushToken": token}, headers=auth)
+            assert reply.status_code == 201
+        latest = owner.get(f"/wallet/apple/v1/passes/{PASS_TYPE_ID}/{record.serial}", headers=auth)
+        assert check_pkpass(latest.data, root=pki.root) == []
         peer.gone.add("b2" * 32)
         page = owner.get("/admin/wallet/test").get_data(as_text=True)
         assert "Dana #" in page
@@ -287,9 +294,13 @@ def test_the_test_page_sends_a_push_to_the_loopback_apns_peer(
         gone = _post(owner, "/admin/wallet/test/push", {"registration": ids[1]},
                      page="/admin/wallet/test")  # fmt: skip
         assert "its registration was deleted" in gone
+        # and the worker's round pushes with the uploaded certificate too
+        handle(UID, now=T0 + timedelta(hours=1))
+        counts = run_wallet_updates(box_mod.current(), now=T0 + timedelta(hours=1))
+        assert (counts.pushed, counts.later) == (1, 0), counts.errors
     finally:
         peer.close()
-    assert [r["token"] for r in peer.requests] == ["a1" * 32, "b2" * 32]
+    assert [r["token"] for r in peer.requests] == ["a1" * 32, "b2" * 32, "a1" * 32]
     assert peer.requests[0]["headers"]["apns-topic"] == PASS_TYPE_ID
     assert set(peer.protocols) == {"h2"}
     left = box.db.execute_sql("SELECT device_id FROM wallet_registration").fetchall()
