@@ -100,6 +100,8 @@ def join():
                 "signup/join.html", texts=texts, form=form, error=str(exc),
                 privacy=privacy_text(),
             ), 400  # fmt: skip
+        if result.confirmation_queued:
+            _nudge_worker()  # the confirmation goes now, not at the worker's next minute
         return render_template(
             "signup/welcome.html", result=result, qr=qr_svg(result.card_code),
             wallet=_wallet_buttons(result.member_id),
@@ -111,10 +113,24 @@ def join():
     )  # fmt: skip
 
 
+def _nudge_worker() -> None:
+    if current_app.testing:
+        return  # tests deliver in their own process, with their own clock
+    try:
+        from appliance.jobs import deliver_outbox
+
+        deliver_outbox()
+    except Exception:  # the minute tick sends it anyway: a failed nudge is no error
+        current_app.logger.warning("could not nudge the worker", exc_info=True)
+
+
 @bp.get("/join/confirm/<token>")
 def confirm(token: str):
-    ok = confirm_email(token) is not None
-    return render_template("signup/confirmed.html", ok=ok), 200 if ok else 404
+    member_id = confirm_email(token)
+    if member_id is None:
+        return render_template("signup/confirmed.html", ok=False), 404
+    # the customer opened the email on their phone: the moment to offer the wallet card
+    return render_template("signup/confirmed.html", ok=True, wallet=_wallet_buttons(member_id))
 
 
 @bp.route("/u/<token>", methods=["GET", "POST"])
