@@ -99,6 +99,8 @@ def test_the_announcement_is_set_per_channel_and_language(owner, box):
     assert json.loads(entry.detail)["channels"] == ["email"]
     html = owner.get("/admin/birthdays/settings").get_data(as_text=True)
     assert "יום הולדת שמח" in html and 'name="channel.email" checked' in html
+    # the general automations page (another blueprint) is linked at its birthday automation
+    assert 'href="/admin/automations/birthday"' in html
 
     # a chosen channel without a text is refused, and nothing changes
     token = csrf_token(owner.get("/admin/birthdays/settings"))

@@ -44,12 +44,11 @@ def _back(message: str, category: str = "info"):
 
 def _automations_page() -> str | None:
     """The general automations admin (another blueprint), at the birthday one if it has it."""
-    rules = {rule.rule.rstrip("/"): rule for rule in current_app.url_map.iter_rules()}
+    rules = {r.rule.rstrip("/"): r for r in current_app.url_map.iter_rules() if "GET" in r.methods}
     for path, values in (("/admin/automations/<name>", {"name": "birthday"}),
                          ("/admin/automations", {})):  # fmt: skip
-        rule = rules.get(path)
-        if rule is not None and "GET" in rule.methods:
-            return url_for(rule.endpoint, **values)
+        if path in rules:
+            return url_for(rules[path].endpoint, **values)
     return None
 
 
