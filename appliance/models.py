@@ -199,6 +199,8 @@ class PrintJob(BaseModel):
     attempts = IntegerField(default=0)
     printed_at = MomentField(null=True)
     last_error = TextField(default="")
+    # a slip that must print once (schema 16): unique where set
+    source_key = CharField(null=True)
 
 
 class DeviceToken(BaseModel):

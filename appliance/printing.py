@@ -20,8 +20,9 @@ from pathlib import Path
 
 from . import box as box_mod
 from .clock import from_micros, iso, to_micros, utcnow
+from .codes import normalize
 from .db import sql
-from .receipts import Receipt
+from .receipts import Receipt, voucher_receipt
 
 STATES = ("pending", "printing", "printed", "failed", "unsure")
 PREVIEW_DIR = "slips"
@@ -36,22 +37,56 @@ class PrintJob:
     created_at: datetime
 
 
-def enqueue(receipt: Receipt, *, now: datetime | None = None, box=None) -> int:
+def enqueue(
+    receipt: Receipt,
+    *,
+    now: datetime | None = None,
+    source_key: str | None = None,
+    box=None,
+) -> int | None:
     """Queue a slip for the printer; returns the job id. Call inside a caller's transaction
-    to make the slip part of what that transaction records."""
+    to make the slip part of what that transaction records.
+
+    With `source_key`, the slip is queued once: None when a job with that key exists already.
+    """
     box = box or box_mod.current()
     now = now or utcnow()
     db = box.db
     document = json.dumps(receipt.to_dict(), ensure_ascii=False, separators=(",", ":"))
-    cursor = db.execute_sql(
-        sql(
+    if source_key is None:
+        query = (
             "INSERT INTO print_job (created_at, document, state, attempts, last_error)"
-            " VALUES (?, ?, 'pending', 0, '') RETURNING id",
-            db,
-        ),
-        (to_micros(now), document),
-    )
-    return cursor.fetchone()[0]
+            " VALUES (?, ?, 'pending', 0, '') RETURNING id"
+        )
+        values = (to_micros(now), document)
+    else:
+        query = (
+            "INSERT INTO print_job (created_at, document, state, attempts, last_error,"
+            " source_key) VALUES (?, ?, 'pending', 0, '', ?)"
+            " ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO NOTHING RETURNING id"
+        )
+        values = (to_micros(now), document, source_key)
+    row = db.execute_sql(sql(query, db), values).fetchone()
+    return row[0] if row else None
+
+
+def print_birthday_gift(result, *, now: datetime | None = None, box=None) -> int | None:
+    """At the first tap that finds a birthday gift waiting (`result` is a CounterResult),
+    queue its slip, marked as a birthday gift; later taps queue nothing. Returns the job id
+    or None. Runs after the tap (its own small transaction), never inside it."""
+    gift = getattr(result, "birthday", None)
+    if not gift or result.status not in ("stamped", "cooldown"):
+        return None
+    voucher = next((v for v in result.vouchers if v.get("code") == gift["code"]), None)
+    if voucher is None:
+        return None
+    box = box or box_mod.current()
+    name = (result.member or {}).get("name") or ""
+    slip = voucher_receipt(voucher, name, now=now, zone=box.zone)
+    with box.db.atomic():
+        return enqueue(
+            slip, now=now, source_key=f"birthday-slip:{normalize(gift['code'])}", box=box
+        )
 
 
 def has_pending(box=None) -> bool:

@@ -14,6 +14,7 @@ from appliance.clock import utcnow
 from appliance.counter import handle
 from appliance.db import database
 from appliance.events import CounterResult
+from appliance.printing import print_birthday_gift
 
 from .debounce import WINDOW, Debounce
 from .device import READABLE_STATES, RETRY_STATES
@@ -103,6 +104,12 @@ class CounterLoop:
             return None
         log.info("%s: %s: %s", self.reader.name, result.status, result.message)
         self._signal(signal_for(result))
+        if result.birthday:
+            try:
+                # the gift's slip, at the first tap that finds it (queued once, after the tap)
+                print_birthday_gift(result, now=now)
+            except Exception:
+                log.exception("%s: cannot queue the birthday slip", self.reader.name)
         if self.health is not None:
             try:
                 self.health.on_event(self.reader, now)

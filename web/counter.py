@@ -27,7 +27,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from appliance import box as box_mod
 from appliance.counter import MAX_STAMPS_PER_VISIT, handle
 from appliance.members import MemberError, add_member
-from appliance.printing import enqueue, last_slip_path, printer_state
+from appliance.printing import enqueue, last_slip_path, print_birthday_gift, printer_state
 from appliance.receipts import enrolment_receipt
 from appliance.shop import load_shop_settings
 from appliance.signup import create_enrolment_code
@@ -212,6 +212,8 @@ def simulate():
     result = handle(
         form.token.data, source="simulator", stamps=form.stamps.data, staff_id=g.staff.id
     )
+    # as the bridge does after a tap: the birthday gift's slip, once
+    print_birthday_gift(result)
     return _reply(result.to_dict())
 
 
