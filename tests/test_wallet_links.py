@@ -18,7 +18,7 @@ from appliance import automations
 from appliance import box as box_mod
 from appliance.channels.delivery import deliver_all
 from appliance.members import add_member
-from appliance.models import Member
+from appliance.models import Member, Outbox
 from appliance.provision import init_box
 from appliance.wallet import check_pkpass
 from appliance.wallet.google import SAVE_URL
@@ -140,6 +140,18 @@ def test_the_signup_page_offers_both_wallets_once_they_are_set_up(
     assert check_pkpass(client.get(apple).data, root=pki.root) == []
     assert client.get(google_link).location.startswith(SAVE_URL)
     assert "Apple Wallet" in text and 'dir="rtl"' in text
+
+    # the confirmation link in the email offers the card too (customers open it on the phone)
+    form = {"name": "Gal", "email": "gal@example.com", "consent_email": "yes",
+            "csrf_token": csrf_token(client.get("/join"))}  # fmt: skip
+    client.post("/join", data=form)
+    row = Outbox.get(Outbox.kind == "signup_confirm")
+    confirmed = client.get(f"/join/confirm/{json.loads(row.payload)['token']}")
+    text = confirmed.get_data(as_text=True)
+    assert confirmed.status_code == 200 and 'id="save-google-wallet"' in text
+    google_link = re.search(r'id="save-google-wallet" href="([^"]+)"', text).group(1)
+    claims = verify_save_jwt(client.get(google_link).location[len(SAVE_URL) :], google.public_key)
+    assert claims["payload"]["loyaltyObjects"][0]["accountName"] == "Gal"
 
 
 def test_without_wallets_the_links_are_empty(box):
