@@ -254,3 +254,17 @@ def test_staff_see_the_birthday_flag_on_the_member_page(app, box):
     assert "Birthday in 3 days" in flag and "Birthday gift available" in flag
     assert "&lt;b&gt;Free drink&lt;/b&gt;" in flag and "<b>Free" not in flag
     assert "birthday-flag" not in staff.get(f"/admin/members/{plain['id']}").get_data(as_text=True)
+
+
+def test_the_pages_read_in_hebrew(owner, box):
+    from appliance.clock import utcnow
+
+    add_member("Dana", birthday=f"{utcnow().date() + timedelta(days=3):%m-%d}", now=T0)
+    run_birthdays()
+    pages = {path: owner.get(f"{path}?lang=he") for path in [*PAGES, "/admin/status"]}
+    assert all(page.status_code == 200 for page in pages.values())
+    assert "ימי הולדת ב-30 הימים הקרובים" in pages["/admin/birthdays"].get_data(as_text=True)
+    assert "מתנת יום הולדת" in pages["/admin/birthdays/settings"].get_data(as_text=True)
+    assert "שעון" in pages["/admin/status"].get_data(as_text=True)
+    member = owner.get("/admin/members/1?lang=he").get_data(as_text=True)
+    assert "יום הולדת בעוד 3 ימים" in member
