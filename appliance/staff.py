@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -29,10 +30,18 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 MIN_PASSWORD = 10
 
-# failed logins allowed per window, per account and per address
+# Guessing is slowed three ways within a window. Per (account, address) and per address the
+# limit is hard: that address waits out the window. Per account (from every address) it is a
+# back-off, never a lockout: after a few failures each further attempt waits a little longer
+# than the last (1 s, 2 s, 4 s … 60 s), so someone elsewhere on the network guessing at the
+# owner's account slows the guessing to about one a minute without locking the owner out; a
+# browser the account logged in from before (known_device) is not held by the back-off.
 LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILS_PER_ACCOUNT = 5
+MAX_FAILS_PER_PAIR = 5
+MAX_FAILS_PER_ACCOUNT = MAX_FAILS_PER_PAIR  # the name older callers use: one address's limit
 MAX_FAILS_PER_ADDRESS = 20
+BACKOFF_AFTER = 5
+MAX_BACKOFF = timedelta(seconds=60)
 
 
 class StaffError(ValueError):
@@ -107,19 +116,46 @@ class LoginResult:
     user: StaffUser | None
     # set when the attempt was not even checked: too many recent failures
     throttled: bool = False
+    # how long until an attempt will be checked again (whole seconds, at least 1)
+    retry_after: int = 0
 
 
-def _recent_failures(column, value: str, since: datetime) -> int:
-    return LoginAttempt.select().where((column == value) & (LoginAttempt.at >= since)).count()
+def _failures(where, since: datetime) -> list[datetime]:
+    """The failures matching where since a moment, newest first."""
+    query = LoginAttempt.select(LoginAttempt.at).where(where & (LoginAttempt.at >= since))
+    return [row.at for row in query.order_by(LoginAttempt.at.desc())]
 
 
-def throttled(username: str, address: str, now) -> bool:
-    """Too many recent failures for this account or from this address: do not even check."""
+def backoff(failures: int) -> timedelta:
+    """The account-wide wait after its latest failure, given its failures in the window."""
+    if failures < BACKOFF_AFTER:
+        return timedelta(0)
+    return min(timedelta(seconds=2 ** (failures - BACKOFF_AFTER)), MAX_BACKOFF)
+
+
+def wait_before_login(
+    username: str, address: str, now, known_device: bool = False
+) -> timedelta | None:
+    """How long this attempt must wait before it is checked; None when it may go ahead."""
     since = now - LOGIN_WINDOW
-    return (
-        _recent_failures(LoginAttempt.account, username, since) >= MAX_FAILS_PER_ACCOUNT
-        or _recent_failures(LoginAttempt.address, address, since) >= MAX_FAILS_PER_ADDRESS
-    )
+    waits = []
+    pair = _failures((LoginAttempt.account == username) & (LoginAttempt.address == address), since)
+    if len(pair) >= MAX_FAILS_PER_PAIR:
+        waits.append(pair[MAX_FAILS_PER_PAIR - 1] + LOGIN_WINDOW - now)
+    by_address = _failures(LoginAttempt.address == address, since)
+    if len(by_address) >= MAX_FAILS_PER_ADDRESS:
+        waits.append(by_address[MAX_FAILS_PER_ADDRESS - 1] + LOGIN_WINDOW - now)
+    if not known_device:
+        account = _failures(LoginAttempt.account == username, since)
+        if account:
+            waits.append(account[0] + backoff(len(account)) - now)
+    wait = max(waits, default=timedelta(0))
+    return wait if wait > timedelta(0) else None
+
+
+def throttled(username: str, address: str, now, known_device: bool = False) -> bool:
+    """Too many recent failures for this account or from this address: do not even check."""
+    return wait_before_login(username, address, now, known_device) is not None
 
 
 def record_failure(username: str, address: str, now) -> None:
@@ -129,19 +165,28 @@ def record_failure(username: str, address: str, now) -> None:
         LoginAttempt.delete().where(LoginAttempt.at < now - 2 * LOGIN_WINDOW).execute()
 
 
-def login(username: str, password: str, address: str, now=None) -> LoginResult:
-    """Check a login, slowed down per account and per address; upgrades old hashes."""
+def login(
+    username: str, password: str, address: str, now=None, known_device: bool = False
+) -> LoginResult:
+    """Check a login, slowed down per address and per account (see LOGIN_WINDOW); upgrades
+    old hashes. known_device: the browser proved this account logged in from it before."""
     now = now or utcnow()
     username = username.strip().lower()[:80]
     address = (address or "unknown")[:64]
-    if throttled(username, address, now):
-        return LoginResult(None, throttled=True)
+    wait = wait_before_login(username, address, now, known_device)
+    if wait is not None:
+        return LoginResult(
+            None, throttled=True, retry_after=max(1, math.ceil(wait.total_seconds()))
+        )
     user = authenticate(username, password)
     if user is None:
         record_failure(username, address, now)
         return LoginResult(None)
     with database.atomic():
-        LoginAttempt.delete().where(LoginAttempt.account == username).execute()
+        # only this address is forgiven: a guesser elsewhere keeps the account's back-off
+        LoginAttempt.delete().where(
+            (LoginAttempt.account == username) & (LoginAttempt.address == address)
+        ).execute()
         audit(user.username, "staff.login", now, address=address)
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
@@ -242,7 +287,8 @@ def change_own_password(user_id: int, current: str, new: str, address: str = "",
     if user is None:
         raise StaffError("There is no such account.")
     address = (address or "unknown")[:64]
-    if throttled(user.username, address, now):
+    # a logged-in session: the account-wide back-off is for guessers who never got in
+    if throttled(user.username, address, now, known_device=True):
         raise StaffError("Too many wrong passwords. Wait 15 minutes and try again.")
     if not check_password(current, user.password_hash):
         record_failure(user.username, address, now)

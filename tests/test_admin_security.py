@@ -8,8 +8,16 @@ from datetime import timedelta
 
 import pytest
 
+from appliance.clock import utcnow
 from appliance.models import AuditLog, StaffUser
-from appliance.staff import MAX_FAILS_PER_ACCOUNT, create_staff, login
+from appliance.staff import (
+    MAX_BACKOFF,
+    MAX_FAILS_PER_ACCOUNT,
+    MAX_FAILS_PER_PAIR,
+    backoff,
+    create_staff,
+    login,
+)
 
 from .conftest import T0
 from .test_web import csrf_token, log_in, make_app
@@ -70,15 +78,55 @@ def test_an_old_scrypt_hash_still_works_and_becomes_argon2_at_login(box):
     assert login("old", "old-password", "10.0.0.1").user is not None
 
 
-def test_guessing_is_slowed_per_account_even_with_the_right_password_then(box, init_info):
+def test_guessing_from_one_address_stops_that_address_not_the_owner(box, init_info):
     right = init_info["owner"]["password"]
-    for i in range(MAX_FAILS_PER_ACCOUNT):
-        # from different addresses: the account's own limit applies
-        assert login("owner", f"guess{i}", f"10.0.0.{i}", now=T0).user is None
-    blocked = login("owner", right, "10.9.9.9", now=T0 + timedelta(minutes=1))
-    assert blocked.throttled and blocked.user is None
-    # the window passes: the owner gets in again
-    assert login("owner", right, "10.9.9.9", now=T0 + timedelta(minutes=16)).user is not None
+    for i in range(MAX_FAILS_PER_PAIR):
+        assert login("owner", f"guess{i}", "10.0.0.66", now=T0).user is None
+    # the guesser's address waits out the window, even with the right password
+    blocked = login("owner", right, "10.0.0.66", now=T0 + timedelta(minutes=1))
+    assert blocked.throttled and blocked.user is None and blocked.retry_after == 14 * 60
+    # the owner at the till is held only by the short account back-off (1 s here)
+    assert login("owner", right, "10.0.0.2", now=T0).throttled
+    assert login("owner", right, "10.0.0.2", now=T0 + timedelta(seconds=2)).user is not None
+    assert login("owner", right, "10.0.0.66", now=T0 + timedelta(minutes=16)).user is not None
+
+
+def test_guessing_from_many_addresses_backs_off_without_locking_the_owner_out(box, init_info):
+    right = init_info["owner"]["password"]
+    checked = 0
+    # a guess every second for 10 minutes, from a new address each time
+    for second in range(10 * 60):
+        at = T0 + timedelta(seconds=second)
+        result = login("owner", f"guess{second}", f"10.2.{second // 250}.{second % 250}", now=at)
+        checked += not result.throttled
+    # slowed to about one checked guess a minute once the back-off is at its ceiling
+    assert checked <= 20, checked
+    assert backoff(checked) == MAX_BACKOFF
+    end = T0 + timedelta(minutes=10)
+    assert login("owner", right, "10.9.9.9", now=end).throttled
+    # a moment later (the back-off, never a lockout) the owner gets in from anywhere
+    assert login("owner", right, "10.9.9.9", now=end + MAX_BACKOFF).user is not None
+    # and from a browser they logged in from before, at once
+    login("owner", "guess-again", "10.3.0.1", now=end + MAX_BACKOFF)
+    known = login("owner", right, "10.9.9.8", now=end + MAX_BACKOFF, known_device=True)
+    assert known.user is not None
+
+
+def test_the_owners_own_browser_gets_in_while_someone_guesses(app, init_info):
+    owner = app.test_client()
+    log_in(owner, init_info["owner"]["password"])
+    owner.post("/logout", data={"csrf_token": csrf_token(owner.get("/counter"))})
+    now = utcnow()
+    for i in range(12):  # a guess a minute up to now, each from another address
+        login("owner", f"guess{i}", f"10.4.0.{i}", now=now - timedelta(seconds=61 * (11 - i)))
+    stranger = app.test_client()
+    refused = log_in(stranger, init_info["owner"]["password"])
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 30
+    assert "Too many wrong passwords. Try again in" in refused.get_data(as_text=True)
+    assert log_in(owner, init_info["owner"]["password"]).location == "/counter"
+    # the cookie that says so is signed: a made-up one is ignored
+    stranger.set_cookie("stampbox_known", "WyJvd25lciJd.forged")
+    assert log_in(stranger, init_info["owner"]["password"]).status_code == 429
 
 
 def test_guessing_is_slowed_per_address_across_accounts(box):

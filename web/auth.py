@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import functools
+import math
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms import PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
@@ -68,17 +80,59 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+# A browser an account logged in from: a signed list of account names in a long-lived cookie.
+# Its holder is not held by the account-wide back-off (someone guessing at the owner's
+# account from another machine cannot keep the owner out); per-address limits still apply.
+KNOWN_COOKIE = "stampbox_known"
+_KNOWN_MAX = 5
+
+
+def _known_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="known-device")
+
+
+def known_accounts() -> list[str]:
+    raw = request.cookies.get(KNOWN_COOKIE)
+    if not raw:
+        return []
+    try:
+        names = _known_serializer().loads(raw)
+    except BadSignature:
+        return []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def _remember_device(response, username: str) -> None:
+    names = [username, *(n for n in known_accounts() if n != username)][:_KNOWN_MAX]
+    response.set_cookie(
+        KNOWN_COOKIE,
+        _known_serializer().dumps(names),
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure),
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        result = check_login(form.username.data, form.password.data, request.remote_addr)
+        username = form.username.data.strip().lower()
+        result = check_login(
+            username,
+            form.password.data,
+            request.remote_addr,
+            known_device=username in known_accounts(),
+        )
         if result.throttled:
             flash(
-                "Too many wrong passwords. Wait 15 minutes, or ask the owner to check the account.",
+                f"Too many wrong passwords. Try again in {_duration(result.retry_after)}, "
+                "or ask the owner to check the account.",
                 "error",
             )
-            return render_template("auth/login.html", form=form), 429
+            page = render_template("auth/login.html", form=form)
+            return page, 429, {"Retry-After": str(result.retry_after)}
         user = result.user
         if user is not None:
             # a fresh session: nothing set before login (fixation) survives it
@@ -87,11 +141,19 @@ def login():
             session["staff_id"] = user.id
             target = _safe_next(request.args.get("next"))
             if user.must_change_password:
-                return redirect(url_for("auth.change_password", next=target))
-            return redirect(target)
+                target = url_for("auth.change_password", next=target)
+            response = redirect(target)
+            _remember_device(response, user.username)
+            return response
         flash("Wrong username or password. Check the caps lock and try again.", "error")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form)
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
