@@ -46,6 +46,10 @@ def cmd_devices(args) -> int:
     lines.append(
         f"{'printer':<10} {printer['setting']} {printer['width_mm']} mm: {printer['status']}"
     )
+    for output in report["feedback"]["outputs"]:
+        where = output.get("port") or output["detail"]
+        state = "present" if output["present"] else "missing"
+        lines.append(f"{'feedback':<10} {output['kind']} ({where}): {state}")
     counts = report["print_queue"]["counts"]
     lines.append(f"{'queue':<10} {counts['pending']} waiting, {counts['unsure']} unsure")
     return emit(args, report, "\n".join(lines))

@@ -56,6 +56,26 @@ def _detected_serial_ports() -> list[dict]:
     return [{"path": port.device, "name": port.description} for port in list_ports.comports()]
 
 
+def _feedback_report(spec: str, printer, printer_status: str) -> dict:
+    """The feedback outputs the setting names; a board is opened once to see it is there."""
+    from .feedback import FeedbackSet, LogFeedback
+    from .main import build_feedback
+    from .printer_buzzer import PrinterBuzzer
+
+    feedback = build_feedback(spec, printer)
+    outputs = []
+    for output in feedback.outputs if isinstance(feedback, FeedbackSet) else [feedback]:
+        if isinstance(output, LogFeedback):
+            outputs.append({"kind": "log", "present": True, "detail": "the bridge's log"})
+        elif isinstance(output, PrinterBuzzer):
+            detail = "the receipt printer's buzzer (ESC B)"
+            present = printer_status == "ready"
+            outputs.append({"kind": "printer", "present": present, "detail": detail})
+        else:
+            outputs.append(dict(_probe(output), kind="serial", port=output.port))
+    return {"setting": spec, "outputs": outputs}
+
+
 def devices_report(settings: Settings) -> dict:
     """The configured devices probed once, what the machine offers, and the bridge's health."""
     nfc = build_nfc(settings.nfc)
@@ -74,6 +94,7 @@ def devices_report(settings: Settings) -> dict:
             "width_mm": settings.printer_width,
             "status": status,
         },
+        "feedback": _feedback_report(settings.feedback, printer, status),
         "detected": {"input": _detected_inputs(), "serial": _detected_serial_ports()},
         "health": device_health(),
         "print_queue": printing.queue_status(),

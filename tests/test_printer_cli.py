@@ -73,6 +73,23 @@ def test_devices_lists_what_is_configured(stampbox, cli_env, box):
     assert listed["scanners"][0]["present"] is False
     assert "cannot open /dev/does-not-exist" in listed["scanners"][0]["detail"]
     assert listed["printer"] == {"setting": "preview", "width_mm": 80, "status": "ready"}
+    assert listed["feedback"] == {
+        "setting": "log",
+        "outputs": [{"kind": "log", "present": True, "detail": "the bridge's log"}],
+    }
+
+
+def test_devices_lists_the_feedback_outputs(stampbox, cli_env, box, tmp_path):
+    cli_env["STAMPBOX_PRINTER"] = f"file:{tmp_path / 'lp0'}"
+    cli_env["STAMPBOX_FEEDBACK"] = "printer,serial:/dev/no-board"
+    listed = json.loads(stampbox("devices", "--json").stdout)
+    printer, board = listed["feedback"]["outputs"]
+    assert printer == {
+        "kind": "printer", "present": True, "detail": "the receipt printer's buzzer (ESC B)",
+    }  # fmt: skip
+    assert (board["kind"], board["port"], board["present"]) == ("serial", "/dev/no-board", False)
+    text = stampbox("devices").stdout
+    assert "feedback" in text and "printer" in text
 
 
 def test_print_summary_prints_the_days_figures(stampbox, cli_env, box, tmp_path):
