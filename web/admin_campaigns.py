@@ -175,13 +175,14 @@ def segment_detail(name: str):
         seg = segments.resolve(name, None, now, box)
         given = {}
     seg = segments.Segment(seg.name, seg.kind, seg.params, now, zone)
+    total, first = segments.sample(seg, SAMPLE, box)
     return render_template(
         "admin/segment.html",
         seg=seg,
         params=segments.params_json(seg.params),
         saved=name not in segments.KINDS,
-        count=segments.count(seg, box),
-        sample=segments.first_members(seg, SAMPLE, box),
+        count=total,
+        sample=first,
         sample_size=SAMPLE,
         now=now,
         as_of=now.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if as_of_text else "",
