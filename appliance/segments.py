@@ -369,6 +369,8 @@ def save_segment(
     name = " ".join(str(name).split())
     if not name or len(name) > 60:
         raise SegmentError("A segment name needs 1 to 60 characters.")
+    if "/" in name:  # the name is part of the admin's addresses
+        raise SegmentError("A segment name cannot contain a slash (/).")
     if name in KINDS:
         raise SegmentError(f"{name!r} is a built-in segment; choose another name.")
     params = params_json(parse_params(kind, given))

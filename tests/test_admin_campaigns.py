@@ -338,6 +338,11 @@ def test_segments_page_counts_and_the_owner_saves_one(shop, owner):
     )
     assert response.location == "/admin/segments/Fresh"
     assert segments.resolve("Fresh").params == {"days": 2}
+    response = owner.post(
+        "/admin/segments/save",
+        data={"csrf_token": _token(owner), "kind": "inactive", "name": "a/b"},
+    )
+    assert "cannot contain a slash" in owner.get(response.location).get_data(as_text=True)
     assert AuditLog.get(AuditLog.action == "segment.save").actor == "owner"
     assert "Fresh" in owner.get("/admin/segments").get_data(as_text=True)
     # a saved segment is an audience for a campaign
