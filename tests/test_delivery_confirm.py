@@ -107,3 +107,54 @@ def test_no_confirmation_to_a_bounced_address_or_an_erased_member(mail):
     assert [m[0] for m in sink.messages] == [["cy@example.com"]]
     assert counts["sent"] == 1 and counts["suppressed"] == 1
     assert Outbox.get(Outbox.member == bo.id).last_error == "bounced"
+
+
+@pytest.mark.slow
+def test_the_real_worker_sends_the_confirmation(settings, cli_env):
+    """signup on the app → `stampbox worker` (its own process) → aiosmtpd → the link works."""
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    sink = Sink()
+    server = SmtpServer(sink)
+    server.start()
+    smtp_env = {
+        "STAMPBOX_SMTP_HOST": "127.0.0.1",
+        "STAMPBOX_SMTP_PORT": str(server.port),
+        "STAMPBOX_SMTP_SECURITY": "none",
+        "STAMPBOX_MAIL_FROM": "hello@cafe.example",
+        "STAMPBOX_PUBLIC_URL": "https://box.cafe.example",
+    }
+    app = make_app(
+        smtp_settings(settings, server.port, mail_from="hello@cafe.example",
+                      public_url="https://box.cafe.example")
+    )  # fmt: skip
+    client = app.test_client()
+    worker = None
+    try:
+        _join(client, "kk", name="Aru", email="aru@example.com", consent_email="yes")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "appliance.cli", "worker"],
+            env={**cli_env, **smtp_env}, cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not sink.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sink.messages, "the worker sent nothing within 30 s"
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        server.stop()
+    try:
+        [(rcpt, message)] = sink.messages
+        assert rcpt == ["aru@example.com"]
+        assert message["Subject"].endswith("растаңыз")
+        assert client.get(urlsplit(_link(message)).path).status_code == 200
+        assert Member.get(Member.email == "aru@example.com").email_consent_at is not None
+    finally:
+        box_mod.stop()
