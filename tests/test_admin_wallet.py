@@ -118,54 +118,50 @@ def test_a_p12_with_its_password_is_accepted(owner, settings, pki):
     assert b"PRIVATE KEY" in key.read_bytes() and _mode(key) == 0o600
 
 
-def test_a_certificate_for_other_identifiers_is_refused(owner, settings, pki, other):
+def test_apple_uploads_that_would_break_passes_are_refused_and_nothing_is_stored(
+    owner, settings, pki, other
+):
+    def refused(files, message):
+        page = _post(owner, "/admin/wallet/apple", files=files)
+        assert message in page, message
+        assert not wallet_dir(settings).exists() or not any(wallet_dir(settings).iterdir())
+
+    # a key that is not the certificate's, a WWDR that did not issue it, no certificate at all
+    refused({**_apple_files(pki), "key": other.paths["key"].read_bytes()},
+            "The private key does not belong to this certificate")  # fmt: skip
+    refused({**_apple_files(pki), "wwdr": other.paths["wwdr"].read_bytes()},
+            "The WWDR certificate did not issue this Pass Type ID certificate")  # fmt: skip
+    refused({**_apple_files(pki), "cert": b"not a certificate"}, "is not a certificate")
+    # a certificate for other identifiers than the box uses
     _post(owner, "/admin/wallet/identifiers", {"apple_pass_type_id": PASS_TYPE_ID})
-    page = _post(owner, "/admin/wallet/apple", files=_apple_files(other))
-    assert "The certificate is for the pass type identifier 'pass.com.other.cafe'" in page
-    assert not upload_path(settings, "apple_cert").exists()
+    refused(_apple_files(other),
+            "The certificate is for the pass type identifier 'pass.com.other.cafe'")  # fmt: skip
 
 
-def test_identifiers_that_contradict_the_certificate_are_refused(owner, pki):
+def test_later_changes_are_checked_against_what_is_stored(owner, pki, other):
     _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+    # a renewed certificate alone must belong to the stored key
+    page = _post(owner, "/admin/wallet/apple", files={"cert": other.paths["cert"].read_bytes()})
+    assert "The private key does not belong to this certificate" in page
+    # identifiers must be the stored certificate's, and well formed
     page = _post(owner, "/admin/wallet/identifiers", {"apple_team_id": "OTHER12345"})
     assert "not 'OTHER12345'" in page
     page = _post(owner, "/admin/wallet/identifiers", {"apple_pass_type_id": "com.example"})
     assert "looks like pass.com.example.cafe" in page
+    assert 'id="apple-ready"' in page
 
 
-def test_a_key_that_is_not_the_certificates_is_refused(owner, settings, pki, other):
-    files = {**_apple_files(pki), "key": other.paths["key"].read_bytes()}
-    page = _post(owner, "/admin/wallet/apple", files=files)
-    assert "The private key does not belong to this certificate" in page
-    assert not wallet_dir(settings).exists() or not any(wallet_dir(settings).iterdir())
-
-
-def test_a_wwdr_that_did_not_issue_the_certificate_is_refused(owner, pki, other):
-    files = {**_apple_files(pki), "wwdr": other.paths["wwdr"].read_bytes()}
-    page = _post(owner, "/admin/wallet/apple", files=files)
-    assert "The WWDR certificate did not issue this Pass Type ID certificate" in page
-
-
-def test_a_renewed_certificate_alone_is_checked_against_the_stored_key(owner, pki, other):
-    _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
-    page = _post(owner, "/admin/wallet/apple", files={"cert": other.paths["cert"].read_bytes()})
-    assert "does not belong" in page or "is for the" in page.get_data(as_text=True)
-    page = _post(owner, "/admin/wallet/apple", files={"cert": b"not a certificate"})
-    assert "is not a certificate" in page
-
-
-@pytest.mark.parametrize(
-    "content, message",
-    [
+def test_a_malformed_google_key_is_refused(owner, settings):
+    for content, message in (
         (b"{not json", "is not a JSON file"),
         (b'{"type": "authorized_user"}', "must be a service account"),
         (b'{"type": "service_account", "client_email": "a@b"}', "lacks private_key, token_uri"),
-    ],
-)
-def test_a_malformed_google_key_is_refused(owner, settings, content, message):
-    page = _post(owner, "/admin/wallet/google", files={"key": content})
-    assert message in page
-    assert not upload_path(settings, "google_service_account").exists()
+        (b'{"type": "service_account", "client_email": "a@b", "token_uri": "https://t",'
+         b' "private_key": "nonsense"}', "is not a private key file"),
+    ):  # fmt: skip
+        page = _post(owner, "/admin/wallet/google", files={"key": content})
+        assert message in page, message
+        assert not upload_path(settings, "google_service_account").exists()
 
 
 def test_the_google_key_and_issuer_make_google_ready_and_the_check_upserts_the_class(
