@@ -398,3 +398,26 @@ def test_token_auth_without_a_key_id_says_what_is_missing(box, pki, tmp_path):
     )
     with pytest.raises(WalletError, match="STAMPBOX_APNS_KEY_ID"):
         apns_client(settings)
+
+
+def test_a_broken_apns_setup_keeps_the_update_waiting(box, saved, pki, tmp_path):
+    import dataclasses
+
+    from appliance import box as box_mod
+    from appliance.wallet.worker import run_wallet_updates
+
+    _, path = _p8(tmp_path)
+    settings = dataclasses.replace(
+        box.settings,
+        public_url="https://cafe.example",
+        apple_cert=str(pki.paths["cert"]),
+        apple_key=str(pki.paths["key"]),
+        apple_wwdr=str(pki.paths["wwdr"]),
+        apns_key_file=str(path),  # and no key id: the owner has to finish the setup
+    )
+    running = box_mod.start(settings)
+    handle(UID, now=T0, box=running)
+    counts = run_wallet_updates(running, now=T0)
+    assert (counts.passes, counts.pushed, counts.later) == (1, 0, 1)
+    assert "STAMPBOX_APNS_KEY_ID" in counts.errors[0]
+    assert _dirty(box) == [(saved[0]["id"], 1)]

@@ -136,7 +136,10 @@ def send_test_push(box, registration_id: int) -> str:
     ).fetchone()
     if row is None:
         raise WalletError("That device is no longer registered.")
-    client = apns_client(wbox.settings)
+    try:
+        client = apns_client(wbox.settings)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: unusable files
+        raise WalletError(f"The APNs connection cannot be set up: {exc}") from None
     try:
         apns_id = client.push(row[0])
     except PushUnregistered:
@@ -156,7 +159,10 @@ def check_google(box) -> str:
     from .google import GoogleWallet, box_google_config, loyalty_class
 
     config = box_google_config(box)
-    client = GoogleWallet(config)
+    try:
+        client = GoogleWallet(config)
+    except ValueError as exc:  # a key file set in the configuration, never checked by us
+        raise WalletError(f"The Google service account key is not usable: {exc}") from None
     try:
         done = client.upsert_class(loyalty_class(config))
     except PushFailed as exc:

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..clock import utcnow
-from .apns import ApnsClient, TokenAuth
+from .apns import ApnsClient, PushFailed, TokenAuth
 from .apple import web_service_url
 from .cards import WalletError
 from .updates import UpdateCounts, send_updates
@@ -41,6 +41,27 @@ def apns_client(settings) -> ApnsClient:
     return ApnsClient(settings.apns_url, topic, token=token)
 
 
+class _ApnsUnusable:
+    """Stands in for APNs when the setup is broken: every push waits (with back-off) until the
+    owner fixes it, instead of the round failing or the change being dropped."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def push(self, push_token: str) -> str:
+        raise PushFailed(self.reason)
+
+    def close(self) -> None:
+        pass
+
+
+def _apns(settings):
+    try:
+        return apns_client(settings)
+    except (WalletError, OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        return _ApnsUnusable(f"APNs cannot be used: {exc}")
+
+
 def run_wallet_updates(box, now: datetime | None = None) -> UpdateCounts:
     """One round: every due pass gets its latest state pushed (Apple) and patched (Google)."""
     from .setup import wallet_box
@@ -48,7 +69,7 @@ def run_wallet_updates(box, now: datetime | None = None) -> UpdateCounts:
     now = now or utcnow()
     box = wallet_box(box)  # the owner's uploads and identifiers from the admin
     settings = box.settings
-    apns = apns_client(settings) if apple_ready(settings) else None
+    apns = _apns(settings) if apple_ready(settings) else None
     google = client = None
     if settings.google_issuer_id and settings.google_service_account:
         from .google import GoogleWallet, box_google_config, loyalty_class, loyalty_object
