@@ -30,6 +30,8 @@ SIGNAL_FOR_STATUS = {
     "stamped": "stamped",
     "cooldown": "cooldown",
     "voucher": "voucher",
+    # a voucher redeemed from the counter screen: good news, as a scanned voucher is
+    "redeemed": "voucher",
     "unknown_card": "unknown",
     "refused": "refused",
 }

@@ -131,10 +131,14 @@ def test_the_counter_screen_follows_taps_and_redeems_once(server, page, init_inf
     _choose_password_if_asked(page, init_info["owner"]["password"])
     latest = page.locator("#latest")
     expect(page.locator("#live")).to_have_text("live", timeout=5000)
+    sound = page.locator("#sound")
+    sound.click()  # the screen's own sound, for a counter without a buzzer
+    expect(sound).to_have_attribute("aria-pressed", "true")
 
     # taps from outside the browser, as the bridge would make them
     handle(NEW_UID, source="nfc")
     expect(latest.locator(".status-word")).to_have_text("Unknown card — enrol", timeout=5000)
+    expect(sound).to_have_attribute("data-played", "unknown")
     enrol = page.locator("#enrol")
     expect(enrol.get_by_role("heading")).to_have_text(f"Enrol card {NEW_UID}")
     enrol.locator("input[name=name]").fill("Bea")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
+from appliance.clock import utcnow
 from appliance.counter import handle
 from appliance.members import add_member
 from web import feed
@@ -99,3 +101,22 @@ def test_the_stream_sends_keepalives_while_the_counter_is_quiet(box):
         )
     )
     assert chunks == ["retry: 1000\n\n", ": keepalive\n\n"]
+
+
+def test_each_event_names_the_signal_the_bridge_sounds_and_the_backlog_is_a_replay(
+    settings, init_info
+):
+    app = make_app(settings, COUNTER_STREAM_SECONDS=0.3, COUNTER_POLL_SECONDS=0.05)
+    client = app.test_client()
+    log_in(client, init_info["owner"]["password"])
+    add_member("Anna", card_uid=UID)
+    handle(UID, "test", stamps=9, now=utcnow() - timedelta(hours=1))
+    body = client.get("/counter/events").get_data(as_text=True)
+    (old,) = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: {")
+              and '"event_id"' in line]  # fmt: skip
+    assert (old["signal"], old["replay"]) == ("stamped", True)
+    response, chunks = _open(client, **{"Last-Event-ID": str(old["event_id"])})
+    handle(UID, "test")  # the tenth stamp: a reward
+    _, new = _next_event(chunks)
+    response.close()
+    assert new["signal"] == "reward" and "replay" not in new

@@ -32,6 +32,7 @@ from appliance.receipts import enrolment_receipt
 from appliance.shop import load_shop_settings
 from appliance.signup import create_enrolment_code
 from appliance.vouchers import redeem_voucher
+from firmware_bridge.feedback import SIGNALS
 
 from . import feed
 from .auth import login_required
@@ -144,6 +145,8 @@ def screen():
         simulate_form=SimulateForm() if _dev_mode() else None,
         printer=printer_state(),
         texts=screen_texts(),
+        # the bridge's beep patterns, so the screen's sound says the same as its buzzer
+        sounds={name: pattern.beeps for name, pattern in SIGNALS.items()},
     )
 
 
@@ -171,8 +174,10 @@ def printer():
 def events():
     cfg = current_app.config
     cursor = feed.parse_cursor(request.headers.get("Last-Event-ID"), request.args.get("after"))
+    replay_until = 0
     if cursor is None:
         cursor = feed.backlog_start(cfg["COUNTER_BACKLOG"])
+        replay_until = feed.latest_id()
     body = feed.stream(
         cursor,
         seconds=cfg["COUNTER_STREAM_SECONDS"],
@@ -180,6 +185,7 @@ def events():
         keepalive=cfg["COUNTER_KEEPALIVE_SECONDS"],
         status=printer_state,
         status_every=cfg.get("COUNTER_PRINTER_SECONDS", 2.0),
+        replay_until=replay_until,
     )
     # no-cache and no proxy buffering: each event must reach the screen as it happens
     return Response(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
 from appliance.db import database, sql
+from firmware_bridge.counter_loop import signal_for
 
 _AFTER = "SELECT id, payload FROM counter_event WHERE id > ? ORDER BY id LIMIT ?"
 # the id just before the last `n` events: where a screen without a cursor starts
@@ -30,12 +32,18 @@ def events_after(after_id: int, limit: int = BATCH) -> list[dict]:
         data = json.loads(payload)
         # the payload was written before its row had an id
         data["event_id"] = event_id
+        # the feedback pattern the bridge sounds for it: the screen can sound the same
+        data["signal"] = signal_for(SimpleNamespace(**{"unlocked": [], "birthday": None, **data}))
         events.append(data)
     return events
 
 
 def backlog_start(count: int) -> int:
     return database.execute_sql(sql(_BACKLOG_START), (count,)).fetchone()[0]
+
+
+def latest_id() -> int:
+    return database.execute_sql("SELECT COALESCE(MAX(id), 0) FROM counter_event").fetchone()[0]
 
 
 def parse_cursor(*candidates: str | None) -> int | None:
@@ -59,6 +67,7 @@ def stream(
     keepalive: float,
     status: Callable[[], dict] | None = None,
     status_every: float = 2.0,
+    replay_until: int = 0,
     clock=time.monotonic,
     sleep=time.sleep,
 ) -> Iterator[str]:
@@ -66,7 +75,8 @@ def stream(
 
     With `status`, its result goes out as a `printer` event at the start and whenever it
     changes (asked every `status_every` seconds); it carries no id, so a reconnecting screen's
-    Last-Event-ID stays the last tap's.
+    Last-Event-ID stays the last tap's. Events up to `replay_until` (the backlog a fresh screen
+    starts with) are marked `replay`: shown, not sounded.
     """
     # the browser waits this long (ms) before reconnecting when the response ends
     yield "retry: 1000\n\n"
@@ -83,6 +93,8 @@ def stream(
         events = events_after(after_id)
         for data in events:
             after_id = data["event_id"]
+            if after_id <= replay_until:
+                data["replay"] = True
             yield format_event(data)
         now = clock()
         if events:

@@ -183,6 +183,58 @@
     if (current) addHistory(current);
     current = event;
     renderLatest(event);
+    // the backlog a fresh screen starts with is shown, not sounded
+    if (!event.replay) play(event.signal);
+  }
+
+  // -- the screen's sound: the bridge's beep patterns, for a counter without a buzzer --------
+  // Browsers start sound only after a click on the page, so it is switched on by a button
+  // (remembered on this screen) and the first click anywhere wakes it after a reload.
+  var SOUNDS = {};
+  var audio = null;
+  var soundOn = false;
+  var soundButton;
+
+  function wakeAudio() {
+    if (!audio) {
+      var Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) return;
+      audio = new Context();
+    }
+    if (audio.state === "suspended") audio.resume();
+  }
+
+  function showSound() {
+    soundButton.setAttribute("aria-pressed", soundOn ? "true" : "false");
+    soundButton.textContent = soundOn ? soundButton.dataset.on : soundButton.dataset.off;
+  }
+
+  function toggleSound() {
+    soundOn = !soundOn;
+    if (soundOn) wakeAudio();
+    try {
+      window.localStorage.setItem("stampbox-sound", soundOn ? "on" : "off");
+    } catch (err) { /* private mode: not remembered */ }
+    showSound();
+  }
+
+  function play(signal) {
+    var beeps = SOUNDS[signal];
+    if (!soundOn || !audio || !beeps) return;
+    var at = audio.currentTime + 0.02;
+    beeps.forEach(function (beep) {
+      var tone = audio.createOscillator();
+      var volume = audio.createGain();
+      tone.type = "square";
+      tone.frequency.value = beep[0];
+      volume.gain.value = 0.08;
+      tone.connect(volume);
+      volume.connect(audio.destination);
+      tone.start(at);
+      tone.stop(at + beep[1] / 1000);
+      at += beep[1] / 1000 + 0.05;
+    });
+    soundButton.dataset.played = signal;
   }
 
   function say(message, status) {
@@ -290,6 +342,17 @@
       LABELS = TEXTS.labels;
     }
     LANG = document.documentElement.lang || undefined;
+    if (root.dataset.sounds) SOUNDS = JSON.parse(root.dataset.sounds);
+    soundButton = document.getElementById("sound");
+    soundButton.addEventListener("click", toggleSound);
+    try {
+      soundOn = window.localStorage.getItem("stampbox-sound") === "on";
+    } catch (err) { soundOn = false; }
+    if (soundOn) {
+      wakeAudio();
+      document.addEventListener("click", wakeAudio, { once: true });
+    }
+    showSound();
     latest = document.getElementById("latest");
     historyList = document.getElementById("history");
     notice = document.getElementById("notice");
