@@ -370,3 +370,24 @@ def preview(name: str, member_id: int, now: datetime | None = None, box=None) ->
         )
         for channel in (auto["channels"] or list(auto["content"]))
     }
+
+
+def message_counts(since: datetime, box=None) -> dict[str, dict[str, int]]:
+    """Each automation's messages created since `since`, by state (its keys start "name:")."""
+    box = box or box_mod.current()
+    names = list(DEFAULTS)
+    case = " ".join(f"WHEN o.event_key LIKE '{name}:%' THEN '{name}'" for name in names)
+    rows = box.db.execute_sql(
+        sql(
+            f"SELECT CASE {case} END AS automation, o.state, COUNT(*) FROM outbox o"
+            " WHERE o.campaign_id IS NULL AND o.kind = 'message' AND o.created_at > ?"
+            " GROUP BY 1, 2",
+            box.db,
+        ),
+        (to_micros(since),),
+    ).fetchall()
+    out: dict[str, dict[str, int]] = {name: {} for name in names}
+    for name, state, n in rows:
+        if name in out:
+            out[name][state] = n
+    return out

@@ -8,7 +8,7 @@ CSRF-checked by CSRFProtect; every route is the owner's.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -561,7 +561,8 @@ def _automation(name: str) -> dict:
 @owner_required
 def automation_list():
     rows = [automations.load(name, _box()) for name in automations.DEFAULTS]
-    return render_template("admin/automations.html", rows=rows)
+    counts = automations.message_counts(utcnow() - timedelta(days=30), _box())
+    return render_template("admin/automations.html", rows=rows, counts=counts)
 
 
 def _automation_page(auto: dict, form: dict | None = None, status: int = 200):
