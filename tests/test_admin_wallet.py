@@ -403,3 +403,17 @@ def test_the_owner_adds_the_wallet_link_to_the_welcome_email_in_each_language(ow
     assert "Your stamp card on your phone: https://cafe.example/w/" in preview["text"]
     # pressing it again changes nothing
     assert "added to 0 language(s)" in _post(owner, "/admin/wallet/welcome-link")
+
+
+def test_the_member_page_shows_a_wallet_qr_once_a_wallet_is_set_up(owner, settings, pki):
+    from appliance.wallet.links import wallet_links
+    from web.qr import qr_svg
+
+    member = add_member("Dana", card_uid=UID, now=T0)
+    page = owner.get(f"/admin/members/{member['id']}").get_data(as_text=True)
+    assert 'id="member-wallet-qr"' not in page
+    _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+    page = owner.get(f"/admin/members/{member['id']}").get_data(as_text=True)
+    url = wallet_links(box_mod.current(), member["id"])["wallet_url"]
+    assert url.startswith("https://cafe.example/w/")
+    assert f'<div class="wallet-qr" id="member-wallet-qr">{qr_svg(url)}</div>' in page

@@ -11,7 +11,11 @@ from appliance import box as box_mod
 from appliance.wallet import PKPASS_TYPE, WalletError, load_signer, make_apple_pass, wallet_box
 from appliance.wallet.apple import web_service_url
 from appliance.wallet.google import box_google_config
-from appliance.wallet.links import add_wallet_link_to_welcome, welcome_has_wallet_link
+from appliance.wallet.links import (
+    add_wallet_link_to_welcome,
+    wallet_links,
+    welcome_has_wallet_link,
+)
 from appliance.wallet.preview import (
     check_google,
     preview_pass,
@@ -79,6 +83,12 @@ def _google_status(box) -> dict:
     except WalletError as exc:
         return {"ready": False, "problem": str(exc)}
     return {"ready": True, "issuer": config.issuer_id, "email": config.account["client_email"]}
+
+
+@bp.app_template_global("wallet_link")
+def wallet_link(member_id: int) -> str:
+    """The member's wallet page address for the member page's QR ("" until a wallet is set up)."""
+    return wallet_links(_box(), member_id)["wallet_url"]
 
 
 @bp.get("")
