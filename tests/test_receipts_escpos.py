@@ -173,3 +173,17 @@ def test_the_enrolment_and_setup_slips_carry_their_qr_codes():
     setup = setup_receipt("https://stampbox.local/admin", "owner", "pw-123", now=T0)
     assert read_codes(render_png(setup, 58))["QRCode"] == "https://stampbox.local/admin"
     assert "Password: pw-123" in setup.text()
+
+
+def test_hebrew_is_drawn_right_to_left_from_the_right_edge():
+    from firmware_bridge.raster import text_image
+
+    def ink(image):
+        return ImageOps.invert(image.convert("L"))
+
+    word, first = text_image("שלום", 384), text_image("ש", 384)
+    box = ink(first).getbbox()  # where the first letter alone is drawn
+    assert box[2] >= 384 - 2  # a Hebrew line starts at the right edge
+    # read right to left, the word's first letter is its rightmost: the same ink there
+    assert ink(word).crop(box).tobytes() == ink(first).crop(box).tobytes()
+    assert ink(word).getbbox()[0] < box[0]  # and the rest of the word lies to its left
