@@ -14,13 +14,25 @@ from . import box as box_mod
 from .birthdays import _local_midnight, birthday_in, local_date, members_born_on, shop_zone
 from .clock import from_micros, to_micros, utcnow
 from .codes import format_code
-from .db import sql
+from .db import is_sqlite, sql
 
 UPCOMING_DAYS = 30
 UPCOMING_LIMIT = 500
 MONTHS = 12
 # every birthday gift's source key sorts in [_FIRST, _AFTER): ';' follows ':' in ASCII
 _FIRST, _AFTER = "birthday:", "birthday;"
+
+
+def _birthday_gifts(db) -> tuple[str, list]:
+    """The WHERE term that picks the birthday vouchers, and its arguments.
+
+    SQLite compares text byte by byte, so the source_key prefix range finds them through its
+    unique index. PostgreSQL may sort text by language rules that skip punctuation (then the
+    range would hold nothing): there the kind column says it.
+    """
+    if is_sqlite(db):
+        return "source_key >= ? AND source_key < ?", [_FIRST, _AFTER]
+    return "kind = 'birthday'", []
 
 
 def _gift_state(redeemed_at, voided_at, valid_from, valid_until, now_us: int) -> str:
@@ -143,6 +155,7 @@ def monthly_gifts(now: datetime | None = None, months: int = MONTHS, box=None) -
             [bounds[0], *bounds[1:]],
         )
 
+    gifts, gifts_args = _birthday_gifts(db)
     issued, issued_args = bucket("issued_at")
     redeemed, redeemed_args = bucket("redeemed_at")
     ended, ended_args = bucket("valid_until")
@@ -153,10 +166,10 @@ def monthly_gifts(now: datetime | None = None, months: int = MONTHS, box=None) -
             f"SELECT {issued}, {redeemed},"
             " CASE WHEN redeemed_at IS NOT NULL OR voided_at IS NOT NULL OR valid_until > ?"
             f" THEN -1 ELSE {ended} END, COUNT(*) FROM voucher"
-            " WHERE source_key >= ? AND source_key < ? AND valid_until >= ? GROUP BY 1, 2, 3",
+            f" WHERE {gifts} AND valid_until >= ? GROUP BY 1, 2, 3",
             db,
         ),
-        [*issued_args, *redeemed_args, now_us, *ended_args, _FIRST, _AFTER, bounds[0]],
+        [*issued_args, *redeemed_args, now_us, *ended_args, *gifts_args, bounds[0]],
     ).fetchall()
     counts = {i: {"issued": 0, "redeemed": 0, "expired": 0} for i in range(-1, months)}
     for i, r, e, count in rows:
