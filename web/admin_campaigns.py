@@ -111,7 +111,8 @@ def _sms_checks(content: dict) -> list[dict]:
 def _editor_context(**values) -> dict:
     return {
         "channel_names": list(REGISTRY),
-        "parts": PARTS,
+        # a channel plugged in later (see appliance.channels.register) takes a text
+        "parts": {name: PARTS.get(name, ("text",)) for name in REGISTRY},
         "languages": LANGUAGES,
         "variables": VARIABLES,
         "sms_max": SMS_MAX_CHARS,
@@ -172,8 +173,10 @@ def segment_detail(name: str):
         if name not in segments.KINDS and name not in segments.saved_names(box):
             abort(404)
         flash(str(exc), "error")
-        seg = segments.resolve(name, None, now, box)
-        given = {}
+        try:
+            seg = segments.resolve(name, None, now, box)
+        except segments.SegmentError:
+            abort(404)  # a saved segment this box's program no longer understands
     seg = segments.Segment(seg.name, seg.kind, seg.params, now, zone)
     total, first = segments.sample(seg, SAMPLE, box)
     return render_template(
