@@ -10,6 +10,7 @@ from . import migrate
 from .db import open_database
 from .keys import secret_bytes
 from .settings import Settings, SettingsError, load_settings
+from .shop_zone import ShopZone
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def start(settings: Settings | None = None, upgrade: bool = True) -> Box:
         settings=settings,
         db=db,
         code_key=secret_bytes(settings.secrets_dir, "code_key"),
-        zone=_zone(settings.timezone),
+        # the owner's zone from the admin's settings when set (read again every 30 s)
+        zone=ShopZone(_zone(settings.timezone)),
     )
     _current = box
     return box

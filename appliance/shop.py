@@ -11,6 +11,7 @@ from babel.numbers import get_currency_name
 from .audit import audit
 from .db import database
 from .models import ShopSetting
+from .shop_zone import invalidate_current
 
 LANGUAGES = ("en", "he", "kk", "zh")
 
@@ -66,6 +67,7 @@ def save_shop_settings(values: dict, actor: str, now=None) -> ShopSettings:
             ).execute()
         audit(actor, "shop.settings", now, **{k: v for k, v in asdict(settings).items()
                                                if k != "privacy_text"})  # fmt: skip
+    invalidate_current()  # slips and counter messages of this process follow at once
     return settings
 
 

@@ -10,7 +10,6 @@ import functools
 import json
 from datetime import date
 from datetime import time as dt_time
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
@@ -232,11 +231,8 @@ def shop_logo():
 
 
 def page_zone():
-    """The zone times are shown in: the shop's setting, else the box's."""
-    if "_zone" not in g:
-        name = load_shop_settings().timezone
-        g._zone = ZoneInfo(name) if name else box_mod.current().zone
-    return g._zone
+    """The zone times are shown in: the shop's setting, else the box's (see ShopZone)."""
+    return box_mod.current().zone
 
 
 @bp.get("/audit")
