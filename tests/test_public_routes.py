@@ -147,3 +147,13 @@ def test_without_sms_set_up_the_webhook_is_not_there(settings):
         assert app.test_client().post("/sms/inbound", data=REPLY).status_code == 404
     finally:
         box_mod.stop()
+
+
+def test_an_opt_out_type_from_the_provider_counts_whatever_the_word(app):
+    member = add_member("Gul", phone="+491701234567", now=T0)["id"]
+    Member.update(sms_consent_at=T0).where(Member.id == member).execute()
+    client = app.test_client()
+    # a keyword the shop set at the provider in Kazakh ("stop")
+    reply = {**REPLY, "Body": "ТОҚТАТ", "OptOutType": "STOP"}
+    assert _post(client, reply).status_code == 200
+    assert Member.get_by_id(member).sms_consent_at is None

@@ -71,5 +71,9 @@ def sms_inbound():
     account = request.form.get("AccountSid")
     if account is not None and settings.sms_account and account != settings.sms_account:
         abort(403)
-    sms_reply(request.form.get("From", ""), request.form.get("Body", ""))
+    body = request.form.get("Body", "")
+    # Twilio's Advanced Opt-Out names the keyword's meaning (the shop may have set keywords
+    # in the customers' languages there); without it the body itself is read
+    kind = request.form.get("OptOutType", "").upper()
+    sms_reply(request.form.get("From", ""), kind if kind in ("STOP", "START") else body)
     return Response(EMPTY_TWIML, mimetype="text/xml")
