@@ -103,19 +103,20 @@ def test_uploaded_certificate_key_and_wwdr_sign_passes_and_are_kept_0600(owner, 
 
 
 def test_a_p12_with_its_password_is_accepted(owner, settings, pki):
+    # as Keychain exports it: the certificate, its key and the WWDR intermediate
     p12 = pkcs12.serialize_key_and_certificates(
-        b"pass", pki.key, pki.cert, None,
+        b"pass", pki.key, pki.cert, [pki.wwdr],
         serialization.BestAvailableEncryption(b"s3cret"),
     )  # fmt: skip
-    wwdr = {"wwdr": pki.paths["wwdr_pem"].read_bytes()}
-    wrong = _post(owner, "/admin/wallet/apple", {"p12_password": "nope"}, {"p12": p12, **wwdr})
+    wrong = _post(owner, "/admin/wallet/apple", {"p12_password": "nope"}, {"p12": p12})
     assert "wrong password" in wrong
     assert not upload_path(settings, "apple_cert").exists()
-    good = _post(owner, "/admin/wallet/apple", {"p12_password": "s3cret"}, {"p12": p12, **wwdr})
-    assert "certificate saved" in good
+    good = _post(owner, "/admin/wallet/apple", {"p12_password": "s3cret"}, {"p12": p12})
+    assert "certificate saved" in good and 'id="apple-ready"' in good
     # stored unencrypted for the worker, readable by the service user only
     key = upload_path(settings, "apple_key")
     assert b"PRIVATE KEY" in key.read_bytes() and _mode(key) == 0o600
+    assert _mode(upload_path(settings, "apple_wwdr")) == 0o600
 
 
 def test_apple_uploads_that_would_break_passes_are_refused_and_nothing_is_stored(

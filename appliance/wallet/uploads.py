@@ -143,6 +143,11 @@ def save_apple(
         cert_obj = load_certificate(cert, "Pass Type ID certificate") if cert else None
         key_obj = load_private_key(key) if key else None
     wwdr_obj = load_certificate(wwdr, "WWDR certificate") if wwdr else None
+    if p12 and wwdr_obj is None and "apple_wwdr" not in fixed_by_box(box.settings):
+        # Keychain exports may carry the intermediate along: use it when it is the issuer
+        wwdr_obj = next((c for c in extra or () if c.subject == cert_obj.issuer), None)
+        if wwdr_obj is not None:
+            names.append("apple_wwdr")
     cert_obj = cert_obj or _stored_cert(current.apple_cert, "Pass Type ID certificate")
     key_obj = key_obj or _stored_key(current.apple_key)
     wwdr_obj = wwdr_obj or _stored_cert(current.apple_wwdr, "WWDR certificate")
