@@ -146,6 +146,7 @@ def test_create_preview_send_and_progress_counts_match_the_outbox(shop, owner, s
     cid = int(response.location.rsplit("/", 1)[1])
     page = owner.get(response.location).get_data(as_text=True)
     assert "November" in page and _counts(page)["recipients"] == 0
+    assert _counts(page)["audience"] == 3  # who it would go to if sent now
     # preview for Anna: her name filled in, her address, the email itself in a sandboxed frame
     page = owner.get(f"/admin/campaigns/{cid}/preview?member={ids['anna']}").get_data(as_text=True)
     assert "Hello Anna" in page and "anna@example.com" in page

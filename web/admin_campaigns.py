@@ -347,10 +347,21 @@ def campaign_update(campaign_id: int):
 def campaign_detail(campaign_id: int):
     c = _load(campaign_id)
     status = campaigns.campaign_status(campaign_id, box=_box())
+    audience = None
+    if c["state"] in ("draft", "scheduled"):
+        # who it would go to if sent now (before consent and suppression per channel)
+        try:
+            seg = segments.resolve(c["segment"], c["params"], utcnow(), _box())
+            audience = segments.count(
+                segments.Segment(seg.name, seg.kind, seg.params, seg.as_of, page_zone()), _box()
+            )
+        except segments.SegmentError as exc:
+            flash(str(exc), "error")
     return render_template(
         "admin/campaign.html",
         c=c,
         status=status,
+        audience=audience,
         scheduled=_moment(c["scheduled_at"]),
         queued_at=_moment(c["queued_at"]),
         sms_checks=_sms_checks(c["content"]),
