@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 from . import box as box_mod
 from .cli import EXIT_OK, EXIT_REFUSED, UsageError, emit
@@ -89,25 +89,22 @@ def cmd_print_test(args) -> int:
     return _print(args, printer_test_receipt(zone=box.zone, width=box.settings.printer_width))
 
 
-def day_bounds(day: str | None, zone, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """The shop's calendar day (YYYY-MM-DD, default today) as [start, end) instants."""
+def _shop_day(day: str | None, zone) -> date:
+    """--day as a date (YYYY-MM-DD), default the shop's today."""
     if day is None:
-        local = (now or utcnow()).astimezone(zone).date()
-    else:
-        try:
-            local = date.fromisoformat(day)
-        except ValueError:
-            raise UsageError(f"--day {day!r} is not a date like 2026-11-24.") from None
-    start = datetime.combine(local, time(0), tzinfo=zone)
-    end = datetime.combine(local + timedelta(days=1), time(0), tzinfo=zone)
-    return start, end
+        return utcnow().astimezone(zone).date()
+    try:
+        return date.fromisoformat(day)
+    except ValueError:
+        raise UsageError(f"--day {day!r} is not a date like 2026-11-24.") from None
 
 
 def cmd_print_summary(args) -> int:
+    from .printing import day_bounds
     from .receipts import day_summary_receipt
 
     box = box_mod.start()
-    start, end = day_bounds(args.day, box.zone)
+    start, end = day_bounds(_shop_day(args.day, box.zone), box.zone)
     return _print(args, day_summary_receipt(start, end, box=box))
 
 

@@ -76,6 +76,17 @@ def nightly_backup():
     return str(nightly(box_mod.current().settings).path)
 
 
+@huey.periodic_task(crontab(minute="*/5"))
+def day_summary_slip():
+    """The end-of-day slip, in the hour the day_summary_hour setting names (once a day)."""
+    from .printing import queue_day_summary
+
+    box = box_mod.current()
+    if box.settings.day_summary_hour >= 0 and box.clock_trusted():
+        return queue_day_summary(box=box)
+    return None
+
+
 @huey.periodic_task(crontab(minute="*"))
 def heartbeat():
     """Tell the status page the worker is alive (and its periodic schedule is running)."""

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from . import box as box_mod
 from .clock import from_micros, iso, to_micros, utcnow
 from .codes import normalize
 from .db import sql
-from .receipts import Receipt, voucher_receipt
+from .receipts import Receipt, day_summary_receipt, voucher_receipt
 
 STATES = ("pending", "printing", "printed", "failed", "unsure")
 PREVIEW_DIR = "slips"
@@ -206,6 +206,26 @@ def queue_status(*, box=None) -> dict:
             "last_error": oldest[3],
         }
     return {"counts": counts, "oldest_waiting": waiting}
+
+
+def day_bounds(day: date, zone) -> tuple[datetime, datetime]:
+    """The shop's calendar day as [start, end) instants (23 or 25 hours across a DST change)."""
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+
+
+def queue_day_summary(*, now: datetime | None = None, box=None) -> int | None:
+    """In the hour the day_summary_hour setting names, queue the day's summary slip, once per
+    day however often this runs (the worker asks every few minutes). Returns the job id."""
+    box = box or box_mod.current()
+    hour = box.settings.day_summary_hour
+    local = (now or utcnow()).astimezone(box.zone)
+    if hour < 0 or local.hour != hour:
+        return None
+    start, end = day_bounds(local.date(), box.zone)
+    slip = day_summary_receipt(start, end, box=box)
+    with box.db.atomic():
+        return enqueue(slip, now=now, source_key=f"day-summary:{local.date()}", box=box)
 
 
 def preview_dir(settings=None) -> Path:

@@ -67,6 +67,8 @@ class Settings:
     printer: str = "preview"
     # paper width in millimetres: 58 or 80
     printer_width: int = field(default=80, metadata={"min": 58, "max": 80})
+    # the shop's local hour (0-23) at which the day's summary slip prints; -1: never
+    day_summary_hour: int = field(default=-1, metadata={"min": -1, "max": 23})
     # the keyboard layout HID scanners are set to type in (what their keystrokes mean)
     keyboard_layout: str = field(default="us", metadata={"choices": ("us", "de", "fr")})
     # beep/LED at the counter, comma separated: log (the bridge's log), serial:/dev/ttyACM1 (a

@@ -108,3 +108,32 @@ def test_print_summary_prints_the_days_figures(stampbox, cli_env, box, tmp_path)
     assert "New members 1" in lines
     bad = stampbox("print", "summary", "--day", "24.11.2026")
     assert bad.returncode == 2 and "is not a date like 2026-11-24" in bad.stderr
+
+
+def test_the_day_summary_is_queued_once_in_the_hour_the_setting_names(settings, init_info):
+    import dataclasses
+
+    from appliance import box as box_mod
+    from appliance import printing
+    from appliance.models import PrintJob
+
+    box_mod.stop()
+    box_mod.start(dataclasses.replace(settings, day_summary_hour=19, timezone="Europe/Berlin"))
+    evening = T0.replace(hour=18, minute=2)  # 19:02 in Berlin
+    assert printing.queue_day_summary(now=evening - timedelta(hours=1)) is None
+    first = printing.queue_day_summary(now=evening)
+    assert first is not None
+    assert printing.queue_day_summary(now=evening + timedelta(minutes=30)) is None
+    assert printing.queue_day_summary(now=evening + timedelta(days=1)) not in (None, first)
+    kinds = [json.loads(job.document)["kind"] for job in PrintJob.select()]
+    assert kinds == ["day_summary", "day_summary"]
+    box_mod.stop()
+
+
+def test_the_worker_task_queues_nothing_while_the_setting_is_off(box):
+    from appliance.jobs import day_summary_slip
+    from appliance.models import PrintJob
+
+    assert box.settings.day_summary_hour == -1
+    assert day_summary_slip.call_local() is None
+    assert PrintJob.select().count() == 0
