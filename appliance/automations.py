@@ -357,6 +357,11 @@ def preview(name: str, member_id: int, now: datetime | None = None, box=None) ->
     if name in ("reward_unlocked", "reward_reminder"):
         waiting = usable_vouchers(box.db, member_id, to_micros(now))
         voucher = waiting[0] if waiting else {"code": "VXXX-XXXX-XXXX-XXXX", "reward": "Reward"}
+    elif name == "birthday":
+        from .birthdays import load_gift
+
+        # the announcement carries the gift's voucher: a sample with the gift's name
+        voucher = {"code": "VXXX-XXXX-XXXX-XXXX", "reward": load_gift().gift}
     return {
         channel: render_for(
             box,

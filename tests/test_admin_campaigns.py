@@ -450,3 +450,10 @@ def test_the_automations_page_counts_each_automations_messages(shop, owner):
     assert _counts(row) == {"sent": 2, "queued": 0, "failed": 0, "suppressed": 1}
     other = page[page.index('data-name="win_back"') :].split("</tr>")[0]
     assert _counts(other) == {"sent": 0, "queued": 0, "failed": 0, "suppressed": 0}
+
+
+def test_the_birthday_announcement_previews_with_the_gift(shop, owner):
+    _, _, ids = shop
+    page = owner.get(f"/admin/automations/birthday?member={ids['anna']}").get_data(as_text=True)
+    assert "Happy birthday, Anna!" in page
+    assert "Birthday treat" in page and "VXXX-XXXX-XXXX-XXXX" in page
