@@ -244,8 +244,8 @@ def last_slip_path(settings=None) -> Path | None:
 
 # what the printer's status means at the counter; `alert` marks the states in which slips
 # cannot print and wait in the queue
-PRINTER_STATUSES = ("ready", "paper_out", "offline", "absent", "unknown", "none")
-ALERT_STATUSES = frozenset({"paper_out", "offline", "absent"})
+PRINTER_STATUSES = ("ready", "paper_out", "offline", "absent", "bridge_down", "unknown", "none")
+ALERT_STATUSES = frozenset({"paper_out", "offline", "absent", "bridge_down"})
 _WAITING = (
     "SELECT state, COUNT(*) FROM print_job"
     " WHERE state IN ('pending', 'printing', 'unsure', 'failed') GROUP BY state"
@@ -256,7 +256,8 @@ def printer_state(*, box=None) -> dict:
     """The printer as the counter screen and the admin show it, from what the bridge reported.
 
     `status` is one of PRINTER_STATUSES (`unknown`: the bridge has not reported the printer;
-    `none`: no printer is configured, slips only wait in the queue). `alert` is true when
+    `bridge_down`: the bridge stopped beating; `none`: no printer is configured, slips only
+    wait in the queue). `alert` is true when
     slips cannot print now. `last_slip` has the picture's `version` (changes with every new
     slip) and when it was drawn, or is None. Reads index ranges only: polled by every screen.
     """
@@ -271,6 +272,9 @@ def printer_state(*, box=None) -> dict:
     ).fetchone()
     if setting in ("", "none"):
         status, detail, since = "none", "", None
+    elif _bridge_stopped(box.settings):
+        # whatever the printer said last, nobody is printing now
+        status, detail, since = "bridge_down", "", None
     elif row is None:
         status, detail, since = "unknown", "", None
     else:
@@ -288,6 +292,17 @@ def printer_state(*, box=None) -> dict:
         "alert": status in ALERT_STATUSES or (status == "none" and waiting > 0),
         "last_slip": _last_slip(box.settings),
     }
+
+
+def _bridge_stopped(settings) -> bool:
+    """The bridge ran here (its heartbeat file exists) but has not beaten for a while."""
+    from .health import STALE_SECONDS, heartbeat_path
+
+    try:
+        seen = heartbeat_path(settings, "bridge").stat().st_mtime
+    except OSError:
+        return False  # never started here (development, tests): the printer rows speak
+    return utcnow().timestamp() - seen > STALE_SECONDS
 
 
 def _last_slip(settings) -> dict | None:

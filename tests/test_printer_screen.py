@@ -152,3 +152,20 @@ def test_the_counter_prints_a_signup_slip_for_an_unknown_card(settings, init_inf
     assert read_codes(Image.open(receipt["png"]))["QRCode"] == link
     assert code[:4] in receipt["text"] and "Welcome!" in receipt["text"]
     assert client.get(link.removeprefix("http://stampbox.local")).status_code == 200
+
+
+def test_a_stopped_bridge_is_said_whatever_the_printer_said_last(settings, init_info, box):
+    import os
+
+    from appliance.health import beat, heartbeat_path
+
+    printing.enqueue(printer_test_receipt(now=T0), now=T0)
+    assert _loop(f"tcp:127.0.0.1:{free_port()}", box).loop(now=T0) == "absent"
+    beat(box.settings, "bridge")
+    assert printing.printer_state()["status"] == "absent"
+    stale = heartbeat_path(box.settings, "bridge").stat().st_mtime - 600
+    os.utime(heartbeat_path(box.settings, "bridge"), (stale, stale))
+    state = printing.printer_state()
+    assert (state["status"], state["alert"], state["waiting"]) == ("bridge_down", True, 1)
+    page = _client(settings, init_info).get("/counter").get_data(as_text=True)
+    assert "The device bridge is not running: slips wait until it starts again." in page
