@@ -157,6 +157,7 @@ def test_the_owner_sets_up_wallets_and_a_customer_saves_the_card(
     _screenshot(owner, tmp_path, "admin-wallet.png")
     owner.goto(server + "/admin/wallet/test")
     expect(owner.locator("#pass-strip")).to_be_visible()
+    _screenshot(owner, tmp_path, "admin-wallet-test.png")
     assert errors == []
 
     phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
