@@ -40,6 +40,10 @@ def test_the_owner_writes_previews_and_sends_a_campaign_in_a_browser(
         choose_password(page, init_info["owner"]["password"])
     page.goto(server + "/admin/campaigns/new")
     page.fill("input[name=name]", "Welcome back")
+    page.select_option("select[name=segment]", "top-customers")
+    expect(page.locator("input[name=params]")).to_have_attribute(
+        "placeholder", "days=365, percent=10, min_purchases=2"
+    )
     page.select_option("select[name=segment]", "new-joiners")
     page.fill("input[name=params]", "days=7")
     page.fill("[name='c.email.all.subject']", "Hello {{first_name}}")

@@ -123,8 +123,13 @@ def _editor_context(**values) -> dict:
 # -- segments -------------------------------------------------------------------------------
 
 
-def _choices() -> list[str]:
-    return list(segments.KINDS) + segments.saved_names(_box())
+def _choices() -> list[tuple[str, str]]:
+    """(name, its parameters as the form writes them) for every built-in and saved segment."""
+    built_in = [
+        (k.name, params_text(segments.params_json(k.defaults))) for k in segments.KINDS.values()
+    ]
+    saved = [(s["name"], params_text(s["params"])) for s in segments.saved_segments(_box())]
+    return built_in + saved
 
 
 @bp.get("/segments")

@@ -39,3 +39,17 @@
     show();
   });
 })();
+
+// the parameters box shows the chosen segment's own parameters as its placeholder
+(function () {
+  "use strict";
+  var select = document.querySelector("select[name=segment]");
+  var input = document.querySelector("input[data-segment-params]");
+  if (!select || !input) return;
+  function show() {
+    var option = select.options[select.selectedIndex];
+    input.placeholder = option ? option.getAttribute("data-params") || "" : "";
+  }
+  select.addEventListener("change", show);
+  show();
+})();
