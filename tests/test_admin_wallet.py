@@ -247,6 +247,11 @@ def test_colours_logo_and_location_reach_the_pass_and_the_test_page(owner, setti
     page = owner.get(f"/admin/wallet/test?member={member['id']}").get_data(as_text=True)
     assert 'id="pass-strip" src="data:image/png;base64,' in page
     assert "0 / 10" in page and "#102030" in page and "Coffee time?" in page
+    # looking at a member's pass does not give them one
+    eli = add_member("Eli", card_uid="04FFEEDDCCBBAA", now=T0)
+    assert "0 / 10" in owner.get(f"/admin/wallet/test?member={eli['id']}").get_data(as_text=True)
+    count = "SELECT COUNT(*) FROM wallet_pass WHERE member_id = ?"
+    assert box.db.execute_sql(count, (eli["id"],)).fetchone()[0] == 0
     sample = owner.get("/admin/wallet/test").get_data(as_text=True)
     assert "sample card" in sample and "7 / 10" in sample
     download = owner.get("/admin/wallet/test/0.pkpass")

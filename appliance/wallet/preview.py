@@ -13,7 +13,7 @@ from ..program import load_program
 from . import pass_style
 from .apns import PushFailed, PushUnregistered
 from .apple import STRINGS, AppleSigner, build_pkpass, load_signer, pass_files, pass_json
-from .cards import CardState, PassRecord, WalletError, card_state, ensure_pass
+from .cards import CardState, PassRecord, WalletError, card_state, pass_by_serial
 from .images import stamp_colours, strip_png
 from .setup import wallet_box
 
@@ -62,6 +62,13 @@ def sample_state(box) -> CardState:
 _SAMPLE_RECORD = PassRecord(0, "sample", "sample-pass-token-never-used", 0, 0)
 
 
+def _existing_record(db, member_id: int) -> PassRecord | None:
+    row = db.execute_sql(
+        sql("SELECT serial FROM wallet_pass WHERE member_id = ?", db), (member_id,)
+    ).fetchone()
+    return pass_by_serial(db, row[0]) if row else None
+
+
 def _signer_or_ids(settings):
     try:
         return load_signer(settings)
@@ -75,7 +82,8 @@ def preview_pass(box, member_id: int | None = None, now: datetime | None = None)
     wbox = wallet_box(box)
     if member_id:
         state = card_state(box.db, member_id, now)
-        record = ensure_pass(box.db, member_id, now)
+        # looking must not give the member a pass record (that marks a saved pass)
+        record = _existing_record(box.db, member_id) or _SAMPLE_RECORD
     else:
         state, record = sample_state(box), _SAMPLE_RECORD
     style = pass_style(wbox)
