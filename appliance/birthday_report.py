@@ -1,8 +1,8 @@
 """What the owner sees of birthdays: who has one soon, the gifts per month, one member's flag.
 
-Dates are the shop's calendar (birthdays.shop_zone). Birthday gifts are found through the
-unique index on voucher.source_key ("birthday:<member>:<year>"), so the monthly counts read
-the birthday vouchers only, not every reward ever issued.
+Dates are the shop's calendar (birthdays.shop_zone). A birthday gift is the voucher whose
+source key is "birthday:<member>:<year of the birthday>": the upcoming list looks each one up
+by that key, and on SQLite the monthly counts find them all through its unique index.
 """
 
 from __future__ import annotations
