@@ -21,6 +21,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext
@@ -371,6 +372,9 @@ def campaign_detail(campaign_id: int):
         queued_at=_moment(c["queued_at"]),
         sms_checks=_sms_checks(c["content"]),
         test_channels=[ch for ch in c["channels"] if ch in TEST_CHANNELS],
+        test_address=next(
+            (session[f"test_{ch}"] for ch in c["channels"] if f"test_{ch}" in session), ""
+        ),
         params_text=params_text(c["params"]),
         first_member=_first_member(),
     )
@@ -482,6 +486,8 @@ def campaign_test(campaign_id: int):
         )
     except campaigns.CampaignError as exc:
         return _to_detail(campaign_id, str(exc), "error")
+    # the owner's own address, offered again next time (per channel)
+    session[f"test_{channel}"] = address[:200]
     return _to_detail(campaign_id, gettext("Test sent to %(address)s.", address=address))
 
 
