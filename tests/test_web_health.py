@@ -58,6 +58,7 @@ def test_the_owner_reads_the_status_as_a_page(app, init_info, box):
     assert '<tr class="process process-worker alert">' in page
     assert '<tr class="backup alert">' in page and '<tr class="clock">' in page
     assert "Jobs in the queue" in page and "Free disk space" in page
+    assert '<tr class="chain' not in page  # a box on its own has no chain line
     assert owner.get("/admin/status.json").json["processes"]["web"]["alive"] is True
 
     add_member("<b>Anna</b>", card_uid="04A23B4C5D6E7F")
@@ -80,3 +81,20 @@ def test_the_status_page_is_the_owners(app):
     assert "/admin/status" not in staff.get("/counter").get_data(as_text=True)
     visitor = app.test_client().get("/admin/status")
     assert visitor.status_code == 302 and "/login" in visitor.location
+
+
+def test_the_status_page_shows_the_chains_sync_state_in_chain_mode(settings, init_info):
+    import dataclasses
+
+    from appliance.counter import handle
+    from appliance.members import add_member
+
+    chained = dataclasses.replace(settings, chain_nats_url="nats://127.0.0.1:4222")
+    owner = make_app(chained).test_client()
+    log_in(owner, init_info["owner"]["password"])
+    add_member("Anna", card_uid="04A23B4C5D6E7F")
+    handle("04A23B4C5D6E7F", "t")
+    row = owner.get("/admin/status").text.split('<tr class="chain">')[1].split("</tr>")[0]
+    # the tap (and, as the chain records them, the enrolment) wait for the relay
+    waiting = int(row.split("<td>")[1].split(" events waiting to be sent")[0])
+    assert waiting >= 1 and "no answer from the centre yet" in row

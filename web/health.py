@@ -52,18 +52,22 @@ def healthz():
     return jsonify(status), 200 if at_head else 503
 
 
-@bp.get("/admin/status.json")
-@owner_required
-def status_json():
-    """The box's status as `stampbox status --json` prints it (owner only), with the chain's
-    sync state when the box is in a chain."""
-    box = box_mod.current()
+def full_status(box) -> dict:
+    """The box's status (the web is answering: this is it), with the chain's sync state when
+    the box is in a chain."""
     status = box_status(box, web_alive=True)
     if box.settings.chain_nats_url:
         from appliance.chain.status import sync_state
 
         status["chain"] = sync_state(box.db)
-    return jsonify(status)
+    return status
+
+
+@bp.get("/admin/status.json")
+@owner_required
+def status_json():
+    """The box's status as `stampbox status --json` prints it (owner only)."""
+    return jsonify(full_status(box_mod.current()))
 
 
 @bp.get("/admin/status")
@@ -72,7 +76,7 @@ def status_page():
     """The same status as a page for the owner."""
     return render_template(
         "admin/status.html",
-        status=box_status(box_mod.current(), web_alive=True),
+        status=full_status(box_mod.current()),
         low_disk_mb=LOW_DISK_BYTES // 2**20,
         stale_seconds=STALE_SECONDS,
     )
