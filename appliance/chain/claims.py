@@ -18,6 +18,7 @@ from ..db import sql
 from .state import mark_dirty
 
 CLAIM_SUBJECT = "chain.claim"
+HELLO_SUBJECT = "chain.hello"
 
 _CLAIM = (
     "INSERT INTO chain_claim (voucher_code, box_id, event_id, at, online, claimed_at)"
@@ -53,8 +54,10 @@ def settle_redemption(db, code, box, event_id, at, online, now_us) -> dict:
 class ClaimService:
     """The centre's claim responder, in its own thread (its own event loop and connection)."""
 
-    def __init__(self, db, nats_url: str) -> None:
+    def __init__(self, db, nats_url: str, on_hello=None) -> None:
         self.db, self.nats_url = db, nats_url
+        # a box saying it reached the centre again (its leaf reconnected): see Hub
+        self.on_hello = on_hello or (lambda box: None)
         self.answered = 0
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -83,12 +86,17 @@ class ClaimService:
         self.answered += 1
         await msg.respond(json.dumps(answer).encode())
 
+    async def _on_hello(self, msg) -> None:
+        self.on_hello(msg.data.decode())
+        await msg.respond(b"ok")
+
     async def _serve(self) -> None:
         import nats
 
         self._stop = asyncio.Event()
         nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
         await nc.subscribe(CLAIM_SUBJECT, queue="claims", cb=self._on_request)
+        await nc.subscribe(HELLO_SUBJECT, queue="claims", cb=self._on_hello)
         await nc.flush()
         self._ready.set()
         await self._stop.wait()

@@ -26,7 +26,12 @@ class Hub:
         self._next_refresh = 0.0
         self.ingest = Ingest(db, nats_url, batch=batch, ack_wait=ack_wait)
         self.publisher = Publisher(db, nats_url)
-        self.claims = ClaimService(db, nats_url)
+        self.claims = ClaimService(db, nats_url, on_hello=self._hello)
+
+    def _hello(self, _box: str) -> None:
+        # a box's leaf is back: its source may have given up meanwhile (nats-server retries
+        # a lost source on its own slow schedule), so re-attach the sources now
+        self.ingest.request_reattach()
 
     def initialize(self, box_ids=()) -> None:
         """Start; the stream sources every box given and every box registered (provisioned)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 
 from ..clock import to_micros, utcnow
@@ -20,6 +21,7 @@ from .relay import stream_name
 from .state import mark_dirty
 
 EVENTS = "EVENTS"
+REATTACH_AFTER_S = (0.0, 2.0, 5.0, 10.0, 20.0)
 CONSUMER = "INGEST"
 
 _CLAIM = (
@@ -177,14 +179,18 @@ class Ingest:
         self.stats = IngestStats()
         self._aio = asyncio.new_event_loop()
         self._nc = self._js = self._sub = None
-        self._reconnected = False
+        # when to re-attach the sources (monotonic times): after a reconnect, at once and a few
+        # times more, since each box's leaf comes back on its own time; a box saying hello
+        # (its leaf is back) asks for one too
+        self._reattach_due: list[float] = []
         self._sources: list = []
 
     def _run(self, coro):
         return self._aio.run_until_complete(coro)
 
     async def _on_reconnect(self) -> None:
-        self._reconnected = True
+        now = time.monotonic()
+        self._reattach_due.extend(now + delay for delay in REATTACH_AFTER_S)
 
     def initialize(self, box_ids=()) -> None:
         import nats
@@ -256,9 +262,14 @@ class Ingest:
 
         try:
             self._run(reattach())
-            self._reconnected = False
         except (NatsError, TimeoutError):
-            pass  # JetStream still restoring its streams: the next pass tries again
+            return  # JetStream still restoring its streams: the next pass tries again
+        now = time.monotonic()
+        self._reattach_due = [t for t in self._reattach_due if t > now]
+
+    def request_reattach(self) -> None:
+        """Re-attach the sources at the next pass (any thread may ask)."""
+        self._reattach_due.append(time.monotonic())
 
     def add_boxes(self, box_ids) -> None:
         """Source these boxes' streams too (provisioning a new box)."""
@@ -297,7 +308,7 @@ class Ingest:
         self._run(_each(m.ack for m in msgs))
 
     def loop(self, now=None, timeout: float = 1.0) -> int:
-        if self._reconnected:
+        if self._reattach_due and min(self._reattach_due) <= time.monotonic():
             self.reattach_sources()
         msgs = self.fetch(timeout)
         self.ack(self.apply(msgs, now))

@@ -20,6 +20,7 @@ import time
 from ..clock import from_micros, to_micros, utcnow
 from ..db import sql
 from ..program import advance, load_program
+from .claims import HELLO_SUBJECT
 from .conflicts import default_policy, resolve
 from .events import box_id as read_box_id
 from .state import STATE
@@ -177,6 +178,7 @@ class Mirror:
         self.me = read_box_id(db)
         self.applied = 0
         self._next_contact = 0.0
+        self._in_contact = False
         self._aio = asyncio.new_event_loop()
         self._nc = self._sub = None
 
@@ -248,15 +250,22 @@ class Mirror:
             return False
         try:
             info = self._run(self._sub.consumer_info())
+            if not self._in_contact:
+                # back in touch (or first contact): tell the centre, whose source of this
+                # box's events may need re-attaching
+                self._run(self._nc.request(HELLO_SUBJECT, self.me.encode(), timeout=self.timeout))
         except (NatsError, TimeoutError):
+            self._in_contact = False
             return False
+        self._in_contact = True
         record_contact(self.db, to_micros(now or utcnow()), info.num_pending or 0)
         return True
 
     def loop(self, now=None, timeout: float = 1.0) -> int:
         if time.monotonic() >= self._next_contact:
-            self._next_contact = time.monotonic() + CONTACT_EVERY_S
-            self.check_contact(now)
+            ok = self.check_contact(now)
+            # out of touch: look again soon, to say hello as soon as the centre is back
+            self._next_contact = time.monotonic() + (CONTACT_EVERY_S if ok else 1.0)
         msgs = self.fetch(timeout)
         if msgs:
             self.apply(msgs, now)

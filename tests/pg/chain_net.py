@@ -40,12 +40,12 @@ class Shop:
 
 
 class Chain:
-    def __init__(self, tmp_path, hub_db, hub_nats, boxes: int = 2) -> None:
+    def __init__(self, tmp_path, hub_db, hub_nats, boxes: int = 2, ack_wait: float = 30.0) -> None:
         self.hub_db, self.hub_nats = hub_db, hub_nats
         self.shops: list[Shop] = []
         # the centre first: a box's mirror of a STATE stream that does not exist yet would
         # wait for nats-server's retry
-        self.hub = Hub(hub_db, hub_nats.url)
+        self.hub = Hub(hub_db, hub_nats.url, ack_wait=ack_wait)
         self.hub.initialize()
         key = secrets.token_hex(32)
         for n in range(boxes):
