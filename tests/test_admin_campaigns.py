@@ -330,6 +330,12 @@ def test_segments_page_counts_and_the_owner_saves_one(shop, owner):
     # every built-in kind, with a live count (three joined yesterday)
     for kind in segments.KINDS:
         assert f"/admin/segments/{kind}" in page
+    # the costly ranking is counted by its own request, which the page makes after loading
+    assert 'data-count-url="/admin/segments/top-customers/count.json"' in page
+    answer = owner.get("/admin/segments/new-joiners/count.json").get_json()
+    assert answer["count"] == 3 and answer["segment"] == "new-joiners"
+    assert owner.get("/admin/segments/top-customers/count.json").get_json()["count"] == 0
+    assert owner.get("/admin/segments/nobody/count.json").status_code == 404
     page = owner.get("/admin/segments/new-joiners?days=30").get_data(as_text=True)
     assert re.search(r'class="count">3<', page) and "Anna Berg" in page
     page = owner.get("/admin/segments/new-joiners?days=0").get_data(as_text=True)

@@ -138,6 +138,8 @@ def _choices() -> list[tuple[str, str]]:
 def segment_list():
     box, now, zone = _box(), utcnow(), page_zone()
     rows = []
+    # a costly segment (seconds on a big shop) is counted by its own request, which the
+    # page's script makes once the page is shown, so the others are not kept waiting
     for kind in segments.KINDS.values():
         seg = segments.Segment(kind.name, kind.name, kind.defaults, now, zone)
         rows.append(
@@ -145,18 +147,35 @@ def segment_list():
                 "name": kind.name,
                 "kind": kind.name,
                 "params": segments.params_json(kind.defaults),
-                "count": segments.count(seg, box),
+                "count": None if kind.costly else segments.count(seg, box),
+                "lazy": kind.costly,
                 "saved": False,
             }
         )
     for saved in segments.saved_segments(box):
-        try:
-            seg = segments.resolve(saved["name"], None, now, box)
-            n = segments.count(segments.Segment(seg.name, seg.kind, seg.params, now, zone), box)
-        except segments.SegmentError:
-            n = None  # a saved segment the program no longer supports: shown, not counted
-        rows.append({**saved, "count": n, "saved": True})
+        costly = saved["kind"] in segments.KINDS and segments.KINDS[saved["kind"]].costly
+        n = None
+        if not costly:
+            try:
+                seg = segments.resolve(saved["name"], None, now, box)
+                n = segments.count(segments.Segment(seg.name, seg.kind, seg.params, now, zone), box)
+            except segments.SegmentError:
+                pass  # a saved segment the program no longer supports: shown, not counted
+        rows.append({**saved, "count": n, "lazy": costly, "saved": True})
     return render_template("admin/segments.html", rows=rows, now=now)
+
+
+@bp.get("/segments/<name>/count.json")
+@owner_required
+def segment_count(name: str):
+    """One segment's count now, in the shop's zone (the list page asks for the costly ones)."""
+    box, now = _box(), utcnow()
+    try:
+        seg = segments.resolve(name, None, now, box)
+    except segments.SegmentError:
+        abort(404)
+    n = segments.count(segments.Segment(seg.name, seg.kind, seg.params, now, page_zone()), box)
+    return jsonify({"segment": name, "count": n, "as_of": now.isoformat()})
 
 
 @bp.get("/segments/<name>")

@@ -53,3 +53,16 @@
   select.addEventListener("change", show);
   show();
 })();
+
+// the segments list: costly counts arrive after the page, one request each
+(function () {
+  "use strict";
+  document.querySelectorAll("td[data-count-url]").forEach(function (cell) {
+    fetch(cell.getAttribute("data-count-url"), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (data) cell.textContent = data.count.toLocaleString(document.documentElement.lang);
+      })
+      .catch(function () { /* the link to the segment's page stays */ });
+  });
+})();
