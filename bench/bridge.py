@@ -6,9 +6,11 @@
   write of the last record (the Enter key) to the moment the bridge loop calls
   counter.handle() ("to_core", the issue's 5 ms), and to its result ("to_result": plus the tap's
   transaction with its fsync).
-- nfc: a Type 2 tag on nfcpy's udp radio; timed from the start of a bridge-loop iteration with
-  the card already on the reader (anticollision over UDP, NDEF read) to handle(), and to its
-  result.
+- nfc: a Type 2 tag on nfcpy's udp radio (its own process), already on the reader; timed from
+  the moment the reader reports the UID (NfcReader.detected_at, the device event) to handle()
+  ("to_core"); the anticollision before it ("radio") and handle() itself ("core") are timed
+  too, beside their floors run tap by tap in the same loop: bare UDP round trips with an echo
+  process ("radio_floor") and a raw synchronous=FULL sqlite3 commit ("core_floor").
 - slips: a voucher slip rendered to ESC/POS bytes (python-escpos) and to the PNG preview, 58
   and 80 mm.
 Every tap is a real stamp in a temporary data folder (SQLite, WAL, synchronous=FULL), one
