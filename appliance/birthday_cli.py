@@ -1,10 +1,14 @@
-"""`stampbox birthdays run|set|show`: the daily job by hand, and the owner's gift settings."""
+"""`stampbox birthdays run|set|show|upcoming|months`: the daily job by hand, the owner's gift
+settings, and what the admin's birthday page shows."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from . import box as box_mod
 from .birthdays import BirthdayError, BirthdayGift, load_gift, run_birthdays, save_gift
 from .cli import UsageError, emit, parse_at
+from .clock import iso
 
 
 def cmd_run(args) -> int:
@@ -43,6 +47,41 @@ def cmd_show(args) -> int:
     return emit(args, gift.to_dict(), _describe(gift))
 
 
+def cmd_upcoming(args) -> int:
+    from .birthday_report import upcoming_birthdays
+
+    box_mod.start()
+    report = upcoming_birthdays(parse_at(args.as_of), days=args.days)
+    for member in report["members"]:
+        gift = member["gift"]
+        if gift:  # plain JSON: moments as ISO-8601 text
+            member["gift"] = {k: iso(v) if isinstance(v, datetime) else v for k, v in gift.items()}
+    lines = [f"{report['total']} birthday(s) in the {report['days']} days from {report['from']}."]
+    lines += [
+        f"  {m['date']}  {m['name'] or '#' + str(m['member_id'])}"
+        f"  gift: {m['gift']['state'] if m['gift'] else 'not issued yet'}"
+        for m in report["members"]
+    ]
+    return emit(args, report, "\n".join(lines))
+
+
+def cmd_months(args) -> int:
+    from .birthday_report import monthly_gifts
+
+    box_mod.start()
+    rows = monthly_gifts(parse_at(args.as_of), months=args.months)
+    lines = ["month    issued redeemed expired"]
+    lines += [f"{r['month']}  {r['issued']:>6} {r['redeemed']:>8} {r['expired']:>7}" for r in rows]
+    return emit(args, {"months": rows}, "\n".join(lines))
+
+
+def _days(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 366:
+        raise ValueError(text)
+    return value
+
+
 def _describe(gift: BirthdayGift) -> str:
     state = "on" if gift.enabled else "off"
     return (
@@ -64,3 +103,9 @@ def register(sub, add) -> None:
     p.add_argument("--after-days", type=int, help="valid until this many days after (default 14)")
     p.add_argument("--enabled", choices=("yes", "no"))
     add("show", cmd_show, "show the birthday gift settings", group)
+    p = add("upcoming", cmd_upcoming, "members whose birthday is in the next days", group)
+    p.add_argument("--days", type=_days, default=30, help="how many days (default 30)")
+    p.add_argument("--as-of", help="ISO-8601 moment to count from (default: now)")
+    p = add("months", cmd_months, "birthday gifts issued, redeemed, expired per month", group)
+    p.add_argument("--months", type=_days, default=12, help="how many months (default 12)")
+    p.add_argument("--as-of", help="ISO-8601 moment of the newest month (default: now)")

@@ -321,3 +321,23 @@ def test_the_announcement_reaches_consenting_members_in_their_language_once(sett
     finally:
         server.stop()
         box_mod.stop()
+
+
+def test_the_cli_lists_upcoming_birthdays_and_the_months(box, stampbox):
+    add_member("Anna <3", birthday="03-14", now=T0)
+    add_member("Later", birthday="05-01", now=T0)
+    run_birthdays(_noon(date(2027, 3, 10)))
+    out = stampbox("birthdays", "upcoming", "--as-of", "2027-03-10T12:00:00Z", "--json")
+    report = json.loads(out.stdout)
+    assert report["total"] == 1 and report["members"][0]["name"] == "Anna <3"
+    assert report["members"][0]["gift"]["state"] == "available"
+    assert report["members"][0]["gift"]["valid_until"] == "2027-03-29T00:00:00Z"
+    text = stampbox("birthdays", "upcoming", "--days", "60", "--as-of", "2027-03-10T12:00:00Z")
+    assert "2 birthday(s) in the 60 days from 2027-03-10." in text.stdout
+    months = json.loads(
+        stampbox("birthdays", "months", "--months", "2", "--as-of", "2027-03-31", "--json").stdout
+    )
+    assert months == {"months": [
+        {"month": "2027-03", "issued": 1, "redeemed": 0, "expired": 1},
+        {"month": "2027-02", "issued": 0, "redeemed": 0, "expired": 0},
+    ]}  # fmt: skip
