@@ -77,7 +77,15 @@ def _content(**fields) -> dict:
     return {f"c.{key.replace('__', '.')}": value for key, value in fields.items()}
 
 
-def _create(owner, *, name="November", channels=("email",), segment="new-joiners", **content):
+def _create(
+    owner,
+    *,
+    name="November",
+    channels=("email",),
+    segment="new-joiners",
+    params="days=30",
+    **content,
+):
     content = content or {
         "email__all__subject": "Hello {{first_name}}",
         "email__all__text": "You have {{stamps}} stamps at {{shop_name}}.",
@@ -86,7 +94,7 @@ def _create(owner, *, name="November", channels=("email",), segment="new-joiners
         "csrf_token": _token(owner),
         "name": name,
         "segment": segment,
-        "params": "days=30",
+        "params": params,
         "channels": list(channels),
         "voucher_days": "30",
         **_content(**content),
@@ -336,6 +344,11 @@ def test_segments_page_counts_and_the_owner_saves_one(shop, owner):
     assert answer["count"] == 3 and answer["segment"] == "new-joiners"
     assert owner.get("/admin/segments/top-customers/count.json").get_json()["count"] == 0
     assert owner.get("/admin/segments/nobody/count.json").status_code == 404
+    assert owner.get("/admin/segments/new-joiners/count.json?days=0").get_json()["count"] == 0
+    # a campaign to the costly segment asks for its audience the same way, with its parameters
+    response = _create(owner, segment="top-customers", params="percent=5")
+    page = owner.get(response.location).get_data(as_text=True)
+    assert 'data-count-url="/admin/segments/top-customers/count.json?percent=5"' in page
     page = owner.get("/admin/segments/new-joiners?days=30").get_data(as_text=True)
     assert re.search(r'class="count">3<', page) and "Anna Berg" in page
     page = owner.get("/admin/segments/new-joiners?days=0").get_data(as_text=True)

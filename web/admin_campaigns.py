@@ -170,8 +170,9 @@ def segment_list():
 def segment_count(name: str):
     """One segment's count now, in the shop's zone (the list page asks for the costly ones)."""
     box, now = _box(), utcnow()
+    given = {k: v for k, v in request.args.items() if k != "lang" and v.strip()}
     try:
-        seg = segments.resolve(name, None, now, box)
+        seg = segments.resolve(name, given, now, box)
     except segments.SegmentError:
         abort(404)
     n = segments.count(segments.Segment(seg.name, seg.kind, seg.params, now, page_zone()), box)
@@ -372,14 +373,19 @@ def campaign_update(campaign_id: int):
 def campaign_detail(campaign_id: int):
     c = _load(campaign_id)
     status = campaigns.campaign_status(campaign_id, box=_box())
-    audience = None
+    audience = audience_url = None
     if c["state"] in ("draft", "scheduled"):
-        # who it would go to if sent now (before consent and suppression per channel)
+        # who it would go to if sent now (before consent and suppression per channel); a
+        # costly segment is counted by the page's script, after the page
         try:
             seg = segments.resolve(c["segment"], c["params"], utcnow(), _box())
-            audience = segments.count(
-                segments.Segment(seg.name, seg.kind, seg.params, seg.as_of, page_zone()), _box()
-            )
+            if segments.KINDS[seg.kind].costly:
+                audience_url = url_for("campaigns.segment_count", name=c["segment"], **c["params"])
+            else:
+                audience = segments.count(
+                    segments.Segment(seg.name, seg.kind, seg.params, seg.as_of, page_zone()),
+                    _box(),
+                )
         except segments.SegmentError as exc:
             flash(str(exc), "error")
     return render_template(
@@ -387,6 +393,7 @@ def campaign_detail(campaign_id: int):
         c=c,
         status=status,
         audience=audience,
+        audience_url=audience_url,
         scheduled=_moment(c["scheduled_at"]),
         queued_at=_moment(c["queued_at"]),
         sms_checks=_sms_checks(c["content"]),

@@ -54,10 +54,10 @@
   show();
 })();
 
-// the segments list: costly counts arrive after the page, one request each
+// the segments list and a campaign's audience: costly counts arrive after the page
 (function () {
   "use strict";
-  document.querySelectorAll("td[data-count-url]").forEach(function (cell) {
+  document.querySelectorAll("[data-count-url]").forEach(function (cell) {
     fetch(cell.getAttribute("data-count-url"), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
