@@ -148,3 +148,23 @@ def test_pruning_deletes_old_sent_events_and_never_unsent_ones(anna, box):
     left = Event.select().where(Event.sent_at.is_null()).count()
     assert Event.select().count() == left == 1 + 2
     relay.shutdown()
+
+
+def test_a_box_that_cannot_reach_the_centre_redeems_provisionally(anna, box, settings):
+    import dataclasses
+
+    from tests.pg.cluster import free_port
+
+    code = handle(UID, "t", stamps=10, now=T0).unlocked[0]["code"]
+    offline = dataclasses.replace(
+        box, settings=dataclasses.replace(
+            settings, chain_nats_url=f"nats://127.0.0.1:{free_port()}", chain_claim_timeout_ms=200
+        )
+    )  # fmt: skip
+    assert redeem_voucher(code, now=T0 + timedelta(hours=1), box=offline).status == "redeemed"
+    [event] = _events("redeem")
+    assert json.loads(event.payload)["provisional"] is True
+    row = box.db.execute_sql(
+        "SELECT chain_state, chain_event FROM voucher WHERE code = ?", (code.replace("-", ""),)
+    ).fetchone()
+    assert row == ("provisional", event.uuid)
