@@ -5,7 +5,8 @@ pending ──claim──► printing ──► printed
    ▲                  │
    └──── release ─────┘  (printer not ready, connection failed: try again later)
                       └──► failed   (the document cannot be rendered: a bug, shown in the admin)
-printing at startup ──► unsure      (the bridge stopped mid-job: a person checks and reprints)
+printing at startup ──► unsure      (the bridge stopped mid-job: a person checks the slip)
+unsure ──► printed  (it is on paper)  or  replaced (it is not: a new copy is queued)
 
 Only one claimer can move a job out of pending (a guarded UPDATE), and a job is claimed only
 after the printer said it is ready, so a paper-out never eats a slip.
@@ -24,7 +25,7 @@ from .codes import normalize
 from .db import sql
 from .receipts import Receipt, day_summary_receipt, voucher_receipt
 
-STATES = ("pending", "printing", "printed", "failed", "unsure")
+STATES = ("pending", "printing", "printed", "failed", "unsure", "replaced")
 PREVIEW_DIR = "slips"
 LAST_SLIP = "last.png"
 
@@ -183,6 +184,64 @@ def reprint(job_id: int, *, now: datetime | None = None, box=None) -> int:
     return enqueue(Receipt.from_dict(json.loads(found[0])), now=now, box=box)
 
 
+def unsure_jobs(*, limit: int = 20, box=None) -> list[dict]:
+    """Slips a person has to check (the bridge stopped while printing them), oldest first."""
+    box = box or box_mod.current()
+    rows = box.db.execute_sql(
+        sql(
+            "SELECT id, created_at, document FROM print_job WHERE state = 'unsure'"
+            " ORDER BY id LIMIT ?",
+            box.db,
+        ),
+        (limit,),
+    ).fetchall()
+    return [
+        {"id": job_id, "created_at": iso(from_micros(created)), "title": _title(document)}
+        for job_id, created, document in rows
+    ]
+
+
+def _title(document: str) -> str:
+    try:
+        data = json.loads(document)
+    except ValueError:
+        return ""
+    return data.get("title") or data.get("kind", "")
+
+
+def settle_unsure(
+    job_id: int, on_paper: bool, *, actor: str, now: datetime | None = None, box=None
+) -> int | None:
+    """A person checked an unsure slip: on paper (printed), or not (a new copy is queued and
+    the old job is `replaced`). Returns the new job's id, or None. Raises LookupError if the
+    job is not unsure (already settled, or never was)."""
+    from .audit import audit
+
+    box = box or box_mod.current()
+    db = box.db
+    now = now or utcnow()
+    with db.atomic():
+        row = db.execute_sql(
+            sql("SELECT document FROM print_job WHERE id = ? AND state = 'unsure'", db), (job_id,)
+        ).fetchone()
+        if row is None:
+            raise LookupError(f"Slip {job_id} is not waiting for a check.")
+        copy = None
+        if on_paper:
+            db.execute_sql(
+                sql("UPDATE print_job SET state = 'printed', printed_at = ? WHERE id = ?", db),
+                (to_micros(now), job_id),
+            )
+        else:
+            copy = enqueue(Receipt.from_dict(json.loads(row[0])), now=now, box=box)
+            db.execute_sql(
+                sql("UPDATE print_job SET state = 'replaced', last_error = ? WHERE id = ?", db),
+                (f"not on paper: printed again as slip {copy}", job_id),
+            )
+        audit(actor, "print_job.settle", now, job=job_id, on_paper=on_paper, copy=copy)
+    return copy
+
+
 def queue_status(*, box=None) -> dict:
     """What the admin and the counter screen show: jobs per state, the oldest waiting job,
     and why the last attempt did not print."""
@@ -290,6 +349,7 @@ def printer_state(*, box=None) -> dict:
         "unsure": counts["unsure"],
         "failed": counts["failed"],
         "alert": status in ALERT_STATUSES or (status == "none" and waiting > 0),
+        "to_check": unsure_jobs(box=box) if counts["unsure"] else [],
         "last_slip": _last_slip(box.settings),
     }
 

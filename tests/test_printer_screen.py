@@ -169,3 +169,48 @@ def test_a_stopped_bridge_is_said_whatever_the_printer_said_last(settings, init_
     assert (state["status"], state["alert"], state["waiting"]) == ("bridge_down", True, 1)
     page = _client(settings, init_info).get("/counter").get_data(as_text=True)
     assert "The device bridge is not running: slips wait until it starts again." in page
+
+
+def _unsure_job() -> int:
+    job = printing.enqueue(printer_test_receipt(now=T0), now=T0)
+    assert printing.claim_next().id == job
+    assert printing.recover_interrupted() == 1  # the bridge stopped mid-slip and restarted
+    return job
+
+
+def test_a_slip_the_bridge_stopped_on_is_checked_and_printed_again(settings, init_info, box):
+    from appliance.models import AuditLog, PrintJob
+
+    from .test_web import csrf_token
+
+    job = _unsure_job()
+    client = _client(settings, init_info)
+    page = client.get("/admin/devices").get_data(as_text=True)
+    assert f'action="/counter/print-jobs/{job}/settle"' in page
+    assert "Slips to check (the bridge stopped while printing): 1" in page
+    form = {"csrf_token": csrf_token(client.get("/counter")), "next": "/admin/devices"}
+    reply = client.post(f"/counter/print-jobs/{job}/settle", data=dict(form, on_paper="no"))
+    assert reply.status_code == 302 and reply.location == "/admin/devices"
+    old, copy = PrintJob.select().order_by(PrintJob.id)
+    assert (old.state, copy.state, copy.document) == ("replaced", "pending", old.document)
+    assert _loop("preview", box).loop(now=T0) == "printed"  # the copy prints; the old stays
+    again = client.post(f"/counter/print-jobs/{job}/settle", data=dict(form, on_paper="no"))
+    assert again.status_code == 302
+    assert "That slip was already checked." in client.get("/admin/devices").get_data(as_text=True)
+    assert PrintJob.select().count() == 2
+    assert AuditLog.get(AuditLog.action == "print_job.settle").actor == "owner"
+
+
+def test_a_slip_that_did_print_is_settled_without_a_copy(settings, init_info, box):
+    from appliance.models import PrintJob
+
+    from .test_web import csrf_token
+
+    job = _unsure_job()
+    client = _client(settings, init_info)
+    form = {"csrf_token": csrf_token(client.get("/counter")), "on_paper": "yes"}
+    form["next"] = "https://elsewhere.example/"  # not followed: back to the counter
+    reply = client.post(f"/counter/print-jobs/{job}/settle", data=form)
+    assert reply.location == "/counter"
+    assert [j.state for j in PrintJob.select()] == ["printed"]
+    assert printing.printer_state()["to_check"] == []

@@ -27,7 +27,13 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from appliance import box as box_mod
 from appliance.counter import MAX_STAMPS_PER_VISIT, handle
 from appliance.members import MemberError, add_member
-from appliance.printing import enqueue, last_slip_path, print_birthday_gift, printer_state
+from appliance.printing import (
+    enqueue,
+    last_slip_path,
+    print_birthday_gift,
+    printer_state,
+    settle_unsure,
+)
 from appliance.receipts import enrolment_receipt
 from appliance.shop import load_shop_settings
 from appliance.signup import create_enrolment_code
@@ -249,6 +255,33 @@ def enrol_slip():
             "message": _("Signup slip sent to the printer."),
         }
     )
+
+
+class SettleForm(FlaskForm):
+    on_paper = HiddenField(validators=[InputRequired()])
+    next = HiddenField()
+
+
+@bp.post("/print-jobs/<int:job_id>/settle")
+@login_required
+@in_shop_language
+def settle_print_job(job_id: int):
+    """A slip the bridge was printing when it stopped: on paper, or print it again."""
+    form = SettleForm()
+    back = form.next.data or ""
+    # back to the page the button was on (the counter or the admin), never elsewhere
+    target = back if back.startswith("/") and not back.startswith("//") else None
+    if not form.validate_on_submit():
+        flash(_("Reload the page and try again."), "error")
+        return redirect(target or url_for("counter.screen"))
+    on_paper = form.on_paper.data == "yes"
+    try:
+        settle_unsure(job_id, on_paper, actor=g.staff.username)
+    except LookupError:
+        flash(_("That slip was already checked."), "error")
+    else:
+        flash(_("Marked as printed.") if on_paper else _("The slip prints again."), "info")
+    return redirect(target or url_for("counter.screen"))
 
 
 @bp.post("/enrol")
