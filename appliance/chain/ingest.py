@@ -17,6 +17,7 @@ from ..clock import to_micros, utcnow
 from ..db import sql
 from .claims import settle_redemption
 from .events import EVENT_SCHEMA
+from .natsbin import fetch_soon
 from .relay import stream_name
 from .state import mark_dirty
 
@@ -279,7 +280,7 @@ class Ingest:
         from nats.errors import Error as NatsError
 
         try:
-            return self._run(self._sub.fetch(self.batch, timeout=timeout))
+            return self._run(fetch_soon(self._sub, self.batch, timeout))
         except (TimeoutError, NatsError):
             # nothing waiting, or the hub's server is away: the client reconnects by itself
             return []

@@ -23,6 +23,7 @@ from ..program import advance, load_program
 from .claims import HELLO_SUBJECT
 from .conflicts import default_policy, resolve
 from .events import box_id as read_box_id
+from .natsbin import fetch_soon
 from .state import STATE
 from .status import record_contact
 
@@ -230,7 +231,7 @@ class Mirror:
         if self._sub is None and not self._attach():
             return []
         try:
-            return self._run(self._sub.fetch(self.batch, timeout=timeout))
+            return self._run(fetch_soon(self._sub, self.batch, timeout))
         except (TimeoutError, NatsError):
             return []
 

@@ -131,3 +131,21 @@ class NatsServer:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+async def fetch_soon(sub, batch: int, timeout: float) -> list:
+    """Up to `batch` messages, returned as soon as one is there.
+
+    nats-py's fetch(batch) keeps a lingering pull open until the batch is full or the timeout
+    ends, so one new message waited the whole timeout. A one-message pull returns on arrival;
+    a short second pull then takes whatever else is already waiting.
+    """
+    from nats.errors import Error as NatsError
+
+    first = await sub.fetch(1, timeout=timeout)
+    if batch <= 1:
+        return first
+    try:
+        return first + await sub.fetch(batch - 1, timeout=0.05)
+    except (TimeoutError, NatsError):
+        return first  # nothing more waiting: what arrived is returned (and acked) as usual
