@@ -67,6 +67,8 @@ def cmd_run(args) -> int:
 
     sync = BoxSync(box_mod.start().db, args.nats)
     sync.initialize()
+    if not args.once:
+        sync.start_mirror()
     try:
         total = _run(sync, 0.0 if args.once else None, args.interval)
     finally:
@@ -149,7 +151,7 @@ def register(sub, add) -> None:
     p = add("run", cmd_run, "send this box's events and apply the other shops' state", group)
     p.add_argument("--nats", default="nats://127.0.0.1:4222", help="the box's own nats-server")
     p.add_argument("--once", action="store_true", help="stop when nothing is left to do")
-    p.add_argument("--interval", type=float, default=0.2, help="seconds between idle passes")
+    p.add_argument("--interval", type=float, default=0.05, help="seconds between idle passes")
     p = add("provision", cmd_provision, "(centre) register a new box and write its bundle", group)
     p.add_argument("name", help="the shop's name")
     p.add_argument(

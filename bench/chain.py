@@ -159,6 +159,7 @@ def run(boxes: int, events: int, rate: float, seconds: float, outage_taps: int) 
         for box, _uids, server in shops:
             sync = BoxSync(box.db, server.url)
             sync.initialize()
+            sync.start_mirror()
             syncs.append(sync)
             loops.append(_Loop(sync))
         hub_loop = _Loop(hub, idle_sleep=0)

@@ -48,6 +48,8 @@ def test_relay_and_hub_commands_carry_taps_into_postgresql(
     assert before["pending_events"] == 5 and before["box_id"] == me  # enrolment: 2
     assert before["last_sent_at"] is None and before["lag_seconds"] >= 0
     assert _stampbox(cli_env, "chain", "relay", "--nats", box_nats.url, "--once")["published"] == 5
+    ran = _stampbox(cli_env, "chain", "run", "--nats", box_nats.url, "--once")
+    assert ran == {"published": 0, "applied": 0}  # nothing left; no centre state yet
     after = _stampbox(cli_env, "chain", "status")
     assert after["pending_events"] == 0 and after["last_sent_at"] is not None
     hub_env = {
