@@ -1,6 +1,8 @@
 """Feedback at the counter: a beep and a light per outcome, so staff need not read a screen.
 
-The logging implementation stands in for the buzzer and LED until the GPIO driver exists.
+Outputs (the feedback setting, comma separated): the log, a serial feedback board
+(feedback_board.py), the receipt printer's buzzer (printer_buzzer.py); the counter screen
+sounds the same patterns itself (web/static/counter.js). Several play at once (FeedbackSet).
 """
 
 from __future__ import annotations
