@@ -117,6 +117,13 @@ def test_the_welcome_email_carries_a_wallet_link_that_adds_the_card(
     assert client.get(forged).status_code == 404
     assert client.get(forged + "/card.pkpass").status_code == 404
     assert client.get(forged + "/google").status_code == 404
+    # an erased member's link gives nothing any more
+    from appliance.member_rights import erase_member
+
+    erase_member(member["id"], "owner", now=T0 + timedelta(days=2))
+    assert client.get(link).status_code == 404
+    assert client.get(link + "/card.pkpass").status_code == 404
+    assert client.get(link + "/google").status_code == 404
 
 
 def test_the_signup_page_offers_both_wallets_once_they_are_set_up(
