@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from PIL import Image, UnidentifiedImageError
 
@@ -195,7 +195,7 @@ def check_google_key(data: bytes) -> dict:
     if missing:
         raise SetupError(f"The Google key lacks {', '.join(missing)}: download a new JSON key.")
     key = load_private_key(info["private_key"].encode(), "Google key's private key")
-    if not hasattr(key, "key_size") or isinstance(key, ec.EllipticCurvePrivateKey):
+    if not isinstance(key, rsa.RSAPrivateKey):
         raise SetupError("The Google key's private key must be an RSA key.")
     return info
 
