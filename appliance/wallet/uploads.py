@@ -317,6 +317,8 @@ def save_pass_logo(box, actor: str, data: bytes, now=None) -> None:
             if image.width * image.height > MAX_LOGO_PIXELS:
                 raise SetupError("The logo is too large: at most 4000 by 4000 pixels.")
             picture = image.convert("RGBA")
+    except Image.DecompressionBombError:
+        raise SetupError("The logo is too large: at most 4000 by 4000 pixels.") from None
     except (UnidentifiedImageError, OSError):
         raise SetupError("The logo must be a PNG or JPEG picture.") from None
     picture.thumbnail((480, 150))
