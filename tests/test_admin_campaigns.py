@@ -143,6 +143,9 @@ def test_a_form_without_its_csrf_token_is_refused(shop, owner):
     for action in ("send", "cancel", "test", "copy", "schedule"):
         assert owner.post(f"/admin/campaigns/{cid}/{action}").status_code == 400
     assert owner.post("/admin/automations/welcome", data={"enabled": "on"}).status_code == 400
+    segments.save_segment("Kept", "inactive", {})
+    assert owner.post("/admin/segments/Kept/delete").status_code == 400
+    assert segments.saved_names() == ["Kept"]
     assert Outbox.select().count() == 0 and not automations.load("welcome")["enabled"]
 
 
