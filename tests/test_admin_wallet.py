@@ -226,6 +226,10 @@ def test_colours_logo_and_location_reach_the_pass_and_the_test_page(owner, setti
     assert "Pass logo saved" in _post(
         owner, "/admin/wallet/logo", files={"logo": picture.getvalue()}
     )
+    assert "must be a PNG or JPEG" in _post(owner, "/admin/wallet/logo", files={"logo": b"GIF89a"})
+    bomb = io.BytesIO()
+    Image.new("1", (5000, 5000)).save(bomb, "PNG")  # small file, 25 megapixels
+    assert "too large" in _post(owner, "/admin/wallet/logo", files={"logo": bomb.getvalue()})
     bad = _post(owner, "/admin/wallet/look", {"latitude": "95", "longitude": "1"})
     assert "between -90 and 90" in bad
 
