@@ -50,10 +50,11 @@ def wallets_ready(box) -> dict[str, bool]:
     }
 
 
-def wallet_links(box, member_id: int) -> dict[str, str]:
+def wallet_links(box, member_id: int, ready: dict | None = None) -> dict[str, str]:
     """Addresses for the member: `wallet_url` (the page offering both), `apple_wallet_url`,
-    `google_wallet_url`; each "" when that wallet is not set up."""
-    ready = wallets_ready(box)
+    `google_wallet_url`; each "" when that wallet is not set up. `ready` (wallets_ready's
+    answer) spares a batch of messages asking again for every member."""
+    ready = ready if ready is not None else wallets_ready(box)
     if not any(ready.values()):
         return {"wallet_url": "", "apple_wallet_url": "", "google_wallet_url": ""}
     base = box.settings.public_url.rstrip("/") + PATH + link_token(box.settings, member_id)
