@@ -4,6 +4,7 @@ after a lost "sent" mark arriving as the same message (one Message-ID)."""
 
 from __future__ import annotations
 
+import re
 import socket
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -60,6 +61,11 @@ def test_one_click_unsubscribe_from_the_received_header(shop, smtp, settings):
         content_type="application/x-www-form-urlencoded",
     )
     assert response.status_code == 200
+    # the footer also links the member's preference page (every channel, the language)
+    text = msg.get_body(("plain",)).get_content()
+    prefs = re.search(r"Your preferences: (https://box\.cafe\.example/p/\S+)", text).group(1)
+    assert f'href="{prefs}"' in html
+    assert "Your preferences" in client.get(urlsplit(prefs).path).get_data(as_text=True)
     anna = Member.get_by_id(ids["Anna"])
     assert anna.email_unsubscribed_at is not None and anna.email_consent_at is None
     assert suppression.reason_for(box, "email", "anna@example.com") == "unsubscribed"

@@ -21,7 +21,7 @@ from ..vouchers import issue_voucher_sql
 from . import REGISTRY, Offline, Outgoing, Rejected, Uncertain, get
 from .email import message_id
 from .transactional import HTML_LANG, RTL, confirmation, language, marketing_footer
-from .unsubscribe import unsubscribe_url
+from .unsubscribe import preferences_url, unsubscribe_url
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ def values_for(
         "voucher_qr": voucher_qr_url(box, voucher["code"]) if voucher else "",
         "shop_name": box.settings.shop_name or "Stampbox",
         "unsubscribe_url": unsubscribe_url(member["id"], channel, box),
+        "preferences_url": preferences_url(member["id"], box),
     }
     # wallet_url, apple_wallet_url, google_wallet_url ("" until the owner sets wallets up)
     from ..wallet.links import wallet_links, wallets_ready

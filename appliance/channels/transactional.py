@@ -45,17 +45,22 @@ def gettext(lang: str, text: str) -> str:
 
 MARKETING_FOOTER = "You get this because you agreed to hear from {{shop_name}}."
 UNSUBSCRIBE = "Unsubscribe"
+PREFERENCES = "Your preferences"
 
 
 def marketing_footer(lang: str, values: dict) -> tuple[str, str]:
-    """(text, HTML) footer with the unsubscribe link, in the member's language."""
+    """(text, HTML) footer with the unsubscribe and preference links, in the member's language."""
     sentence = render(gettext(lang, MARKETING_FOOTER), values)
-    word = gettext(lang, UNSUBSCRIBE)
-    url = str(values.get("unsubscribe_url", ""))
-    text = f"\n\n--\n{values.get('shop_name', '')}\n{sentence}\n{word}: {url}\n"
-    markup = (
-        f'{html.escape(sentence)}\n<a href="{html.escape(url)}" style="color:#777;">'
-        f"{html.escape(word)}</a>"
+    links = [
+        (gettext(lang, UNSUBSCRIBE), str(values.get("unsubscribe_url", ""))),
+        (gettext(lang, PREFERENCES), str(values.get("preferences_url", ""))),
+    ]
+    links = [(word, url) for word, url in links if url]
+    lines = "".join(f"{word}: {url}\n" for word, url in links)
+    text = f"\n\n--\n{values.get('shop_name', '')}\n{sentence}\n{lines}"
+    markup = html.escape(sentence) + "".join(
+        f'\n<a href="{html.escape(url)}" style="color:#777;">{html.escape(word)}</a>'
+        for word, url in links
     )
     return text, markup
 
@@ -73,6 +78,8 @@ CONFIRM_FOOTER = (
 )
 WORDING = (
     MARKETING_FOOTER,
+    UNSUBSCRIBE,
+    PREFERENCES,
     CONFIRM_SUBJECT,
     HELLO_NAMED,
     HELLO,

@@ -50,6 +50,12 @@ def unsubscribe_url(member_id: int, channel: str, box=None) -> str:
     return f"{box.settings.public_url.rstrip('/')}/u/{make_token(member_id, channel, box)}"
 
 
+def preferences_url(member_id: int, box=None) -> str:
+    """The member's preference page (every channel and the language; web/signup.py's /p/)."""
+    box = box or box_mod.current()
+    return f"{box.settings.public_url.rstrip('/')}/p/{make_token(member_id, 'prefs', box)}"
+
+
 def parse_token(token: str, box=None) -> tuple[int, str]:
     box = box or box_mod.current()
     member_text, _, rest = str(token).partition(".")
