@@ -9,7 +9,9 @@ from .clock import from_micros
 from .codes import format_code
 from .db import database, sql
 
-HISTORY = 50
+# rows of each history on the page; more on request (?history=) up to MAX_HISTORY
+HISTORY = 20
+MAX_HISTORY = 1000
 _MEMBER = (
     "SELECT id, name, email, phone, birthday_month, birthday_day, birthday_year, stamps, rounds,"
     " visit_count, spend_cents, joined_at, erased_at FROM member WHERE id = ?"
@@ -42,6 +44,7 @@ class MemberPage:
     messages: list[dict]
     # the birthday flag: next birthday and the latest birthday gift (appliance.birthday_report)
     birthday: dict | None = None
+    history: int = HISTORY  # how many rows each history was limited to
 
 
 def _rows(query: str, params: tuple, names: tuple[str, ...], moments: tuple[str, ...] = ()):
@@ -55,6 +58,7 @@ def _rows(query: str, params: tuple, names: tuple[str, ...], moments: tuple[str,
 
 
 def member_page(member_id: int, history: int = HISTORY) -> MemberPage | None:
+    history = max(1, min(history, MAX_HISTORY))
     found = _rows(
         _MEMBER,
         (member_id,),
@@ -92,4 +96,5 @@ def member_page(member_id: int, history: int = HISTORY) -> MemberPage | None:
         messages=_rows(
             _MESSAGES, (member_id, history), ("created_at", "kind", "state"), ("created_at",)
         ),  # fmt: skip
+        history=history,
     )

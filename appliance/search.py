@@ -13,7 +13,7 @@ from .codes import looks_like_code, normalize
 from .db import database, sql
 from .tokens import normalize_uid
 
-PER_PAGE = 50
+PER_PAGE = 20  # a page people read at the counter; "Next" for more
 _TOP = chr(0x10FFFF)  # sorts after every character: [q, q+_TOP) is "starts with q"
 _COLUMNS = "m.id, m.name, m.email, m.phone, m.stamps, m.visit_count, m.last_visit_at, m.erased_at"
 

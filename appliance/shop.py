@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,10 +31,30 @@ class ShopSettings:
     timezone: str = ""
 
 
+# Pages read the settings on every request (currency, language, zone): keep them per process
+# for a while. Saving clears it here at once; other processes follow within REFRESH_SECONDS.
+REFRESH_SECONDS = 30.0
+_cached: tuple | None = None  # (box, expires, settings)
+
+
 def load_shop_settings() -> ShopSettings:
+    global _cached
+    from . import box as box_mod
+
+    box, cached = box_mod._current, _cached
+    if cached is not None and cached[0] is box and cached[1] > time.monotonic():
+        return cached[2]
     values = {row.key: row.value for row in ShopSetting.select()}
     known = ShopSettings.__dataclass_fields__
-    return ShopSettings(**{k: v for k, v in values.items() if k in known})
+    settings = ShopSettings(**{k: v for k, v in values.items() if k in known})
+    _cached = (box, time.monotonic() + REFRESH_SECONDS, settings)
+    return settings
+
+
+def forget_shop_settings() -> None:
+    global _cached
+    _cached = None
+    invalidate_current()
 
 
 def save_shop_settings(values: dict, actor: str, now=None) -> ShopSettings:
@@ -67,7 +88,7 @@ def save_shop_settings(values: dict, actor: str, now=None) -> ShopSettings:
             ).execute()
         audit(actor, "shop.settings", now, **{k: v for k, v in asdict(settings).items()
                                                if k != "privacy_text"})  # fmt: skip
-    invalidate_current()  # slips and counter messages of this process follow at once
+    forget_shop_settings()  # pages, slips and counter messages of this process follow at once
     return settings
 
 

@@ -103,7 +103,9 @@ def _log_in(port: int, username: str, password: str) -> str:
     response.read()
     if response.status != 302:
         raise RuntimeError(f"bench login failed: {response.status}")
-    return response.getheader("Set-Cookie").split(";", 1)[0]
+    # the login also remembers the browser (a second cookie): keep the session's
+    cookies = [c.split(";", 1)[0] for c in response.msg.get_all("Set-Cookie")]
+    return next(c for c in cookies if c.startswith("stampbox_session="))
 
 
 def _client(args) -> list[int]:
@@ -222,7 +224,7 @@ def _add_bench_owner(shop: Path, password: str) -> None:
 
     box_mod.start(load_settings(environ={}, data_dir=shop, timezone="UTC"))
     try:
-        create_staff("bench", password, "owner", actor="bench")
+        create_staff("bench", password, "owner", actor="bench", must_change=False)
     finally:
         box_mod.stop()
 

@@ -278,3 +278,39 @@ def test_a_client_reaching_gunicorn_directly_cannot_fake_its_address(app):
     client.post("/login", environ_base=outside, headers={"X-Forwarded-For": "10.9.9.9"},
                 data={"username": "owner", "password": "wrong", "csrf_token": token})  # fmt: skip
     assert LoginAttempt.get().address == "192.168.1.50"
+
+
+# the /admin endpoints staff may use; every other /admin route must be the owner's
+STAFF_MAY = {"members.search", "members.detail", "signup.qr", "signup.slip"}
+
+
+def test_every_admin_and_counter_route_needs_a_login_and_a_decided_role(app):
+    staff_endpoints = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(("/admin", "/counter")):
+            continue
+        view = app.view_functions[rule.endpoint]
+        assert getattr(view, "login_required", False), f"{rule.rule} needs @login_required"
+        if rule.rule.startswith("/admin") and not getattr(view, "owner_only", False):
+            staff_endpoints.add(rule.endpoint)
+    # a new /admin page is refused here until it is made @owner_required or listed above
+    assert staff_endpoints == STAFF_MAY
+
+
+def test_anonymous_visitors_are_sent_to_the_login_from_every_admin_page(app):
+    client = app.test_client()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(("/admin", "/counter")) and "GET" in rule.methods:
+            response = client.get(_url(rule))
+            assert response.status_code == 302, rule.rule
+            assert response.location.startswith("/login?next="), rule.rule
+
+
+def test_the_session_cookie_slides_forward_without_being_resent_on_every_page(owner):
+    from web.security import SessionInterface
+
+    owner.get("/admin/members")  # the first page puts the CSRF token in the session
+    assert "Set-Cookie" not in owner.get("/admin/members").headers
+    cookie = owner.get_cookie("stampbox_session")
+    assert cookie.expires is not None  # a permanent session: it ends after inactivity
+    assert SessionInterface.REFRESH_AFTER <= timedelta(minutes=10)

@@ -175,3 +175,14 @@ def test_the_program_page_saves_tiers(owner, box):
     from appliance.program import load_program
 
     assert [t.reward for t in load_program().tiers] == ["Cookie", "Coffee"]
+
+
+def test_the_member_page_shows_recent_history_and_older_on_request(shop, owner):
+    anna, _ = shop
+    for hour in range(25):  # one stamp an hour: beyond the cooldown
+        handle("04A23B4C5D6E7F", "test", now=T0 + timedelta(hours=hour + 1))
+    page = owner.get(f"/admin/members/{anna['id']}").get_data(as_text=True)
+    assert page.count("<td>+1</td>") == 20
+    assert f"/admin/members/{anna['id']}?history=100" in page
+    older = owner.get(f"/admin/members/{anna['id']}?history=100").get_data(as_text=True)
+    assert older.count("<td>+1</td>") == 25 and "history=500" not in older

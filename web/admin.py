@@ -25,7 +25,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 
 from appliance import box as box_mod
 from appliance.dashboard import build_dashboard
@@ -48,6 +47,7 @@ from appliance.shop import (
     save_logo,
     save_shop_settings,
 )
+from appliance.shop_zone import ShopZone
 from appliance.staff import (
     ROLES,
     StaffError,
@@ -59,7 +59,9 @@ from appliance.staff import (
     set_password,
 )
 
+from . import page_cache
 from .charts import svg_bars
+from .page_cache import page_locale
 from .security import owner_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -231,8 +233,14 @@ def shop_logo():
 
 
 def page_zone():
-    """The zone times are shown in: the shop's setting, else the box's (see ShopZone)."""
-    return box_mod.current().zone
+    """The zone times are shown in: the shop's setting, else the box's (see ShopZone).
+
+    Resolved once per request to the concrete zone: a page converts a hundred moments, and
+    a Python-level tzinfo costs several times zoneinfo's C implementation per conversion."""
+    if "_zone" not in g:
+        zone = box_mod.current().zone
+        g._zone = zone.current() if isinstance(zone, ShopZone) else zone
+    return g._zone
 
 
 @bp.get("/audit")
@@ -270,6 +278,7 @@ def _number_text(locale: str, value: int) -> str:
 
 def init_app(app) -> None:
     app.add_url_rule("/logo", "shop_logo", shop_logo)
+    page_cache.init_app(app)
 
     @app.template_filter("when")
     def when(moment):
@@ -277,7 +286,7 @@ def init_app(app) -> None:
         if moment is None:
             return ""
         local = moment.astimezone(page_zone())
-        locale = str(get_locale() or "en")
+        locale = page_locale()
         return (
             f"{_date_text(locale, local.year, local.month, local.day)}"
             f" {_time_text(locale, local.hour, local.minute)}"
@@ -285,9 +294,9 @@ def init_app(app) -> None:
 
     @app.template_filter("number")
     def number(value):
-        return _number_text(str(get_locale() or "en"), int(value or 0))
+        return _number_text(page_locale(), int(value or 0))
 
     @app.template_filter("money")
     def money(cents):
         currency = load_shop_settings().currency
-        return format_currency((cents or 0) / 100, currency, locale=get_locale() or "en")
+        return format_currency((cents or 0) / 100, currency, locale=page_locale())

@@ -7,6 +7,8 @@ Hebrew pages are laid out right to left (<html dir="rtl">).
 
 from __future__ import annotations
 
+import weakref
+
 from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale, get_translations
 
@@ -52,12 +54,21 @@ def _html_attrs():
     }
 
 
+# per catalogue (one per language, kept by Flask-Babel for the process): msgid -> text
+_LOOKED_UP: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _gettext(string: str, **variables) -> str:
     # Flask-Babel's own `_` looks the catalogue up again for every string; a page has dozens
+    # (web.counter drops g._translations to switch language: both follow it)
     translations = g.get("_translations")
     if translations is None:
         translations = g._translations = get_translations()
-    text = translations.ugettext(string)
+        g._texts = _LOOKED_UP.setdefault(translations, {})
+    texts = g._texts
+    text = texts.get(string)
+    if text is None:
+        text = texts[string] = translations.ugettext(string)
     return text % variables if variables else text
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.member_rights import erase_member, export_member
-from appliance.member_view import member_page
+from appliance.member_view import HISTORY, member_page
 from appliance.members import MemberError, merge_members, replace_card
 from appliance.models import Voucher
 from appliance.search import search_members
@@ -34,7 +34,8 @@ def search():
 @bp.get("/members/<int:member_id>")
 @login_required
 def detail(member_id: int):
-    page = member_page(member_id) or abort(404)
+    history = request.args.get("history", HISTORY, type=int)
+    page = member_page(member_id, history) or abort(404)
     return render_template("admin/member.html", page=page, member=page.member)
 
 

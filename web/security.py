@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .auth import login_required
@@ -26,10 +28,42 @@ HEADERS = {
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """The cookie is Secure whenever the page came over HTTPS (directly or via a proxy)."""
+    """The cookie is Secure whenever the page came over HTTPS (directly or via a proxy).
+
+    A permanent session slides forward, but not on every request: re-signing and re-sending
+    the cookie cost every page a little (see bench/README.md). It is sent again when the
+    session changed or when the cookie is older than REFRESH_AFTER, so a session still ends
+    PERMANENT_SESSION_LIFETIME after the last activity, give or take those minutes.
+    """
+
+    REFRESH_AFTER = timedelta(minutes=10)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+    def open_session(self, app: Flask, request):
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        try:
+            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        session = self.session_class(data)
+        session.signed_at = signed_at
+        return session
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        if session.modified:
+            return True
+        if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
+            return False
+        signed_at = getattr(session, "signed_at", None)
+        return signed_at is None or datetime.now(UTC) - signed_at > self.REFRESH_AFTER
 
 
 def _headers(response):
