@@ -223,3 +223,27 @@ def test_a_stop_outlives_the_member_and_only_start_lifts_it(shop, provider):
         get("sms", box).suppression_reason({"phone": "0170 1234567", "sms_consent_at": NOON})
         is None
     )
+
+
+def test_the_pace_spaces_messages_at_sms_per_minute_across_batches(shop, provider, monkeypatch):
+    import dataclasses
+
+    from appliance.channels.sms import SmsChannel
+
+    box, ids = shop
+    paced = dataclasses.replace(box, settings=dataclasses.replace(box.settings, sms_per_minute=30))
+    now = [100.0]
+    waits = []
+
+    def pause(seconds):  # the clock moves by the wait instead of the test sleeping
+        waits.append(round(seconds, 6))
+        now[0] += seconds
+
+    monkeypatch.setattr(SmsChannel, "clock", staticmethod(lambda: now[0]))
+    monkeypatch.setattr(SmsChannel, "pause", staticmethod(pause))
+    monkeypatch.setattr(SmsChannel, "_last_sent", 0.0)
+    Member.update(sms_consent_at=T0).execute()
+    _campaign(box)
+    deliver_all(paced, now=NOON, limit=2)  # two batches: the second must not start with a burst
+    assert len(Provider.requests) == 3
+    assert waits == [2.0, 2.0]
