@@ -12,7 +12,21 @@ from .settings import load_settings
 
 _settings = load_settings()
 _settings.data_dir.mkdir(parents=True, exist_ok=True)
-huey = SqliteHuey("stampbox", filename=str(_settings.queue_path))
+
+
+def _queue(settings):
+    """SQLite in the data folder; on PostgreSQL (chain hub, or one large shop's web and workers
+    on several machines) the queue lives in the same PostgreSQL database (Huey's PostgresHuey)."""
+    scheme, _, rest = settings.database_url.partition("://")
+    if scheme.startswith(("postgres", "psycopg")):
+        from huey import PostgresHuey
+
+        # peewee's URL options (pool sizes) are not libpq's
+        return PostgresHuey("stampbox", dsn="postgresql://" + rest.split("?")[0])
+    return SqliteHuey("stampbox", filename=str(settings.queue_path))
+
+
+huey = _queue(_settings)
 
 
 @huey.periodic_task(crontab(minute="*"))
