@@ -206,7 +206,9 @@ def recover_orphans(db, now: datetime, resend: dict[str, bool]) -> dict[str, int
     return counts
 
 
-_CLAIM_COLUMNS = "id, event_key, kind, channel, member_id, campaign_id, payload, attempts"
+_CLAIM_COLUMNS = (
+    "id, event_key, kind, channel, member_id, campaign_id, payload, attempts, created_at"
+)
 
 
 def claim_due(db, now: datetime, limit: int = 100, channels=None) -> list[dict]:

@@ -158,3 +158,17 @@ def test_the_real_worker_sends_the_confirmation(settings, cli_env):
         assert Member.get(Member.email == "aru@example.com").email_consent_at is not None
     finally:
         box_mod.stop()
+
+
+def test_a_confirmation_held_back_past_its_links_life_is_not_sent(mail):
+    from datetime import timedelta
+
+    from appliance.clock import utcnow
+    from appliance.signup import CONFIRM_DAYS
+
+    client, sink, box = mail
+    _join(client, name="Late", email="late@example.com", consent_email="yes")
+    # the box was offline (no mail server) for longer than the link lives
+    counts = deliver_all(box, now=utcnow() + timedelta(days=CONFIRM_DAYS, hours=1))
+    assert counts["suppressed"] == 1 and sink.messages == []
+    assert Outbox.get(Outbox.kind == "signup_confirm").last_error == "confirmation link expired"

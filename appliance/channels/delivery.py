@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 
 from .. import outbox
-from ..clock import to_micros, utcnow
+from ..clock import from_micros, to_micros, utcnow
 from ..codes import format_code
 from ..db import is_sqlite, sql
 from ..messages import check_sms, email_html, render, sms_info
@@ -119,11 +119,18 @@ def _pick(content: dict, channel: str, locale: str) -> dict:
 TRANSACTIONAL = ("signup_confirm",)
 
 
-def render_confirmation(box, member_id: int, payload: dict, event_key: str) -> dict:
+def render_confirmation(
+    box, member_id: int, payload: dict, event_key: str, queued_at=None, now=None
+) -> dict:
     """The double opt-in email for a signup, in the language the customer signed up in."""
+    from ..signup import CONFIRM_DAYS
+
     member = _member(box.db, member_id)
     if member is None:
         raise Suppressed("erased")
+    if queued_at is not None and now is not None and now - queued_at > timedelta(days=CONFIRM_DAYS):
+        # the box was offline past the link's life: a dead link would only confuse
+        raise Suppressed("confirmation link expired")
     ch = get("email", box)
     reason = ch.transactional_suppression(member)
     if (
@@ -242,7 +249,14 @@ class _Sources:
     def render(self, row: dict, name: str, now: datetime) -> dict:
         """The row's message, ready to send (raises Suppressed)."""
         if row["kind"] == "signup_confirm":
-            return render_confirmation(self.box, row["member_id"], row["payload"], row["event_key"])
+            return render_confirmation(
+                self.box,
+                row["member_id"],
+                row["payload"],
+                row["event_key"],
+                from_micros(row["created_at"]),
+                now,
+            )
         content, voucher = self.content_and_voucher(row, now)
         return render_for(
             self.box,
