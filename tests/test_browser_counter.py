@@ -198,6 +198,17 @@ def test_the_counter_screen_follows_taps_and_redeems_once(server, page, init_inf
     page.wait_for_function("document.querySelector('#last-slip').naturalWidth === 576")
     _screenshot(page, tmp_path, "counter-slip.png")
 
+    # a slip the bridge was printing when it stopped turns up on the screen with its buttons
+    job = printing.enqueue(printer_test_receipt())
+    while (claimed := printing.claim_next()) is not None and claimed.id != job:
+        printing.mark_printed(claimed.id)
+    printing.recover_interrupted()
+    check = page.locator(f"#printer .to-check li[data-job='{job}']")
+    expect(check).to_contain_text(f"Printer test (slip {job})", timeout=5000)
+    check.get_by_role("button", name="Print again").click()
+    expect(page.locator(".notice").first).to_have_text("The slip prints again.", timeout=5000)
+    expect(page.locator("#printer .to-check li")).to_have_count(0)
+
 
 def test_the_counter_screen_speaks_the_shops_language(server, page, init_info):
     from playwright.sync_api import expect

@@ -299,6 +299,27 @@
     line.hidden = !count;
   }
 
+  // slips the bridge stopped on, each with its two buttons (a plain form post: the page reloads)
+  function showToCheck(jobs) {
+    var list = printer.querySelector(".to-check");
+    var template = document.getElementById("settle-template");
+    if (!list || !template) return;
+    var shown = Array.prototype.map.call(list.children, function (li) { return li.dataset.job; });
+    var wanted = jobs.map(function (job) { return String(job.id); });
+    if (shown.join(",") === wanted.join(",")) return;
+    list.replaceChildren();
+    jobs.forEach(function (job) {
+      var item = el("li");
+      item.dataset.job = String(job.id);
+      var label = job.title + " (" + fill(list.dataset.label, { n: job.id }) + ")";
+      item.appendChild(el("span", null, label));
+      var form = template.content.firstElementChild.cloneNode(true);
+      form.action = form.getAttribute("action").replace(/\/0\/settle$/, "/" + job.id + "/settle");
+      item.appendChild(form);
+      list.appendChild(item);
+    });
+  }
+
   // the bridge's report on the printer (sent when it changes): state, slips waiting, last slip
   function showPrinter(state) {
     if (!printer) return;
@@ -309,6 +330,7 @@
       texts[textKey(state.status)] || texts.textUnknown;
     showCount(".printer-waiting", texts.textWaiting, state.waiting);
     showCount(".printer-unsure", texts.textUnsure, state.unsure);
+    showToCheck(state.to_check || []);
     if (state.last_slip) {
       var figure = printer.querySelector(".last-slip");
       var img = figure.querySelector("img");
