@@ -236,12 +236,23 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def _version() -> str:
+    """The installed release (what stampbox-update installed), for support and the image test."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stampbox")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
     parser = argparse.ArgumentParser(
         prog="stampbox", description="Stampbox loyalty appliance", parents=[common]
     )
+    parser.add_argument("--version", action="version", version=f"stampbox {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, func, help_text, parent=sub):
