@@ -112,6 +112,9 @@ def signup(
         if slip is not None:
             slip.used_at, slip.member_id = now, member["id"]
             slip.save()
+        # an address that opted out (or bounced, or was erased) before stays out of
+        # marketing until its owner confirms again (double opt-in email, SMS START)
+        suppression.mark_member(box_mod.current(), member["id"], email, phone, now)
         queued = _record_consents(member["id"], consents, locale, source, email, now)
     return SignupResult(
         member["id"], member["cards"][0]["code"], member["cards"][0]["nfc_uid"], queued

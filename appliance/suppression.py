@@ -94,6 +94,25 @@ def lift(box, channel: str, address: str | None, reasons=REASONS) -> int:
     ).rowcount
 
 
+def mark_member(box, member_id: int, email: str | None, phone: str | None, now=None) -> list:
+    """A new member whose address is on the list gets the matching member columns at once,
+    so campaigns count them as suppressed when queued (the send-time check would catch them
+    anyway). Returns the columns set."""
+    now_us = to_micros(now or utcnow())
+    columns = []
+    listed = reason_for(box, "email", email)
+    if listed:  # a bounce is the stronger reason: it is what the campaign counts then
+        columns.append("email_bounced_at" if listed == "bounced" else "email_unsubscribed_at")
+    if reason_for(box, "sms", phone):
+        columns.append("sms_unsubscribed_at")
+    if columns:
+        box.db.execute_sql(
+            sql(f"UPDATE member SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?", box.db),
+            (*[now_us] * len(columns), member_id),
+        )
+    return columns
+
+
 def counts(box) -> dict[str, int]:
     """Entries per "channel:reason" (for the status page and tests)."""
     return {

@@ -134,7 +134,8 @@ def test_a_confirmed_double_opt_in_lifts_an_earlier_opt_out(shop, smtp):
     Member.update(email_consent_at=LATER).where(Member.id == result.member_id).execute()
     _campaign(box, LATER)
     row = Outbox.get((Outbox.member == result.member_id) & (Outbox.kind == "message"))
-    assert (row.state, row.last_error) == ("suppressed", "erased")
+    # the signup marked the new member at once: counted when the campaign was queued
+    assert (row.state, row.last_error) == ("suppressed", "unsubscribed")
     token = json.loads(Outbox.get(Outbox.kind == "signup_confirm").payload)["token"]
     assert confirm_email(token, now=LATER) == result.member_id
     assert suppression.reason_for(box, "email", "david@example.com") is None
@@ -153,3 +154,19 @@ def test_an_unsubscribe_link_puts_the_address_on_the_list(shop):
     unsub.unsubscribe(ids["Anna"], "email", now=T0)
     assert suppression.reason_for(box, "email", " ANNA@example.com") == "unsubscribed"
     assert suppression.reason_for(box, "email", "ben@example.com") is None
+
+
+def test_a_stopped_number_that_signs_up_again_stays_out_until_start(shop):
+    from appliance.channels.unsubscribe import sms_reply
+
+    box, _ = shop
+    assert sms_reply("+49 170 5550000", "STOP", now=T0, box=box) == []  # nobody has it yet
+    result = signup(
+        name="Sam", email=None, phone="0170 5550000", birthday=None,
+        consents=[ConsentShown("sms", "Yes, SMS", "1")], locale="en", source="test", now=LATER,
+    )  # fmt: skip
+    sam = Member.get_by_id(result.member_id)
+    assert sam.sms_consent_at is not None and sam.sms_unsubscribed_at is not None
+    assert sms_reply("+491705550000", "START", now=LATER, box=box) == [result.member_id]
+    assert Member.get_by_id(result.member_id).sms_unsubscribed_at is None
+    assert suppression.reason_for(box, "sms", "0170 5550000") is None
