@@ -55,6 +55,8 @@ class Channel:
     resend_after_crash = False
     # addresses on the hashed suppression list (appliance.suppression) get no marketing here
     uses_suppression_list = False
+    # messages rendered before the first of them is handed over (see EmailChannel)
+    render_ahead = 1
 
     def __init__(self, box):
         self.box = box

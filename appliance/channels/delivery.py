@@ -338,18 +338,13 @@ def deliver_due(box, now: datetime | None = None, limit: int = 200) -> dict:
     return counts
 
 
-# messages rendered ahead of their hand-over: a tight run of SMTP exchanges is faster than
-# exchanges interleaved with rendering (bench/README.md), and a short run keeps the checks
-# made while rendering (consent, suppression) at most a few seconds old when it goes
-RENDER_AHEAD = 25
-
-
 def _send_items(box, ch, items: list[dict], sources: _Sources, now: datetime, counts) -> None:
     """Render and hand over one channel's claimed rows, each outcome recorded on its own."""
     db = box.db
-    for start in range(0, len(items), RENDER_AHEAD):
+    ahead = max(1, ch.render_ahead)
+    for start in range(0, len(items), ahead):
         ready = []
-        for row in items[start : start + RENDER_AHEAD]:
+        for row in items[start : start + ahead]:
             try:
                 ready.append((row, sources.render(row, ch.name, now)))
             except Suppressed as exc:
@@ -374,7 +369,7 @@ def _send_items(box, ch, items: list[dict], sources: _Sources, now: datetime, co
                     )
                 )
             except Offline as exc:
-                waiting = [r for r, _ in ready[i:]] + items[start + RENDER_AHEAD :]
+                waiting = [r for r, _ in ready[i:]] + items[start + ahead :]
                 log.warning("%s offline, %d message(s) wait: %s", ch.name, len(waiting), exc)
                 outbox.release(db, waiting, now, str(exc), box.settings.delivery_retry_seconds)
                 counts["later"] += len(waiting)
