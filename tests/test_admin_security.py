@@ -314,3 +314,14 @@ def test_the_session_cookie_slides_forward_without_being_resent_on_every_page(ow
     cookie = owner.get_cookie("stampbox_session")
     assert cookie.expires is not None  # a permanent session: it ends after inactivity
     assert SessionInterface.REFRESH_AFTER <= timedelta(minutes=10)
+
+
+def test_pages_load_nothing_from_another_site():
+    from .conftest import ROOT
+
+    # the shop may be offline: scripts, styles, fonts and pictures come from /static
+    for path in (ROOT / "web" / "templates").rglob("*.html"):
+        text = path.read_text()
+        for attribute in ('src="http', "src='http", 'src="//', 'href="//', "@import"):
+            assert attribute not in text, (path, attribute)
+        assert '<link rel="stylesheet" href="http' not in text, path
