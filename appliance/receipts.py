@@ -199,7 +199,8 @@ def setup_receipt(
         Feed(),
         Text(f"User: {username}", bold=True),
         Text(f"Password: {password}", bold=True),
-        Text("Change the password after the first login, then throw this slip away."),
+        Text("It works once: you choose your own password at the first login."),
+        Text("Then throw this slip away."),
     ]
     return Receipt("setup", tuple(blocks), "Setup")
 

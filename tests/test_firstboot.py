@@ -20,7 +20,8 @@ def test_first_boot_queues_one_setup_slip_with_login_qr_and_fingerprint(
     slip = json.loads(jobs[0][0])
     assert slip["kind"] == "setup"
     text = json.dumps(slip)
-    assert info["owner"]["password"] in text
+    assert f"Password: {info['owner']['password']}" in text
+    assert "you choose your own password at the first login" in text
     assert {"kind": "qr", "data": "http://stampbox.local/login"}.items() <= next(
         b for b in slip["blocks"] if b.get("kind") == "qr"
     ).items()
