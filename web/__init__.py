@@ -16,9 +16,11 @@ from appliance.settings import load_settings
 
 from . import (
     admin,
+    admin_automations,
     admin_birthdays,
     admin_campaigns,
     admin_chain,
+    admin_segments,
     admin_wallet,
     api,
     auth,
@@ -82,7 +84,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(members.bp)
+    app.register_blueprint(admin_segments.bp)
     app.register_blueprint(admin_campaigns.bp)
+    app.register_blueprint(admin_automations.bp)
     app.register_blueprint(signup.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(health.bp)
