@@ -206,8 +206,11 @@ def test_the_session_cookie_is_secure_over_https(app, init_info):
         headers={"Referer": "https://box.local/login"},
         data={"username": "owner", "password": init_info["owner"]["password"], "csrf_token": token},
     )
-    cookie = response.headers["Set-Cookie"]
-    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    cookies = response.headers.getlist("Set-Cookie")
+    # the session and the "logged in from this browser before" cookie
+    assert {c.split("=", 1)[0] for c in cookies} == {"stampbox_session", "stampbox_known"}
+    for cookie in cookies:
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
 def test_staff_changes_are_audited_and_shown_to_the_owner(owner):
