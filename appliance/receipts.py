@@ -8,7 +8,7 @@ stored in a print job.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from . import box as box_mod
 from .clock import from_micros, utcnow
@@ -98,12 +98,17 @@ def _day(moment, zone) -> str:
     return moment.astimezone(zone).strftime("%d %b %Y")
 
 
-def _last_day(moment, zone) -> str:
-    """The last day a validity ending at `moment` covers: the end is exclusive, so a birthday
-    gift valid until midnight is valid through the day before (not the day the slip would say)."""
+def last_valid_day(moment, zone) -> date:
+    """The last day a validity ending at `moment` covers, in `zone`: the end is exclusive, so a
+    birthday gift valid until midnight is valid through the day before (not the day after).
+    `moment` is a datetime or its ISO text; slips, the counter screen and the admin all use it."""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return _day(moment - timedelta(microseconds=1), zone)
+    return (moment - timedelta(microseconds=1)).astimezone(zone).date()
+
+
+def _last_day(moment, zone) -> str:
+    return last_valid_day(moment, zone).strftime("%d %b %Y")
 
 
 def _header(title: str, now: datetime, zone) -> list[Block]:

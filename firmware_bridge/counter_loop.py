@@ -43,6 +43,10 @@ def signal_for(result: CounterResult) -> str:
         return "reward"
     if result.status in ("stamped", "cooldown") and getattr(result, "birthday", None):
         return "birthday"
+    # a birthday voucher scanned (or redeemed from the screen) is the gift, not any voucher
+    voucher = getattr(result, "voucher", None) or {}
+    if result.status in ("voucher", "redeemed") and voucher.get("kind") == "birthday":
+        return "birthday"
     return SIGNAL_FOR_STATUS.get(result.status, "refused")
 
 

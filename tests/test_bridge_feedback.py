@@ -63,3 +63,34 @@ def test_the_feedback_setting():
     with pytest.raises(DeviceConfigError, match="use log, serial"):
         build_feedback("gpio:17")
     assert all(pattern.led for pattern in SIGNALS.values())
+
+
+@pytest.mark.parametrize(("kind", "signal"), [("birthday", "birthday"), ("tier", "voucher")])
+def test_scanning_a_birthday_voucher_sounds_the_birthday_pattern(box, tmp_path, kind, signal):
+    """The gift's own pattern at the scan, as at the tap that found it; other vouchers beep
+    as vouchers."""
+    from datetime import timedelta
+
+    from appliance.members import add_member
+    from appliance.vouchers import issue_voucher_sql
+    from firmware_bridge import FifoReader, MemoryFeedback
+    from firmware_bridge.counter_loop import CounterLoop
+
+    from .conftest import T0
+
+    member = add_member("Anna", card_uid="04A23B4C5D6E7F", now=T0 - timedelta(days=30))
+    with box.db.atomic():
+        voucher = issue_voucher_sql(
+            box.db, box.code_key, member["id"], kind, "Cake", T0 - timedelta(days=1),
+            T0 + timedelta(days=14), f"{kind}:{member['id']}",
+        )  # fmt: skip
+    loop = CounterLoop(FifoReader(tmp_path / "scan.fifo"), MemoryFeedback(), poll_seconds=0.2)
+    loop.initialize()
+    writer = os.open(tmp_path / "scan.fifo", os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        os.write(writer, voucher["code"].replace("-", "").encode() + b"\n")
+        assert loop.loop(now=T0).status == "voucher"
+    finally:
+        os.close(writer)
+        loop.shutdown()
+    assert loop.feedback.played == [signal]

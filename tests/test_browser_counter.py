@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 
 import pytest
 
@@ -230,3 +231,35 @@ def test_the_counter_screen_speaks_the_shops_language(server, page, init_info):
     handle(NEW_UID, source="nfc")
     expect(page.locator("#enrol h2")).to_have_text(f"{NEW_UID} картасын тіркеу", timeout=5000)
     expect(page.locator("#history .pill")).to_have_text("Мөр басылды")
+
+
+def test_a_birthday_gift_waits_on_the_screen_labelled_with_its_last_valid_day(
+    server, page, init_info, box
+):
+    from playwright.sync_api import expect
+
+    from appliance.vouchers import issue_voucher_sql
+
+    member = add_member("Anna", card_uid=UID)
+    now = utcnow()
+    # valid until the midnight starting the day after tomorrow (exclusive): good through tomorrow
+    tomorrow = now.astimezone(box.zone).date() + timedelta(days=1)
+    midnight = datetime.combine(tomorrow + timedelta(days=1), dt_time(), tzinfo=box.zone)
+    with box.db.atomic():
+        issue_voucher_sql(
+            box.db, box.code_key, member["id"], "birthday", "Cake", now - timedelta(days=1),
+            midnight, f"birthday:{member['id']}",
+        )  # fmt: skip
+    page.goto(server + "/counter")
+    page.fill("#username", "owner")
+    page.fill("#password", init_info["owner"]["password"])
+    page.click("button[type=submit]")
+    _choose_password_if_asked(page, init_info["owner"]["password"])
+    expect(page.locator("#live")).to_have_text("live", timeout=5000)
+    page.locator("#sound").click()
+    handle(UID, source="nfc")
+    gift = page.locator("#latest .voucher.birthday")
+    expect(gift.locator(".gift-kind")).to_have_text("Birthday gift", timeout=5000)
+    expect(gift.locator(".reward")).to_have_text("Cake")
+    expect(gift.locator(".until")).to_have_text(f"until {tomorrow:%b} {tomorrow.day}")
+    expect(page.locator("#sound")).to_have_attribute("data-played", "birthday")

@@ -177,3 +177,48 @@ def test_every_word_of_the_counter_screen_is_translated(lang):
         catalog = read_po(fh, locale=lang)
     assert len(found) > 40
     assert sorted(m for m in found if not (catalog.get(m) and catalog.get(m).string)) == []
+
+
+def test_the_screen_gets_a_gifts_last_valid_day_in_the_shops_zone(box, screen):
+    """A gift valid until midnight (exclusive) is good through the day before: the screen is
+    told that day, worked out in the shop's zone (here 5 hours ahead of UTC)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from appliance.shop import save_shop_settings
+    from appliance.vouchers import issue_voucher_sql
+    from web import feed
+
+    from .conftest import T0
+
+    save_shop_settings({"timezone": "Asia/Almaty"}, "owner")
+    zone = ZoneInfo("Asia/Almaty")
+    member = add_member("Anna", card_uid=UID, now=T0 - timedelta(days=30))
+    midnight = datetime(2026, 11, 29, tzinfo=zone)  # 28 Nov 19:00 UTC
+    with box.db.atomic():
+        issue_voucher_sql(
+            box.db, box.code_key, member["id"], "birthday", "Cake", T0 - timedelta(days=1),
+            midnight, f"birthday:{member['id']}:2026",
+        )  # fmt: skip
+    result = handle(UID, "test", now=T0)
+    (event,) = feed.events_after(result.event_id - 1)
+    (waiting,) = event["vouchers"]
+    assert (waiting["kind"], waiting["valid_through"]) == ("birthday", "2026-11-28")
+    assert event["birthday"]["valid_through"] == "2026-11-28"
+    assert event["signal"] == "birthday"
+    # the admin's member page says the same day
+    page = screen.get(f"/admin/members/{member['id']}").get_data(as_text=True)
+    assert "until Nov 28, 2026" in page and "Nov 29, 2026" not in page
+
+
+def test_the_screen_labels_a_birthday_gift_in_the_shops_language(screen):
+    import html
+    import json
+    import re
+
+    from appliance.shop import save_shop_settings
+
+    save_shop_settings({"language": "he"}, "owner")
+    page = screen.get("/counter").get_data(as_text=True)
+    texts = json.loads(html.unescape(re.search(r"data-texts='([^']*)'", page)[1]))
+    assert texts["birthday_gift"] == "מתנת יום הולדת"

@@ -38,6 +38,7 @@ from appliance.models import (
 )
 from appliance.printing import printer_state
 from appliance.program import ProgramError, load_program, parse_tier, set_program
+from appliance.receipts import last_valid_day
 from appliance.shop import (
     LANGUAGES,
     ShopSettingsError,
@@ -291,6 +292,14 @@ def init_app(app) -> None:
             f"{_date_text(locale, local.year, local.month, local.day)}"
             f" {_time_text(locale, local.hour, local.minute)}"
         )
+
+    @app.template_filter("last_day")
+    def last_day(moment):
+        """A voucher's last valid day: its end is the exclusive midnight after that day."""
+        if moment is None:
+            return ""
+        day = last_valid_day(moment, page_zone())
+        return _date_text(page_locale(), day.year, day.month, day.day)
 
     @app.template_filter("number")
     def number(value):

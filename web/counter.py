@@ -111,6 +111,7 @@ def screen_texts() -> dict:
         "full": _("card full!"),
         "unlocked": _("Unlocked: %(rewards)s", rewards="{rewards}"),
         "waiting": _("Rewards waiting"),
+        "birthday_gift": _("Birthday gift"),
         "until": _("until %(day)s", day="{day}"),
         "redeem": _("Redeem %(reward)s", reward="{reward}"),
         "card": _("Card %(uid)s", uid="{uid}"),

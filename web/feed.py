@@ -12,7 +12,9 @@ import time
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 
+from appliance import box as box_mod
 from appliance.db import database, sql
+from appliance.receipts import last_valid_day
 from firmware_bridge.counter_loop import signal_for
 
 _AFTER = "SELECT id, payload FROM counter_event WHERE id > ? ORDER BY id LIMIT ?"
@@ -27,15 +29,27 @@ BATCH = 50
 def events_after(after_id: int, limit: int = BATCH) -> list[dict]:
     """Counter events with id > after_id, oldest first, each its payload plus `event_id`."""
     rows = database.execute_sql(sql(_AFTER), (after_id, limit)).fetchall()
+    zone = box_mod.current().zone if rows else None
     events = []
     for event_id, payload in rows:
         data = json.loads(payload)
+        add_valid_through(data, zone)
         # the payload was written before its row had an id
         data["event_id"] = event_id
         # the feedback pattern the bridge sounds for it: the screen can sound the same
         data["signal"] = signal_for(SimpleNamespace(**{"unlocked": [], "birthday": None, **data}))
         events.append(data)
     return events
+
+
+def add_valid_through(data: dict, zone) -> None:
+    """Each voucher's last valid day (ISO date, the shop's zone) beside its exclusive end, so
+    the screen shows the day the gift is still good on, not the midnight after it."""
+    found = list(data.get("vouchers") or []) + list(data.get("unlocked") or [])
+    found += [data[key] for key in ("voucher", "birthday") if data.get(key)]
+    for voucher in found:
+        if voucher.get("valid_until"):
+            voucher["valid_through"] = last_valid_day(voucher["valid_until"], zone).isoformat()
 
 
 def backlog_start(count: int) -> int:

@@ -22,6 +22,7 @@
     full: "card full!",
     unlocked: "Unlocked: {rewards}",
     waiting: "Rewards waiting",
+    birthday_gift: "Birthday gift",
     until: "until {day}",
     redeem: "Redeem {reward}",
     card: "Card {uid}",
@@ -66,8 +67,11 @@
     return moment.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" });
   }
 
-  function day(iso) {
-    return new Date(iso).toLocaleDateString(LANG, { day: "numeric", month: "short" });
+  // a voucher's last valid day: the server works it out in the shop's zone (valid_through,
+  // a plain date; the end itself is the exclusive midnight after it), so it is read as UTC
+  function lastDay(voucher) {
+    var through = new Date(voucher.valid_through + "T00:00:00Z");
+    return through.toLocaleDateString(LANG, { day: "numeric", month: "short", timeZone: "UTC" });
   }
 
   function statusClass(status) {
@@ -98,8 +102,12 @@
     var list = el("ul", "vouchers");
     vouchers.forEach(function (v) {
       var item = el("li", v.code === highlight ? "voucher scanned" : "voucher");
+      if (v.kind === "birthday") {
+        item.classList.add("birthday");
+        item.appendChild(el("span", "gift-kind", TEXTS.birthday_gift));
+      }
       item.appendChild(el("span", "reward", v.reward));
-      item.appendChild(el("span", "until", fill(TEXTS.until, { day: day(v.valid_until) })));
+      item.appendChild(el("span", "until", fill(TEXTS.until, { day: lastDay(v) })));
       var form = fromTemplate("redeem-template");
       form.elements.code.value = v.code;
       form.querySelector("button").setAttribute("aria-label", fill(TEXTS.redeem, { reward: v.reward }));
