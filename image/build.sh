@@ -4,8 +4,9 @@
 #   image/build.sh [PI_GEN_DIR]
 #
 # 1. builds stampbox's wheel and downloads every dependency as aarch64 / CPython 3.11 wheels
-#    (bookworm's Python) into image/stage-stampbox/00-install/files/wheels;
-# 2. runs pi-gen (checked out at PI_GEN_DIR, default ./pi-gen, tag PI_GEN_REF) with image/config
+#    (bookworm's Python);
+# 2. assembles the stage with those wheels, rootfs/ and systemd/ into pi-gen (assemble-stage.sh);
+# 3. runs pi-gen (checked out at PI_GEN_DIR, default ./pi-gen, tag PI_GEN_REF) with image/config
 #    and the stage-stampbox stage on top of Raspberry Pi OS Lite's stages 0-2.
 # Needs: a Debian host with pi-gen's dependencies (or Docker for build-docker.sh), network
 # access to the Raspberry Pi OS archive. The result is pi-gen/deploy/*-stampbox-lite.img.xz.
@@ -15,10 +16,9 @@ PI_GEN_REF=${PI_GEN_REF:-2025-05-13-raspios-bookworm-arm64}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "${here}/.." && pwd)
 pigen=${1:-${here}/pi-gen}
-wheels="${here}/stage-stampbox/00-install/files/wheels"
+wheels=$(mktemp -d)
+trap 'rm -rf "$wheels"' EXIT
 
-rm -rf "$wheels"
-mkdir -p "$wheels"
 python3 -m pip wheel --no-deps --wheel-dir "$wheels" "$repo"
 python3 -m pip download --dest "$wheels" --only-binary=:all: \
     --platform manylinux_2_36_aarch64 --platform manylinux2014_aarch64 --platform any \
@@ -28,8 +28,8 @@ python3 -m pip download --dest "$wheels" --only-binary=:all: \
 if [ ! -d "$pigen" ]; then
     git clone --depth 1 --branch "$PI_GEN_REF" https://github.com/RPi-Distro/pi-gen.git "$pigen"
 fi
-rm -rf "${pigen}/stage-stampbox"
-cp -a "${here}/stage-stampbox" "${pigen}/stage-stampbox"
+# pi-gen (and its Docker build) only sees its own folder: the stage goes in self-contained
+"${here}/assemble-stage.sh" "${pigen}/stage-stampbox" "$wheels"
 # stage2 exports the plain Lite image too; only Stampbox's is wanted
 touch "${pigen}/stage2/SKIP_IMAGES"
 cp "${here}/config" "${pigen}/config"

@@ -16,6 +16,8 @@ from .conftest import ROOT
 IMAGE = ROOT / "image"
 SCRIPTS = [
     IMAGE / "build.sh",
+    IMAGE / "assemble-stage.sh",
+    ROOT / "tests" / "pigen-run-stage.sh",
     IMAGE / "stage-stampbox" / "prerun.sh",
     *sorted((IMAGE / "stage-stampbox" / "00-install").glob("*.sh")),
     IMAGE / "rootfs" / "usr" / "local" / "sbin" / "stampbox-update",
@@ -28,10 +30,37 @@ def test_every_shell_script_passes_shellcheck():
     assert proc.returncode == 0 and proc.stdout == "", proc.stdout
 
 
+def test_the_stage_is_assembled_self_contained(tmp_path):
+    # pi-gen runs the stage from its own checkout: everything 01-run.sh copies is inside it
+    stage = tmp_path / "stage-stampbox"
+    subprocess.run([IMAGE / "assemble-stage.sh", stage], check=True)
+    files = stage / "00-install" / "files"
+    assert sorted(p.name for p in (files / "systemd").iterdir()) == sorted(
+        p.name for p in (ROOT / "systemd").glob("*.service")
+    )
+    assert (files / "rootfs/usr/local/sbin/stampbox-update").stat().st_mode & 0o111
+    assert not (files / "wheels").exists()
+    # the stage itself must not reach outside its folder
+    for script in (stage / "00-install").glob("*.sh"):
+        assert "../.." not in script.read_text(), script
+
+
+def test_the_files_stage_needs_an_assembled_stage(tmp_path):
+    proc = subprocess.run(
+        [IMAGE / "stage-stampbox" / "00-install" / "01-run.sh"],
+        env={**os.environ, "ROOTFS_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1 and "assemble-stage.sh" in proc.stderr
+
+
 def test_the_files_stage_lays_out_the_box(tmp_path):
     rootfs = tmp_path / "rootfs"
+    stage = tmp_path / "stage-stampbox"
+    subprocess.run([IMAGE / "assemble-stage.sh", stage], check=True)
     proc = subprocess.run(
-        ["bash", str(IMAGE / "stage-stampbox" / "00-install" / "01-run.sh")],
+        [stage / "00-install" / "01-run.sh"],
         env={**os.environ, "ROOTFS_DIR": str(rootfs)},
         capture_output=True,
         text=True,

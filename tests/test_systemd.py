@@ -90,3 +90,18 @@ def test_exec_start_runs_a_real_stampbox_command(unit):
     for option in command[2:]:
         if option.startswith("--"):
             assert option in proc.stdout
+
+
+def test_plain_http_stays_on_loopback_behind_nginx():
+    # nginx serves the shop network over HTTPS: gunicorn must not listen there in clear
+    command = _unit(ROOT / "systemd/stampbox-web.service")["Service"]["ExecStart"].split()
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    site = (ROOT / "image/rootfs/etc/nginx/sites-available/stampbox").read_text()
+    assert "proxy_pass http://127.0.0.1:8000;" in site
+
+
+def test_every_unit_reads_the_box_settings():
+    # first boot prints the admin address (STAMPBOX_PUBLIC_URL) on the setup slip
+    for unit in UNITS:
+        text = unit.read_text()
+        assert "EnvironmentFile=-/etc/stampbox/environment" in text, unit.name
