@@ -233,6 +233,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "appliance.wallet_cli",
     "appliance.chain_cli",
     "appliance.staff_cli",
+    "appliance.outbox_cli",
 )
 
 

@@ -302,3 +302,52 @@ def next_due(db) -> datetime | None:
         sql(f"SELECT MIN(due_at) FROM outbox WHERE state = 'pending' AND {_KINDS_SQL}", db)
     ).fetchone()[0]
     return from_micros(value)
+
+
+# -- the owner's view: what went wrong, and sending again on purpose -----------------------
+
+PROBLEM_STATES = ("failed", "uncertain", "suppressed")
+
+
+def list_messages(db, states=None, limit: int = 50) -> list[dict]:
+    """The latest message rows (newest first), optionally only in `states`, with reasons."""
+    where, args = f"WHERE {_KINDS_SQL}", []
+    if states:
+        where += f" AND state IN ({', '.join('?' * len(states))})"
+        args += list(states)
+    from .clock import from_micros, iso
+
+    rows = db.execute_sql(
+        sql(
+            "SELECT id, kind, channel, member_id, campaign_id, event_key, state, attempts,"
+            f" last_error, created_at, sent_at FROM outbox {where} ORDER BY id DESC LIMIT ?",
+            db,
+        ),
+        (*args, limit),
+    ).fetchall()
+    names = (
+        "id kind channel member_id campaign_id event_key state attempts reason created_at sent_at"
+    ).split()
+    out = []
+    for row in rows:
+        item = dict(zip(names, row, strict=True))
+        for key in ("created_at", "sent_at"):
+            item[key] = iso(from_micros(item[key])) if item[key] is not None else None
+        out.append(item)
+    return out
+
+
+def send_again(db, row_id: int, now: datetime) -> bool:
+    """The owner's decision: a failed or uncertain message goes again (the same message:
+    same event key, same Message-ID for email). Consent and suppression are checked anew."""
+    with db.atomic():
+        changed = db.execute_sql(
+            sql(
+                "UPDATE outbox SET state = 'pending', due_at = ?, claimed_by = '',"
+                " last_error = 'sent again by the owner' WHERE id = ?"
+                f" AND state IN ('failed', 'uncertain') AND {_KINDS_SQL}",
+                db,
+            ),
+            (to_micros(now), row_id),
+        ).rowcount
+    return changed == 1
