@@ -119,3 +119,19 @@ def test_a_campaign_from_the_offer_starter_arrives_filled_in(shop, smtp):
     assert "Free cookie" in html and 'src="cid:' in html and "{{" not in html
     text = msg.get_body(("plain",)).get_content()
     assert "Show this code at the counter: V" in text
+
+
+def test_a_hebrew_members_email_reads_right_to_left_with_a_hebrew_footer(shop, smtp):
+    from appliance.channels.transactional import MARKETING_FOOTER, gettext
+
+    box, ids = shop
+    _, sink = smtp
+    Member.update(locale="he").where(Member.id == ids["Anna"]).execute()
+    _send(box, "First", T0)
+    _, msg = next(m for m in sink.messages if m[0] == ["anna@example.com"])
+    html = msg.get_body(("html",)).get_content()
+    footer = gettext("he", MARKETING_FOOTER).replace("{{shop_name}}", "Café Anna")
+    assert '<html lang="he" dir="rtl">' in html and footer in html
+    assert footer in msg.get_body(("plain",)).get_content()
+    _, other = next(m for m in sink.messages if m[0] == ["emma@example.com"])
+    assert 'dir="rtl"' not in other.get_body(("html",)).get_content()
