@@ -104,6 +104,16 @@ def _wait(proc: subprocess.Popen, what: str) -> None:
     assert proc.returncode == 0, f"{what} failed:\n{out[-4000:]}"
 
 
+def _scratch_parent() -> str:
+    try:
+        shm = os.statvfs("/dev/shm")
+        if shm.f_bavail * shm.f_frsize >= 3 * 2**30:
+            return "/dev/shm"
+    except OSError:
+        pass
+    return "/var/tmp"
+
+
 @pytest.fixture(scope="module")
 def image_root(tmp_path_factory):
     why = _why_not()
@@ -112,7 +122,8 @@ def image_root(tmp_path_factory):
     # not under pytest's basetemp: other pytest sessions on the machine prune old ones, and this
     # root lives for the whole module. Mounts only ever happen in private mount namespaces
     # (unshare), so removing the folder can never reach the host's /dev or /proc.
-    work = Path(tempfile.mkdtemp(prefix="stampbox-image-chroot-", dir="/var/tmp"))
+    # In memory when there is room (a dpkg fsync costs nothing there and removal is quick).
+    work = Path(tempfile.mkdtemp(prefix="stampbox-image-chroot-", dir=_scratch_parent()))
     try:
         yield from _build(work)
     finally:
@@ -125,7 +136,9 @@ def _build(work: Path):
     boot = _bootstrap(root)
     pip = _wheels(wheels, work / "pip-cache")
     _wait(pip, "pip wheel")
+    wheels_at = time.monotonic() - started
     _wait(boot, "bootstrapping Debian")
+    boot_at = time.monotonic() - started
     # what pi-gen's stages 0 and 1 leave in place: package lists to install from, /etc/hosts
     _run(["chroot", str(root), "apt-get", "update", "-qq"], env=_clean_env())
     (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost\n")
@@ -144,7 +157,10 @@ def _build(work: Path):
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
-    print(f"image chroot built and the stage installed in {time.monotonic() - started:.0f} s")
+    print(
+        f"\nimage chroot in {work}: wheels {wheels_at:.0f} s, root {boot_at:.0f} s,"
+        f" stage installed at {time.monotonic() - started:.0f} s"
+    )
     yield root, log
 
 
