@@ -7,7 +7,7 @@ Only the device layer is exported here; importing it does not import `appliance`
 from .device import READABLE_STATES, RETRY_STATES, Device, DeviceListener, DeviceState
 from .drivers import build_readers
 from .errors import DeviceConfigError, DeviceError, DeviceLost, DeviceNotFound
-from .feedback import SIGNALS, Feedback, LogFeedback, MemoryFeedback, Pattern
+from .feedback import Feedback, LogFeedback, MemoryFeedback
 from .lines import LineBuffer, LineReader
 from .reader import Reader
 from .sim import FifoReader, StdinReader
@@ -15,7 +15,6 @@ from .sim import FifoReader, StdinReader
 __all__ = [
     "READABLE_STATES",
     "RETRY_STATES",
-    "SIGNALS",
     "Device",
     "DeviceConfigError",
     "DeviceError",
@@ -29,7 +28,6 @@ __all__ = [
     "LineReader",
     "LogFeedback",
     "MemoryFeedback",
-    "Pattern",
     "Reader",
     "StdinReader",
     "build_readers",

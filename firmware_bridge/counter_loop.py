@@ -14,6 +14,7 @@ from appliance.clock import utcnow
 from appliance.counter import handle
 from appliance.db import database
 from appliance.events import CounterResult
+from appliance.feedback import SIGNALS, signal_for
 from appliance.printing import print_birthday_gift
 
 from .debounce import WINDOW, Debounce
@@ -24,30 +25,6 @@ from .health import HealthListener
 from .reader import Reader
 
 log = logging.getLogger(__name__)
-
-# CounterResult.status -> feedback signal; anything new in the core sounds like a refusal
-SIGNAL_FOR_STATUS = {
-    "stamped": "stamped",
-    "cooldown": "cooldown",
-    "voucher": "voucher",
-    # a voucher redeemed from the counter screen: good news, as a scanned voucher is
-    "redeemed": "voucher",
-    "unknown_card": "unknown",
-    "refused": "refused",
-}
-
-
-def signal_for(result: CounterResult) -> str:
-    """The feedback pattern: the best news of the tap wins (a reward over a plain stamp)."""
-    if result.status == "stamped" and result.unlocked:
-        return "reward"
-    if result.status in ("stamped", "cooldown") and getattr(result, "birthday", None):
-        return "birthday"
-    # a birthday voucher scanned (or redeemed from the screen) is the gift, not any voucher
-    voucher = getattr(result, "voucher", None) or {}
-    if result.status in ("voucher", "redeemed") and voucher.get("kind") == "birthday":
-        return "birthday"
-    return SIGNAL_FOR_STATUS.get(result.status, "refused")
 
 
 class CounterLoop:
@@ -143,7 +120,7 @@ class CounterLoop:
 
     def _signal(self, name: str) -> None:
         try:
-            self.feedback.signal(name)
+            self.feedback.signal(name, SIGNALS[name])
         except Exception:
             # a broken buzzer must not stop stamps from landing
             log.exception("%s: feedback %r failed", self.feedback.name, name)

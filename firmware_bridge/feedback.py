@@ -9,39 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .device import Device
 
+if TYPE_CHECKING:  # the patterns are the core's; the device layer only plays them
+    from appliance.feedback import Pattern
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """Beeps as (pitch in Hz, duration in ms), in order; the LED's colour while they sound."""
-
-    beeps: tuple[tuple[int, int], ...]
-    led: str
-
-    def describe(self) -> str:
-        beeps = " ".join(f"{hz}Hz/{ms}ms" for hz, ms in self.beeps)
-        return f"{len(self.beeps)} beep(s) [{beeps}], LED {self.led}"
-
-
-# distinct by ear alone: high and short is good news, low and long is "no"
-SIGNALS: dict[str, Pattern] = {
-    "stamped": Pattern(((2700, 80),), "green"),
-    "voucher": Pattern(((2700, 80), (3400, 120)), "blue"),
-    # a card just filled: a rising run, so staff hand over the slip
-    "reward": Pattern(((2700, 80), (3400, 80), (4000, 200)), "blue"),
-    # a birthday gift is waiting: two bright chirps, magenta
-    "birthday": Pattern(((3400, 60), (4000, 60), (3400, 60), (4000, 60)), "magenta"),
-    "cooldown": Pattern(((1800, 250),), "amber"),
-    "unknown": Pattern(((2000, 80), (2000, 80), (2000, 80)), "amber"),
-    "refused": Pattern(((600, 500),), "red"),
-    # the bridge itself failed (not the customer's card): try again, or call the owner
-    "error": Pattern(((600, 150), (600, 150), (600, 150)), "red"),
-}
 
 
 class Feedback(Device):
@@ -52,9 +27,8 @@ class Feedback(Device):
         # one buzzer, several reader threads: patterns must not interleave
         self._lock = threading.Lock()
 
-    def signal(self, name: str) -> None:
-        """Play the named pattern (one of SIGNALS). Raises KeyError for an unknown name."""
-        pattern = SIGNALS[name]
+    def signal(self, name: str, pattern: Pattern) -> None:
+        """Play `pattern` for the outcome `name` (appliance.feedback.SIGNALS holds both)."""
         with self._lock:
             self._play(name, pattern)
 
@@ -100,10 +74,9 @@ class FeedbackSet(Feedback):
         for output in self.outputs:
             output.close()
 
-    def signal(self, name: str) -> None:
-        SIGNALS[name]  # an unknown name is the caller's bug: raise KeyError as one output would
+    def signal(self, name: str, pattern: Pattern) -> None:
         for output in self.outputs:
             try:
-                output.signal(name)
+                output.signal(name, pattern)
             except Exception:
                 log.exception("%s: feedback %r failed", output.name, name)

@@ -7,7 +7,7 @@ Line protocol, host to board, ASCII, one command per line ending in LF, 9600 8N1
                                               e.g. PLAY reward blue 2700/80,3400/80,4000/200
     OFF                                       LED off, buzzer silent (sent when closing)
 
-<signal> is one of firmware_bridge.feedback.SIGNALS (a board may key its own sounds on it),
+<signal> is one of appliance.feedback.SIGNALS (a board may key its own sounds on it),
 <led> a colour name (green, blue, amber, red, magenta), each beep a pitch in Hz and a length
 in ms, played in order with the LED lit meanwhile. The board sends nothing back: a board that
 is missing or hung never slows a tap.
@@ -16,9 +16,13 @@ is missing or hung never slows a tap.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from .errors import DeviceLost, DeviceNotFound
-from .feedback import Feedback, Pattern
+from .feedback import Feedback
+
+if TYPE_CHECKING:
+    from appliance.feedback import Pattern
 
 log = logging.getLogger(__name__)
 

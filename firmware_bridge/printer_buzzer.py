@@ -13,9 +13,13 @@ import logging
 import queue
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from .errors import DeviceError
-from .feedback import Feedback, Pattern
+from .feedback import Feedback
+
+if TYPE_CHECKING:
+    from appliance.feedback import Pattern
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from appliance.feedback import SIGNALS
 from firmware_bridge import (
-    SIGNALS,
     DeviceConfigError,
     DeviceListener,
     DeviceNotFound,
@@ -121,7 +121,7 @@ def test_every_signal_has_a_distinct_pattern(caplog):
     assert {"stamped", "cooldown", "voucher", "unknown", "refused", "error"} <= set(SIGNALS)
     assert len({(p.beeps, p.led) for p in SIGNALS.values()}) == len(SIGNALS)
     with caplog.at_level(logging.INFO):
-        LogFeedback().signal("stamped")
+        LogFeedback().signal("stamped", SIGNALS["stamped"])
     assert "feedback stamped: 1 beep(s)" in caplog.text and "LED green" in caplog.text
 
 

@@ -9,8 +9,9 @@ import tty
 
 import pytest
 
+from appliance.feedback import SIGNALS
 from firmware_bridge.errors import DeviceConfigError
-from firmware_bridge.feedback import SIGNALS, LogFeedback
+from firmware_bridge.feedback import LogFeedback
 from firmware_bridge.feedback_board import SerialFeedback
 from firmware_bridge.main import build_feedback
 
@@ -42,8 +43,8 @@ def test_each_signal_is_one_play_line_on_the_board(board):
     feedback = SerialFeedback(board[1])
     feedback.open()
     assert read_lines(board[0]) == ["HELLO stampbox 1"]
-    feedback.signal("reward")
-    feedback.signal("refused")
+    feedback.signal("reward", SIGNALS["reward"])
+    feedback.signal("refused", SIGNALS["refused"])
     assert read_lines(board[0]) == [
         "PLAY reward blue 2700/80,3400/80,4000/200",
         "PLAY refused red 600/500",
@@ -54,7 +55,7 @@ def test_each_signal_is_one_play_line_on_the_board(board):
 
 def test_a_missing_board_is_skipped_quietly(tmp_path):
     feedback = SerialFeedback(str(tmp_path / "no-board"))
-    feedback.signal("stamped")  # no exception: the tap goes on
+    feedback.signal("stamped", SIGNALS["stamped"])  # no exception: the tap goes on
 
 
 def test_the_feedback_setting():

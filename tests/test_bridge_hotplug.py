@@ -13,10 +13,11 @@ from datetime import timedelta
 import pytest
 
 from appliance.device_health import device_health
+from appliance.feedback import SIGNALS
 from appliance.members import add_member
 from appliance.models import Member, PrintJob
 from appliance.program import parse_tier, set_program
-from firmware_bridge import SIGNALS, DeviceState, MemoryFeedback
+from firmware_bridge import DeviceState, MemoryFeedback
 from firmware_bridge.counter_loop import CounterLoop
 from firmware_bridge.health import HealthListener
 from firmware_bridge.serial_scanner import SerialScanner

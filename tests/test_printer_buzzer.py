@@ -10,12 +10,13 @@ from datetime import timedelta
 
 import pytest
 
+from appliance.feedback import SIGNALS
 from appliance.members import add_member
 from appliance.vouchers import issue_voucher_sql
 from firmware_bridge import FifoReader
 from firmware_bridge.counter_loop import CounterLoop
 from firmware_bridge.errors import DeviceConfigError
-from firmware_bridge.feedback import SIGNALS, FeedbackSet, LogFeedback
+from firmware_bridge.feedback import FeedbackSet, LogFeedback
 from firmware_bridge.main import build_feedback
 from firmware_bridge.printer import build_printer
 from firmware_bridge.printer_buzzer import BUZZES, PrinterBuzzer
@@ -43,7 +44,7 @@ def test_the_buzz_goes_to_a_file_printer_as_escpos_bytes(tmp_path):
     buzzer = PrinterBuzzer(build_printer(f"file:{out}", 58))
     buzzer.open()
     for name in ("stamped", "cooldown", "reward", "birthday", "refused", "unknown"):
-        buzzer.signal(name)
+        buzzer.signal(name, SIGNALS[name])
     buzzer.drain()
     buzzer.close()
     assert out.read_bytes() == b"".join(
@@ -134,7 +135,7 @@ def test_a_beep_waits_for_the_slip_being_printed_but_not_for_ever(tmp_path):
     printer = build_printer(f"file:{tmp_path / 'p.bin'}", 80)
     buzzer = PrinterBuzzer(printer)
     with printer.lock:  # a long slip is being printed
-        buzzer.signal("stamped")
+        buzzer.signal("stamped", SIGNALS["stamped"])
         buzzer.drain(timeout=3)
     buzzer.close()
     assert buzzer.sent == [] and not (tmp_path / "p.bin").exists()

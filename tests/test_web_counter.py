@@ -222,3 +222,16 @@ def test_the_screen_labels_a_birthday_gift_in_the_shops_language(screen):
     page = screen.get("/counter").get_data(as_text=True)
     texts = json.loads(html.unescape(re.search(r"data-texts='([^']*)'", page)[1]))
     assert texts["birthday_gift"] == "מתנת יום הולדת"
+
+
+def test_the_web_adapter_does_not_import_the_device_adapter():
+    """Beep patterns and the outcome-to-signal rule are the core's: adapters do not share code
+    with each other."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    code = "import sys, web; web.create_app; print('firmware_bridge' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr

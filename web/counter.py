@@ -26,6 +26,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from appliance import box as box_mod
 from appliance.counter import MAX_STAMPS_PER_VISIT, handle
+from appliance.feedback import SIGNALS
 from appliance.members import MemberError, add_member
 from appliance.printing import (
     enqueue,
@@ -38,7 +39,6 @@ from appliance.receipts import enrolment_receipt
 from appliance.shop import load_shop_settings
 from appliance.signup import create_enrolment_code
 from appliance.vouchers import redeem_voucher
-from firmware_bridge.feedback import SIGNALS
 
 from . import feed
 from .auth import login_required
@@ -152,7 +152,7 @@ def screen():
         simulate_form=SimulateForm() if _dev_mode() else None,
         printer=printer_state(),
         texts=screen_texts(),
-        # the bridge's beep patterns, so the screen's sound says the same as its buzzer
+        # the beep patterns the bridge plays (the core's), so the screen sounds like the buzzer
         sounds={name: pattern.beeps for name, pattern in SIGNALS.items()},
     )
 

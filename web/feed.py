@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from types import SimpleNamespace
 
 from appliance import box as box_mod
 from appliance.db import database, sql
+from appliance.feedback import signal_for
 from appliance.receipts import last_valid_day
-from firmware_bridge.counter_loop import signal_for
 
 _AFTER = "SELECT id, payload FROM counter_event WHERE id > ? ORDER BY id LIMIT ?"
 # the id just before the last `n` events: where a screen without a cursor starts
@@ -37,7 +36,7 @@ def events_after(after_id: int, limit: int = BATCH) -> list[dict]:
         # the payload was written before its row had an id
         data["event_id"] = event_id
         # the feedback pattern the bridge sounds for it: the screen can sound the same
-        data["signal"] = signal_for(SimpleNamespace(**{"unlocked": [], "birthday": None, **data}))
+        data["signal"] = signal_for(data)
         events.append(data)
     return events
 
