@@ -14,6 +14,7 @@ may run late, twice or after the box was off for a week: the unique outbox key k
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from . import box as box_mod
 from . import channels, outbox, segments
 from .clock import to_micros, utcnow
 from .db import sql
+from .refusal import N_, Refusal
 
 DEFAULTS = {
     "reward_unlocked": {
@@ -84,6 +86,24 @@ DEFAULTS = {
                 "": {"text": "Happy birthday from {{shop_name}}! Your {{reward}}: {{voucher_code}}"}
             },
         },
+        # the gift of the "card" kind (appliance.birthdays.KINDS) has no code to show: the
+        # member's card carries it, and the staff see it when the card is tapped
+        "card_content": {
+            "email": {
+                "": {
+                    "subject": "Happy birthday, {{first_name}}!",
+                    "text": "Hello {{first_name}},\n\nhappy birthday from {{shop_name}}! A"
+                    " {{reward}} is waiting for you on your stamp card: show your card at the"
+                    " counter.",
+                }
+            },
+            "sms": {
+                "": {
+                    "text": "Happy birthday from {{shop_name}}! Your {{reward}} is on your stamp"
+                    " card: show it at the counter."
+                }
+            },
+        },
     },
     "welcome": {
         "params": {"catch_up_days": 7},
@@ -103,14 +123,18 @@ DEFAULTS = {
 }
 
 
-class AutomationError(ValueError):
-    pass
+class AutomationError(Refusal):
+    """An automation that cannot be set as asked: the message says why."""
 
 
 def load(name: str, box=None) -> dict:
     """The automation's settings (defaults until the owner saves their own)."""
     if name not in DEFAULTS:
-        raise AutomationError(f"Unknown automation {name!r}; known: {', '.join(DEFAULTS)}.")
+        raise AutomationError(
+            N_("Unknown automation %(name)r; known: %(known)s."),
+            name=name,
+            known=", ".join(DEFAULTS),
+        )
     box = box or box_mod.current()
     row = box.db.execute_sql(
         sql("SELECT enabled, channels, content, params FROM automation WHERE name = ?", box.db),
@@ -122,16 +146,40 @@ def load(name: str, box=None) -> dict:
             "name": name,
             "enabled": False,
             "channels": [],
-            "content": base["content"],
+            "content": default_content(name, box),
             "params": dict(base["params"]),
         }
     return {
         "name": name,
         "enabled": bool(row[0]),
         "channels": json.loads(row[1]),
-        "content": json.loads(row[2]) or base["content"],
+        "content": json.loads(row[2]) or default_content(name, box),
         "params": {**base["params"], **json.loads(row[3])},
     }
+
+
+def default_content(name: str, box) -> dict:
+    """The content an automation has until the owner writes their own (a fresh copy).
+
+    Two follow the shop: the birthday announcement reads right for the gift's kind (a code
+    to show, or the card itself), and the welcome carries the wallet sentence once a wallet
+    is set up, the same one the wallet admin's button adds to an owner's own welcome.
+    """
+    content = DEFAULTS[name]["content"]
+    if name == "birthday":
+        from .birthdays import load_gift
+
+        if load_gift().kind == "card":
+            content = DEFAULTS[name]["card_content"]
+    content = copy.deepcopy(content)
+    if name == "welcome":
+        from .wallet.links import WELCOME_LINE, wallets_ready
+
+        if any(wallets_ready(box).values()):
+            for locale, parts in content.get("email", {}).items():
+                line = WELCOME_LINE.get(locale.split("-")[0], WELCOME_LINE["en"])
+                parts["text"] = parts["text"].rstrip() + "\n\n" + line
+    return content
 
 
 def configure(
@@ -152,20 +200,25 @@ def configure(
     current = load(name, box)
     unknown = [c for c in channel_names if c not in channels.REGISTRY]
     if unknown:
-        raise AutomationError(f"Channels must be some of {', '.join(channels.REGISTRY)}.")
+        raise AutomationError(
+            N_("Channels must be some of %(known)s."), known=", ".join(channels.REGISTRY)
+        )
     content = content or current["content"]
     try:
         check_content(channel_names, content)
     except CampaignError as exc:
-        raise AutomationError(str(exc)) from None
+        raise AutomationError.wrapping(exc) from None
     merged = {**current["params"], **(params or {})}
     for key, value in merged.items():
         if not isinstance(value, int) or not 0 <= value <= 3650:
-            raise AutomationError(f"{key} must be a whole number from 0 to 3650.")
+            raise AutomationError(N_("%(name)s must be a whole number from 0 to 3650."), name=key)
     db = box.db
     now = now or utcnow()
     now_us = to_micros(now)
-    values = (bool(enabled), json.dumps(channel_names), json.dumps(content), json.dumps(merged))
+    # the default kept as it is is stored as none, so it goes on following the shop (the
+    # gift's kind, the wallet's setup) instead of being frozen by the first save
+    stored = {} if content == default_content(name, box) else content
+    values = (bool(enabled), json.dumps(channel_names), json.dumps(stored), json.dumps(merged))
     with db.atomic():
         done = db.execute_sql(
             sql(

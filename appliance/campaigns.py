@@ -17,12 +17,13 @@ from .audit import audit
 from .clock import from_micros, iso, to_micros, utcnow
 from .db import sql
 from .messages import ContentError, check_sms, check_template
+from .refusal import N_, Refusal
 
 STATES = ("draft", "scheduled", "queued", "cancelled")
 DAY_US = 86_400_000_000
 
 
-class CampaignError(ValueError):
+class CampaignError(Refusal):
     """A campaign that cannot be created, sent or cancelled as asked: the message says why."""
 
 
@@ -35,44 +36,53 @@ def check_content(channel_names: list[str], content: dict) -> None:
     for name in channel_names:
         per_locale = content.get(name) or {}
         if not per_locale:
-            raise CampaignError(f"The {name} channel needs content.")
+            raise CampaignError(N_("The %(channel)s channel needs content."), channel=name)
         for locale, parts in per_locale.items():
-            where = f"{name} content" + (f" ({locale})" if locale else "")
+            # the language is a code (he, zh): it reads the same in every catalogue
+            where = {"channel": name, "language": f" ({locale})" if locale else ""}
             if name == "email":
                 if not (parts.get("subject") or "").strip():
-                    raise CampaignError(f"{where} needs a subject.")
+                    raise CampaignError(
+                        N_("The %(channel)s content%(language)s needs a subject."), **where
+                    )
                 if not (parts.get("text") or "").strip():
-                    raise CampaignError(f"{where} needs a text part.")
+                    raise CampaignError(
+                        N_("The %(channel)s content%(language)s needs a text part."), **where
+                    )
             elif not (parts.get("text") or "").strip():
-                raise CampaignError(f"{where} needs a text.")
+                raise CampaignError(
+                    N_("The %(channel)s content%(language)s needs a text."), **where
+                )
             try:
                 for key, value in parts.items():
                     if value:
-                        check_template(value, f"{where} {key}")
+                        check_template(value, f"{name} content{where['language']} {key}")
                 if name == "sms":
-                    check_sms(parts["text"], where)
+                    check_sms(parts["text"], f"{name} content{where['language']}")
             except ContentError as exc:
-                raise CampaignError(str(exc)) from None
+                raise CampaignError.wrapping(exc) from None
 
 
 def _checked(name, segment, params, channel_names, content, voucher_reward, voucher_days, box):
     """The campaign's fields cleaned and checked; raises CampaignError or SegmentError."""
     name = " ".join(str(name).split())
     if not name or len(name) > 120:
-        raise CampaignError("A campaign needs a name of 1 to 120 characters.")
+        raise CampaignError(N_("A campaign needs a name of 1 to 120 characters."))
     channel_names = list(dict.fromkeys(channel_names))
     unknown = [c for c in channel_names if c not in channels.REGISTRY]
     if not channel_names or unknown:
-        raise CampaignError(f"Channels must be some of {', '.join(channels.REGISTRY)}.")
+        raise CampaignError(
+            N_("Channels must be some of %(known)s."), known=", ".join(channels.REGISTRY)
+        )
     seg = segments.resolve(segment, params, box=box)  # refuses unknown names and bad params
     # only the chosen channels' content is kept: a channel switched off leaves nothing behind
     content = {c: content[c] for c in channel_names if c in content}
     check_content(channel_names, content)
     voucher_reward = (voucher_reward or "").strip() or None
     if voucher_reward is not None and len(voucher_reward) > 120:
-        raise CampaignError("A voucher reward needs 1 to 120 characters.")
+        raise CampaignError(N_("A voucher reward needs 1 to 120 characters."))
     if voucher_reward and not 1 <= (voucher_days or 0) <= 3650:
-        raise CampaignError("Campaign vouchers must last between 1 and 3650 days.")
+        raise CampaignError(N_("Campaign vouchers must last between 1 and 3650 days."))
     return (
         name,
         seg,
@@ -147,8 +157,11 @@ def update_campaign(
     current = load(campaign_id, box)
     if current["state"] not in ("draft", "scheduled"):
         raise CampaignError(
-            f"Campaign {campaign_id} is {current['state']}: only a draft or a scheduled"
-            " campaign can be changed."
+            N_(
+                "Campaign %(id)s is %(state)s: only a draft or a scheduled campaign can be changed."
+            ),
+            id=campaign_id,
+            state=current["state"],
         )
     name, seg, channel_names, content, voucher_reward, voucher_days = _checked(
         name, segment, params, channel_names, content, voucher_reward, voucher_days, box
@@ -239,7 +252,7 @@ def load(campaign_id: int, box=None) -> dict:
         (campaign_id,),
     ).fetchone()
     if row is None:
-        raise CampaignError(f"There is no campaign {campaign_id}.")
+        raise CampaignError(N_("There is no campaign %(id)s."), id=campaign_id)
     return {
         "id": row[0],
         "name": row[1],
@@ -304,7 +317,7 @@ def send_campaign(
     now = now or utcnow()
     campaign = load(campaign_id, box)
     if campaign["state"] == "cancelled":
-        raise CampaignError(f"Campaign {campaign_id} was cancelled; create a new one.")
+        raise CampaignError(N_("Campaign %(id)s was cancelled; create a new one."), id=campaign_id)
     if at is not None and at > now:
         with box.db.atomic():
             box.db.execute_sql(
@@ -326,8 +339,12 @@ def cancel_campaign(campaign_id: int, now=None, box=None, actor: str = "owner") 
     campaign = load(campaign_id, box)
     if campaign["state"] not in ("draft", "scheduled"):
         raise CampaignError(
-            f"Campaign {campaign_id} is {campaign['state']}: only a draft or a scheduled"
-            " campaign can be cancelled."
+            N_(
+                "Campaign %(id)s is %(state)s: only a draft or a scheduled campaign can be"
+                " cancelled."
+            ),
+            id=campaign_id,
+            state=campaign["state"],
         )
     with box.db.atomic():
         box.db.execute_sql(
@@ -476,15 +493,19 @@ def send_test(
     box = box or box_mod.current()
     campaign = load(campaign_id, box)
     if channel not in campaign["channels"]:
-        raise CampaignError(f"Campaign {campaign_id} has no {channel} content.")
+        raise CampaignError(
+            N_("Campaign %(id)s has no %(channel)s content."), id=campaign_id, channel=channel
+        )
     ch = get(channel, box)
     if not ch.configured():
-        raise CampaignError(f"The {channel} channel is not set up in the settings yet.")
+        raise CampaignError(
+            N_("The %(channel)s channel is not set up in the settings yet."), channel=channel
+        )
     if member_id is None:
         row = box.db.execute_sql("SELECT MIN(id) FROM member").fetchone()
         member_id = row[0]
     if member_id is None:
-        raise CampaignError("A test needs at least one member to fill in the variables.")
+        raise CampaignError(N_("A test needs at least one member to fill in the variables."))
     msg = render_for(
         box,
         channel,
@@ -515,6 +536,6 @@ def send_test(
     try:
         return ch.send(out)
     except (Offline, Rejected) as exc:
-        raise CampaignError(f"The test did not go: {exc}") from None
+        raise CampaignError(N_("The test did not go: %(reason)s"), reason=str(exc)) from None
     finally:
         ch.close()

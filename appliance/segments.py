@@ -24,12 +24,13 @@ from . import box as box_mod
 from .clock import iso, to_micros, utcnow
 from .db import sql
 from .program import load_program
+from .refusal import N_, Refusal
 
 DAY_US = 86_400_000_000
 _NONE = "1 = 0"
 
 
-class SegmentError(ValueError):
+class SegmentError(Refusal):
     """An unknown segment or a bad parameter: the message says which."""
 
 
@@ -38,9 +39,13 @@ def _int_param(low: int, high: int):
         try:
             value = int(str(raw).strip())
         except ValueError:
-            raise SegmentError(f"{name} must be a whole number, not {raw!r}.") from None
+            raise SegmentError(
+                N_("%(name)s must be a whole number, not %(raw)r."), name=name, raw=raw
+            ) from None
         if not low <= value <= high:
-            raise SegmentError(f"{name} must be between {low} and {high}.")
+            raise SegmentError(
+                N_("%(name)s must be between %(low)s and %(high)s."), name=name, low=low, high=high
+            )
         return value
 
     return parse
@@ -50,10 +55,14 @@ def _percent(name: str, raw) -> Decimal:
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
-        raise SegmentError(f"{name} must be a number like 10 or 2.5, not {raw!r}.") from None
+        raise SegmentError(
+            N_("%(name)s must be a number like 10 or 2.5, not %(raw)r."), name=name, raw=raw
+        ) from None
     # hundredths of a percent keep the top-set size exact integer arithmetic in SQL
     if not Decimal(0) < value <= Decimal(100) or value != value.quantize(Decimal("0.01")):
-        raise SegmentError(f"{name} must be above 0 and at most 100, in steps of 0.01.")
+        raise SegmentError(
+            N_("%(name)s must be above 0 and at most 100, in steps of 0.01."), name=name
+        )
     return value
 
 
@@ -121,12 +130,17 @@ def parse_params(kind: str, given: dict | None) -> dict:
     """The kind's defaults overlaid with `given` (strings or numbers), checked."""
     spec = KINDS.get(kind)
     if spec is None:
-        raise SegmentError(f"Unknown segment {kind!r}; known: {', '.join(KINDS)}.")
+        raise SegmentError(
+            N_("Unknown segment %(name)r; known: %(known)s."), name=kind, known=", ".join(KINDS)
+        )
     params = dict(spec.defaults)
     for key, raw in (given or {}).items():
         if key not in spec.parsers:
             raise SegmentError(
-                f"Segment {kind} has no parameter {key!r}; it takes {', '.join(spec.defaults)}."
+                N_("Segment %(kind)s has no parameter %(key)r; it takes %(known)s."),
+                kind=kind,
+                key=key,
+                known=", ".join(spec.defaults),
             )
         params[key] = spec.parsers[key](key, raw)
     return params
@@ -307,9 +321,10 @@ def resolve(
     ).fetchone()
     if row is None:
         raise SegmentError(
-            f"Unknown segment {name!r}; built in: {', '.join(KINDS)}; saved: "
-            + (", ".join(saved_names(box)) or "none")
-            + "."
+            N_("Unknown segment %(name)r; built in: %(known)s; saved: %(saved)s."),
+            name=name,
+            known=", ".join(KINDS),
+            saved=", ".join(saved_names(box)) or "-",
         )
     merged = {**json.loads(row[1]), **(given or {})}
     return Segment(name, row[0], parse_params(row[0], merged), as_of)
@@ -384,11 +399,11 @@ def save_segment(
     box = box or box_mod.current()
     name = " ".join(str(name).split())
     if not name or len(name) > 60:
-        raise SegmentError("A segment name needs 1 to 60 characters.")
+        raise SegmentError(N_("A segment name needs 1 to 60 characters."))
     if "/" in name:  # the name is part of the admin's addresses
-        raise SegmentError("A segment name cannot contain a slash (/).")
+        raise SegmentError(N_("A segment name cannot contain a slash (/)."))
     if name in KINDS:
-        raise SegmentError(f"{name!r} is a built-in segment; choose another name.")
+        raise SegmentError(N_("%(name)r is a built-in segment; choose another name."), name=name)
     params = params_json(parse_params(kind, given))
     now = now or utcnow()
     db = box.db

@@ -437,6 +437,39 @@ def test_the_pages_speak_hebrew(shop, owner):
     assert T0  # the fixture's box was made at T0; the pages work in real time
 
 
+def test_the_cores_refusals_read_in_hebrew_on_the_hebrew_admin(shop, owner):
+    owner.get("/admin/campaigns?lang=he")  # the admin keeps the language chosen once
+    page = _create(owner, channels=("email", "sms")).get_data(as_text=True)
+    assert "ערוץ sms צריך תוכן." in page and "needs content" not in page
+    page = _create(owner, name="", channels=("email",)).get_data(as_text=True)
+    assert "לקמפיין צריך שם באורך 1 עד 120 תווים." in page
+    page = owner.get("/admin/segments/inactive?days=9999").get_data(as_text=True)
+    assert "days חייב להיות בין 0 ל־3650." in page
+    # the core itself stays English (the command line, logs)
+    with pytest.raises(campaigns.CampaignError, match="The sms channel needs content."):
+        campaigns.check_content(["sms"], {})
+
+
+def test_every_refusal_of_the_retention_core_has_a_hebrew_translation():
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+
+    from .conftest import ROOT
+
+    with open(ROOT / "web/translations/he/LC_MESSAGES/messages.po", "rb") as fh:
+        catalog = read_po(fh, locale="he")
+    missing = []
+    for name in ("campaigns", "segments", "automations"):
+        found = extract_from_file(
+            "python", str(ROOT / f"appliance/{name}.py"), keywords={"N_": None}
+        )
+        for _line, message, _comments, _context in found:
+            entry = catalog.get(message)
+            if not (entry and entry.string) or entry.fuzzy:
+                missing.append(message)
+    assert missing == []
+
+
 def test_the_sms_counter_answers_as_the_sender_counts(shop, owner):
     info = owner.get("/admin/campaigns/sms-info?text=" + "€" * 80).get_json()
     assert (info["length"], info["encoding"], info["units"], info["segments"]) == (

@@ -154,3 +154,60 @@ def test_cli_switches_an_automation_on_and_previews_it(init_info, stampbox):
     assert 'src="data:image/png;base64,' in email["html"] and "VXXX" in email["text"]
     out = stampbox("automation", "set", "nope", "--on")
     assert out.returncode == 2 and "Unknown automation" in out.stderr
+
+
+def _preview_texts(name, member_id, box) -> dict:
+    preview = automations.preview(name, member_id, now=T0, box=box)
+    return {channel: message["text"] for channel, message in preview.items()}
+
+
+def test_the_birthday_announcement_asks_for_a_code_only_when_the_gift_is_a_voucher(box):
+    import dataclasses
+
+    from appliance.birthdays import load_gift, save_gift
+
+    member = add_member("Anna Berg", "anna@example.com", "+49 170 1234567", now=T0)["id"]
+    save_gift(dataclasses.replace(load_gift(), gift="Free cake", kind="voucher"), now=T0)
+    texts = _preview_texts("birthday", member, box)
+    assert all("VXXX-XXXX-XXXX-XXXX" in texts[ch] for ch in ("email", "sms")), texts
+
+    # the card kind has no code to show: the card carries the gift
+    save_gift(dataclasses.replace(load_gift(), kind="card"), now=T0)
+    texts = _preview_texts("birthday", member, box)
+    for channel in ("email", "sms"):
+        text = texts[channel]
+        assert "Free cake" in text and "stamp card" in text, text
+        assert "code" not in text.lower() and "VXXX" not in text, text
+        assert ": ." not in text and "code  at" not in text
+
+
+def test_the_welcome_carries_the_wallet_link_once_a_wallet_is_set_up(settings):
+    import dataclasses
+
+    from appliance.wallet.links import add_wallet_link_to_welcome, welcome_has_wallet_link
+
+    init_box(settings, now=T0)
+    box = box_mod.current()
+    member = add_member("Anna Berg", "anna@example.com", now=T0)["id"]
+    assert "/w/" not in _preview_texts("welcome", member, box)["email"]
+    assert not welcome_has_wallet_link(box)
+    # saving the default as it is stores none: the default keeps following the shop
+    automations.configure("welcome", enabled=True, channel_names=["email"], now=T0, box=box)
+    assert box.db.execute_sql("SELECT content FROM automation").fetchone()[0] == "{}"
+    box_mod.stop()
+
+    # Google Wallet set up (issuer and service account): the default welcome links the card
+    wallet = dataclasses.replace(
+        settings,
+        public_url="https://cafe.example",
+        google_issuer_id="3388000000012345678",
+        google_service_account=str(settings.data_dir / "sa.json"),
+    )
+    init_box(wallet, now=T0)
+    box = box_mod.current()
+    text = _preview_texts("welcome", member, box)["email"]
+    assert f"Your stamp card on your phone: https://cafe.example/w/{member}." in text
+    # the same sentence the wallet admin's button adds: the button finds nothing to add
+    assert welcome_has_wallet_link(box)
+    assert add_wallet_link_to_welcome(box, "owner", now=T0) == 0
+    box_mod.stop()

@@ -24,6 +24,7 @@ from .message_editor import (
     preview_page,
     sms_checks,
 )
+from .refusals import explain
 from .security import owner_required
 
 bp = Blueprint("automations", __name__, url_prefix="/admin")
@@ -103,7 +104,7 @@ def automation_save(name: str):
             box=_box(),
         )
     except automations.AutomationError as exc:
-        flash(str(exc), "error")
+        flash(explain(exc), "error")
         return _automation_page(auto, values, 400)
     flash(gettext("Automation saved."), "info")
     return redirect(url_for("automations.automation_detail", name=name))

@@ -43,6 +43,7 @@ from .message_editor import (
     preview_page,
     sms_checks,
 )
+from .refusals import explain
 from .security import owner_required
 
 bp = Blueprint("campaigns", __name__, url_prefix="/admin")
@@ -127,7 +128,7 @@ def _save_campaign(campaign_id: int | None):
         else:
             saved = campaigns.update_campaign(campaign_id, *args, **kwargs)
     except (campaigns.CampaignError, segments.SegmentError) as exc:
-        flash(str(exc), "error")
+        flash(explain(exc), "error")
         return _campaign_form(campaign_id, values, 400)
     flash(gettext("Campaign saved."), "info")
     return redirect(url_for("campaigns.campaign_detail", campaign_id=saved["id"]))
@@ -200,7 +201,7 @@ def campaign_detail(campaign_id: int):
                     _box(),
                 )
         except segments.SegmentError as exc:
-            flash(str(exc), "error")
+            flash(explain(exc), "error")
     return render_template(
         "admin/campaign.html",
         c=c,
@@ -280,7 +281,7 @@ def campaign_test(campaign_id: int):
             campaign_id, channel, address, request.form.get("member", type=int), box=_box()
         )
     except campaigns.CampaignError as exc:
-        return _to_detail(campaign_id, str(exc), "error")
+        return _to_detail(campaign_id, explain(exc), "error")
     # the owner's own address, offered again next time (per channel)
     session[f"test_{channel}"] = address[:200]
     return _to_detail(campaign_id, gettext("Test sent to %(address)s.", address=address))
@@ -304,7 +305,7 @@ def campaign_send(campaign_id: int):
     try:
         result = campaigns.send_campaign(campaign_id, box=_box(), actor=_actor())
     except (campaigns.CampaignError, segments.SegmentError) as exc:
-        return _to_detail(campaign_id, str(exc), "error")
+        return _to_detail(campaign_id, explain(exc), "error")
     _kick_worker()
     return _to_detail(
         campaign_id,
@@ -330,7 +331,7 @@ def campaign_schedule(campaign_id: int):
     try:
         campaigns.send_campaign(campaign_id, at=at, box=_box(), actor=_actor())
     except campaigns.CampaignError as exc:
-        return _to_detail(campaign_id, str(exc), "error")
+        return _to_detail(campaign_id, explain(exc), "error")
     return _to_detail(campaign_id, gettext("Campaign scheduled."))
 
 
@@ -352,7 +353,7 @@ def campaign_copy(campaign_id: int):
             box=_box(),
         )
     except (campaigns.CampaignError, segments.SegmentError) as exc:
-        return _to_detail(campaign_id, str(exc), "error")
+        return _to_detail(campaign_id, explain(exc), "error")
     flash(gettext("A copy to change and send."), "info")
     return redirect(url_for("campaigns.campaign_edit", campaign_id=copy["id"]))
 
@@ -363,5 +364,5 @@ def campaign_cancel(campaign_id: int):
     try:
         campaigns.cancel_campaign(campaign_id, box=_box(), actor=_actor())
     except campaigns.CampaignError as exc:
-        return _to_detail(campaign_id, str(exc), "error")
+        return _to_detail(campaign_id, explain(exc), "error")
     return _to_detail(campaign_id, gettext("Campaign cancelled."))

@@ -15,8 +15,10 @@ from flask_babel import gettext
 from appliance import box as box_mod
 from appliance import segments
 from appliance.clock import utcnow
+from appliance.refusal import N_
 
 from .admin import page_zone
+from .refusals import explain
 from .security import owner_required
 
 bp = Blueprint("segments", __name__, url_prefix="/admin")
@@ -34,7 +36,7 @@ def parse_params_text(text: str) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise segments.SegmentError(
-                gettext("Write parameters as name=value, e.g. days=45; %(item)s is not.", item=item)
+                N_("Write parameters as name=value, e.g. days=45; %(item)s is not."), item=item
             )
         params[key.strip()] = value.strip()
     return params
@@ -118,7 +120,7 @@ def segment_detail(name: str):
     except segments.SegmentError as exc:
         if name not in segments.KINDS and name not in segments.saved_names(box):
             abort(404)
-        flash(str(exc), "error")
+        flash(explain(exc), "error")
         try:
             seg = segments.resolve(name, None, now, box)
         except segments.SegmentError:
@@ -149,7 +151,7 @@ def segment_save():
     try:
         saved = segments.save_segment(form.get("name", ""), kind, given, actor=g.staff.username)
     except segments.SegmentError as exc:
-        flash(str(exc), "error")
+        flash(explain(exc), "error")
         if spec is None:
             return redirect(url_for("segments.segment_list"))
         return redirect(url_for("segments.segment_detail", name=kind, **given))
