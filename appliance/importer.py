@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import box as box_mod
+from . import suppression
 from .amounts import parse_amount
 from .audit import audit
 from .clock import parse_moment, to_micros, utcnow
@@ -196,7 +197,9 @@ def import_files(members_csv, visits_csv, now: datetime | None = None) -> dict:
             if row.external_id in in_db:
                 report["members_skipped"] += 1
                 continue
-            in_db[row.external_id] = _create_member(row, now, box.code_key)
+            member = _create_member(row, now, box.code_key)
+            suppression.mark_member(box, member.id, member.email, member.phone, now)
+            in_db[row.external_id] = member
             report["members_added"] += 1
         for visits in _by_member(visit_rows).values():
             added, issued = _apply_visits(in_db[visits[0].external_id], visits, program, box)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from peewee import IntegrityError
 
 from . import box as box_mod
+from . import suppression
 from .audit import audit
 from .clock import iso, utcnow
 from .codes import format_code, make_code
@@ -150,7 +151,13 @@ def add_member(
             external_id=external_id,
         )
         new_card(member, uid, now)
+        # an address on the suppression list is marked at once, so campaigns count it
+        suppressed = suppression.mark_member(
+            box_mod.current(), member.id, member.email, member.phone, now
+        )
         audit(actor, "member.add", now, member_id=member.id, nfc_uid=uid)
+    if suppressed:
+        member = Member.get_by_id(member.id)
     return member_dict(member)
 
 

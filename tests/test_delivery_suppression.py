@@ -56,7 +56,9 @@ def test_an_unsubscribed_then_erased_address_that_returns_gets_no_marketing(shop
     assert mailed == {"anna@example.com"}
     states = {o.member_id: (o.state, o.last_error) for o in Outbox.select()}
     assert states[again[0]][0] == states[again[1]][0] == "suppressed"
-    assert {states[again[0]][1], states[again[1]][1]} == {"erased"}
+    # the returning members were marked opted out when they were added (mark_member)
+    assert {states[again[0]][1], states[again[1]][1]} == {"unsubscribed"}
+    assert suppression.reason_for(box, "email", "emma@example.com") == "erased"
     assert status["suppressed"] >= 2 and status["sent"] == 1
 
 
@@ -170,3 +172,23 @@ def test_a_stopped_number_that_signs_up_again_stays_out_until_start(shop):
     assert sms_reply("+491705550000", "START", now=LATER, box=box) == [result.member_id]
     assert Member.get_by_id(result.member_id).sms_unsubscribed_at is None
     assert suppression.reason_for(box, "sms", "0170 5550000") is None
+
+
+def test_an_address_on_the_list_is_marked_when_it_is_added_or_imported(shop, tmp_path):
+    from appliance.importer import import_files
+
+    box, ids = shop
+    erase_member(ids["David"], "owner", now=T0)  # unsubscribed, then erased
+    added = add_member("David again", "david@example.com", "+49 170 0000001", now=LATER)
+    assert Member.get_by_id(added["id"]).email_unsubscribed_at is not None
+    assert Member.get_by_id(added["id"]).sms_unsubscribed_at is None  # that number is not listed
+    members, visits = tmp_path / "m.csv", tmp_path / "v.csv"
+    members.write_text(
+        "external_id,name,email,phone,birthday,joined_at,locale,email_consent,sms_consent\n"
+        "x-1,Dave,DAVID@example.com,,,,,yes,no\nx-2,Fresh,fresh@example.com,,,,,yes,no\n",
+        encoding="utf-8",
+    )
+    visits.write_text("member_external_id,at,amount,stamps\n", encoding="utf-8")
+    import_files(members, visits, now=LATER)
+    dave, fresh = (Member.get(Member.external_id == x) for x in ("x-1", "x-2"))
+    assert dave.email_unsubscribed_at is not None and fresh.email_unsubscribed_at is None
