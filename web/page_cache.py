@@ -33,7 +33,7 @@ def cached_url_for(endpoint: str, **values) -> str:
     return _built(request.script_root, endpoint, key)
 
 
-_SIGNED: dict[str, str] = {}
+_SIGNED: dict[tuple, str] = {}  # (secret key, raw token) -> signed token
 
 
 def cached_csrf_token() -> str:
@@ -45,12 +45,12 @@ def cached_csrf_token() -> str:
     if current_app.config.get("WTF_CSRF_TIME_LIMIT") is not None:
         return generate_csrf()
     raw = session.get("csrf_token")
-    token = _SIGNED.get(raw) if isinstance(raw, str) else None
+    token = _SIGNED.get((current_app.secret_key, raw)) if isinstance(raw, str) else None
     if token is None:
         token = generate_csrf()
         if len(_SIGNED) > 10_000:  # sessions come and go: keep the memory bounded
             _SIGNED.clear()
-        _SIGNED[session["csrf_token"]] = token
+        _SIGNED[(current_app.secret_key, session["csrf_token"])] = token
     return token
 
 
