@@ -163,3 +163,12 @@ def test_password_strength_rules_accept_a_passphrase():
     assert password_problem("tall-oak-coffee-17", "owner") is None
     assert password_problem("correct horse battery staple") is None
     assert password_problem("Password1!") is not None
+
+
+def test_passwords_from_the_command_line_are_changed_at_first_login(init_info, stampbox):
+    added = json.loads(stampbox("staff", "add", "dana", "--json").stdout)
+    assert added["password"]
+    reset = stampbox("staff", "reset-password", "owner", "--json")
+    assert reset.returncode == 0, reset.stderr
+    flags = {u.username: u.must_change_password for u in StaffUser.select()}
+    assert flags == {"owner": True, "dana": True}
