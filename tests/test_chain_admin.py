@@ -104,5 +104,5 @@ def test_the_status_json_carries_the_sync_state_in_chain_mode(settings, init_inf
     add_member("Anna", card_uid=UID, now=T0)
     handle(UID, "t", now=T0)
     chain = client.get("/admin/status.json").get_json()["chain"]
-    assert chain["pending_events"] == 1 and chain["open_conflicts"] == 0
+    assert chain["pending_events"] == 3 and chain["open_conflicts"] == 0  # enrolment: 2
     assert chain["box_id"] == box_id(_db())

@@ -9,6 +9,7 @@ from appliance import box as box_mod
 from appliance.chain import EVENT_SCHEMA, box_id
 from appliance.clock import to_micros, utcnow
 from appliance.counter import handle
+from appliance.db import is_sqlite, sql
 from appliance.members import add_member
 from appliance.models import Event, ShopSetting, Visit
 from appliance.vouchers import redeem_voucher
@@ -112,6 +113,9 @@ def test_every_event_has_its_own_uuid_and_the_box_id_survives_a_restart(anna, bo
 def test_enrolment_and_member_changes_write_events_and_a_tap_does_not(anna, box):
     from appliance.models import Card, Member
 
+    if not is_sqlite(box.db):
+        pytest.skip("boxes are SQLite: the member triggers exist there only")
+
     [member] = _events("member")
     [card] = _events("card")
     body = json.loads(member.payload)["member"]
@@ -142,11 +146,12 @@ def test_pruning_deletes_old_sent_events_and_never_unsent_ones(anna, box):
         handle(UID, "t", now=T0 + timedelta(hours=i))
     relay = Relay(box.db, "nats://127.0.0.1:1")  # pruning needs no server
     ids = [e.id for e in _events()]
+    enrolment = Event.select().where(Event.type.in_(("member", "card"))).count()
     relay.mark(ids[:3], now=T0)  # sent on day 0; the last one and the enrolment unsent
     assert relay.prune(now=T0 + timedelta(days=13)) == 0
     assert relay.prune(now=T0 + timedelta(days=15)) == 3
     left = Event.select().where(Event.sent_at.is_null()).count()
-    assert Event.select().count() == left == 1 + 2
+    assert Event.select().count() == left == 1 + enrolment
     relay.shutdown()
 
 
@@ -165,6 +170,7 @@ def test_a_box_that_cannot_reach_the_centre_redeems_provisionally(anna, box, set
     [event] = _events("redeem")
     assert json.loads(event.payload)["provisional"] is True
     row = box.db.execute_sql(
-        "SELECT chain_state, chain_event FROM voucher WHERE code = ?", (code.replace("-", ""),)
+        sql("SELECT chain_state, chain_event FROM voucher WHERE code = ?", box.db),
+        (code.replace("-", ""),),
     ).fetchone()
     assert row == ("provisional", event.uuid)
