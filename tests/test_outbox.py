@@ -1,9 +1,11 @@
 """Outbox: one row per event key, written with the tap, handed to the worker's handlers."""
 
 import json
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -66,6 +68,12 @@ def test_rows_without_a_configured_channel_wait(unlocked, box):
 
 
 @pytest.mark.slow
+def _catches(pid: int, signum: int) -> bool:
+    with open(f"/proc/{pid}/status") as fh:
+        caught = next(line for line in fh if line.startswith("SigCgt:")).split()[1]
+    return bool(int(caught, 16) >> (signum - 1) & 1)
+
+
 def test_the_worker_process_starts_consumes_and_stops_on_sigterm(init_info, cli_env):
     proc = subprocess.Popen(
         [sys.executable, "-m", "appliance.cli", "worker"],
@@ -75,9 +83,20 @@ def test_the_worker_process_starts_consumes_and_stops_on_sigterm(init_info, cli_
         stderr=subprocess.STDOUT,
         text=True,
     )
-    time.sleep(3)
-    assert proc.poll() is None, proc.stdout.read()
+    # wait for the consumer's start-up listing (a fixed sleep raced a slow start under load)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    seen = []
+    while not any("dispatch_outbox" in x for x in seen):  # the periodic task is registered
+        try:
+            seen.append(lines.get(timeout=60))
+        except queue.Empty:
+            pytest.fail("the worker never listed its tasks:\n" + "".join(seen))
+    # the consumer sets its SIGTERM handler just after that listing: wait until the kernel
+    # shows SIGTERM as caught, so the signal tests the graceful stop, not the start-up
+    deadline = time.monotonic() + 60
+    while not _catches(proc.pid, signal.SIGTERM) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "".join(seen)
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out
-    assert "dispatch_outbox" in out  # the periodic task was registered with the consumer
+    assert proc.wait(timeout=30) == 0, "".join(seen)
