@@ -63,7 +63,8 @@ class ClaimService:
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
+        self._error: BaseException | None = None  # the last claim that could not be decided
+        self._failed: BaseException | None = None  # the service itself could not run
 
     def decide(self, request: dict, now=None) -> dict:
         with self.db.atomic():
@@ -107,7 +108,7 @@ class ClaimService:
         try:
             self._loop.run_until_complete(self._serve())
         except BaseException as exc:  # noqa: BLE001 - reported by start()
-            self._error = exc
+            self._failed = exc
             self._ready.set()
         finally:
             self.db.close()
@@ -116,8 +117,10 @@ class ClaimService:
     def start(self, wait: float = 20.0) -> ClaimService:
         self._thread = threading.Thread(target=self._main, name="chain-claims", daemon=True)
         self._thread.start()
-        if not self._ready.wait(wait) or (self._error and not self._stop):
-            raise RuntimeError(f"the claim service could not start: {self._error}")
+        if not self._ready.wait(wait):
+            raise RuntimeError(f"the claim service could not reach {self.nats_url} in {wait} s")
+        if self._failed is not None:
+            raise RuntimeError(f"the claim service could not start: {self._failed}")
         return self
 
     def stop(self) -> None:
