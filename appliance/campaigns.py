@@ -56,9 +56,9 @@ def check_content(channel_names: list[str], content: dict) -> None:
             try:
                 for key, value in parts.items():
                     if value:
-                        check_template(value, f"{name} content{where['language']} {key}")
+                        check_template(value, f"{name}{where['language']} {key}")
                 if name == "sms":
-                    check_sms(parts["text"], f"{name} content{where['language']}")
+                    check_sms(parts["text"], f"{name}{where['language']} text")
             except ContentError as exc:
                 raise CampaignError.wrapping(exc) from None
 

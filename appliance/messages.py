@@ -12,6 +12,8 @@ import html
 import re
 from dataclasses import dataclass
 
+from .refusal import N_, Refusal
+
 VARIABLES = {
     "first_name": "the member's first name (or 'there')",
     "name": "the member's full name",
@@ -30,15 +32,19 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 SMS_MAX_CHARS = 640
 
 
-class ContentError(ValueError):
-    """Content the owner has to fix: the message says what."""
+class ContentError(Refusal):
+    """Content the owner has to fix: the message says what (in the owner's language, see
+    appliance.refusal)."""
 
 
 def check_template(text: str, where: str) -> None:
     unknown = sorted({m for m in _PLACEHOLDER.findall(text or "") if m not in VARIABLES})
     if unknown:
         raise ContentError(
-            f"{where}: unknown variable(s) {', '.join(unknown)}; known: {', '.join(VARIABLES)}."
+            N_("%(where)s: unknown variable(s) %(unknown)s; known: %(known)s."),
+            where=where,
+            unknown=", ".join(unknown),
+            known=", ".join(VARIABLES),
         )
 
 
@@ -101,7 +107,10 @@ def check_sms(text: str, where: str = "SMS text") -> SmsInfo:
     info = sms_info(text)
     if info.length > SMS_MAX_CHARS:
         raise ContentError(
-            f"{where} has {info.length} characters; an SMS may have at most {SMS_MAX_CHARS}."
+            N_("%(where)s has %(length)s characters; an SMS may have at most %(max)s."),
+            where=where,
+            length=info.length,
+            max=SMS_MAX_CHARS,
         )
     return info
 

@@ -443,6 +443,8 @@ def test_the_cores_refusals_read_in_hebrew_on_the_hebrew_admin(shop, owner):
     assert "ערוץ sms צריך תוכן." in page and "needs content" not in page
     page = _create(owner, name="", channels=("email",)).get_data(as_text=True)
     assert "לקמפיין צריך שם באורך 1 עד 120 תווים." in page
+    page = _create(owner, channels=("sms",), sms__all__text="x" * 700).get_data(as_text=True)
+    assert "ב־sms text יש 700 תווים; SMS יכול להכיל לכל היותר 640." in page
     page = owner.get("/admin/segments/inactive?days=9999").get_data(as_text=True)
     assert "days חייב להיות בין 0 ל־3650." in page
     # the core itself stays English (the command line, logs)
@@ -459,7 +461,8 @@ def test_every_refusal_of_the_retention_core_has_a_hebrew_translation():
     with open(ROOT / "web/translations/he/LC_MESSAGES/messages.po", "rb") as fh:
         catalog = read_po(fh, locale="he")
     missing = []
-    for name in ("campaigns", "segments", "automations"):
+    # messages.py: its content refusals reach the owner as campaign and automation ones
+    for name in ("campaigns", "segments", "automations", "messages"):
         found = extract_from_file(
             "python", str(ROOT / f"appliance/{name}.py"), keywords={"N_": None}
         )
