@@ -3,6 +3,11 @@
 A receipt is a list of blocks (text lines, rules, QR codes, barcodes, feeds). It carries no
 printer commands and no bytes: one layout, several renderers. `to_dict`/`from_dict` is the JSON
 stored in a print job.
+
+Slips speak the shop's language (appliance.shop settings): the fixed words come from the web's
+catalogues through the same Babel look-up as the members' messages, and dates are written the
+language's way in the shop's zone. Text a printer cannot encode is drawn as a picture by the
+renderer.
 """
 
 from __future__ import annotations
@@ -10,9 +15,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
+from babel.dates import format_date, format_time
+
 from . import box as box_mod
+from .channels.transactional import gettext, language
 from .clock import from_micros, utcnow
 from .codes import format_code, normalize
+from .shop import load_shop_settings
 
 ALIGNS = ("left", "center", "right")
 SHOP_TITLE = "Stampbox"
@@ -92,10 +101,38 @@ class Receipt:
         return "\n".join(lines)
 
 
-def _day(moment, zone) -> str:
+def slip_language(lang: str | None = None) -> str:
+    """The language a slip is printed in: `lang` if given, else the shop's (English while no
+    box is running, e.g. in a benchmark)."""
+    if lang:
+        return language(lang)
+    if box_mod._current is None:
+        return "en"
+    return language(load_shop_settings().language)
+
+
+def _t(lang: str, text: str, **values) -> str:
+    """`text` in `lang`; %(name)s fields filled in after the look-up."""
+    words = gettext(lang, text)
+    return words % values if values else words
+
+
+def _date_text(day: date, lang: str) -> str:
+    # English keeps the slip's compact "24 Nov 2026"; other languages write dates their way
+    return day.strftime("%d %b %Y") if lang == "en" else format_date(day, "medium", locale=lang)
+
+
+def _moment_text(moment: datetime, zone, lang: str) -> str:
+    local = moment.astimezone(zone)
+    if lang == "en":
+        return local.strftime("%d %b %Y %H:%M")
+    return f"{_date_text(local.date(), lang)} {format_time(local.time(), 'short', locale=lang)}"
+
+
+def _day(moment, zone, lang: str = "en") -> str:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return moment.astimezone(zone).strftime("%d %b %Y")
+    return _date_text(moment.astimezone(zone).date(), lang)
 
 
 def last_valid_day(moment, zone) -> date:
@@ -107,37 +144,48 @@ def last_valid_day(moment, zone) -> date:
     return (moment - timedelta(microseconds=1)).astimezone(zone).date()
 
 
-def _last_day(moment, zone) -> str:
-    return last_valid_day(moment, zone).strftime("%d %b %Y")
+def _last_day(moment, zone, lang: str = "en") -> str:
+    return _date_text(last_valid_day(moment, zone), lang)
 
 
-def _header(title: str, now: datetime, zone) -> list[Block]:
+def _header(title: str, now: datetime, zone, lang: str = "en") -> list[Block]:
     return [
         Text(SHOP_TITLE, align="center", bold=True, size=2),
         Text(title, align="center", bold=True),
-        Text(now.astimezone(zone).strftime("%d %b %Y %H:%M"), align="center"),
+        Text(_moment_text(now, zone, lang), align="center"),
         Rule(),
     ]
 
 
 def voucher_receipt(
-    voucher: dict, member_name: str = "", *, now: datetime | None = None, zone=None
+    voucher: dict,
+    member_name: str = "",
+    *,
+    now: datetime | None = None,
+    zone=None,
+    lang: str | None = None,
 ) -> Receipt:
     """The slip a customer keeps for a reward: the reward, the QR of the signed code, the code
     in groups of four to read aloud or type, and the validity.
 
-    `voucher` is the core's voucher dict (code, reward, valid_from, valid_until, kind).
+    `voucher` is the core's voucher dict (code, reward, valid_from, valid_until, kind);
+    `lang` defaults to the shop's language.
     """
     now = now or utcnow()
+    lang = slip_language(lang)
     code = normalize(voucher["code"])
     birthday = voucher.get("kind") == "birthday"
-    title = "Birthday gift" if birthday else "Your reward"
-    blocks = _header(title, now, zone)
+    title = _t(lang, "Birthday gift") if birthday else _t(lang, "Your reward")
+    blocks = _header(title, now, zone, lang)
     if birthday:
-        greeting = f"Happy birthday, {member_name}!" if member_name else "Happy birthday!"
+        greeting = (
+            _t(lang, "Happy birthday, %(name)s!", name=member_name)
+            if member_name
+            else _t(lang, "Happy birthday!")
+        )
         blocks.append(Text(greeting, align="center", bold=True))
     elif member_name:
-        blocks.append(Text(f"For {member_name}", align="center"))
+        blocks.append(Text(_t(lang, "For %(name)s", name=member_name), align="center"))
     blocks += [
         Text(voucher["reward"], align="center", bold=True, size=2),
         Feed(),
@@ -146,24 +194,34 @@ def voucher_receipt(
         Feed(),
         Text(format_code(code), align="center", bold=True),
         Text(
-            f"Valid {_day(voucher['valid_from'], zone)}"
-            f" to {_last_day(voucher['valid_until'], zone)}",
+            _t(
+                lang,
+                "Valid %(start)s to %(end)s",
+                start=_day(voucher["valid_from"], zone, lang),
+                end=_last_day(voucher["valid_until"], zone, lang),
+            ),
             align="center",
         ),
         Text(
-            "Show this slip at the counter to get your gift."
+            _t(lang, "Show this slip at the counter to get your gift.")
             if birthday
-            else "Show this slip at the counter.",
+            else _t(lang, "Show this slip at the counter."),
             align="center",
         ),
     ]
     return Receipt("birthday" if birthday else "voucher", tuple(blocks), title)
 
 
-def reward_receipt(result: dict, *, now: datetime | None = None, zone=None) -> list[Receipt]:
+def reward_receipt(
+    result: dict, *, now: datetime | None = None, zone=None, lang: str | None = None
+) -> list[Receipt]:
     """One voucher slip per reward a tap unlocked (`result` is CounterResult.to_dict())."""
     name = (result.get("member") or {}).get("name") or ""
-    return [voucher_receipt(v, name, now=now, zone=zone) for v in result.get("unlocked") or []]
+    lang = slip_language(lang)
+    return [
+        voucher_receipt(v, name, now=now, zone=zone, lang=lang)
+        for v in result.get("unlocked") or []
+    ]
 
 
 def enrolment_receipt(
@@ -173,41 +231,52 @@ def enrolment_receipt(
     now: datetime | None = None,
     zone=None,
     wallet_url: str = "",
+    lang: str | None = None,
 ) -> Receipt:
     """A new member's slip: the sign-up page as a QR, and the card's short code; with
     `wallet_url` (appliance.wallet.links) a second QR saves the card to the phone's wallet."""
     now = now or utcnow()
+    lang = slip_language(lang)
     code = normalize(card_code)
-    blocks = _header("Welcome!", now, zone) + [
-        Text("Scan to finish signing up:", align="center"),
+    title = _t(lang, "Welcome!")
+    blocks = _header(title, now, zone, lang) + [
+        Text(_t(lang, "Scan to finish signing up:"), align="center"),
         QR(signup_url),
         Feed(),
-        Text("Your card", align="center"),
+        Text(_t(lang, "Your card"), align="center"),
         Text(format_code(code), align="center", bold=True),
         Barcode(code),
     ]
     if wallet_url:
-        blocks += [Feed(), Text("Save the card to your phone's wallet:", align="center"),
+        blocks += [Feed(), Text(_t(lang, "Save the card to your phone's wallet:"), align="center"),
                    QR(wallet_url)]  # fmt: skip
-    return Receipt("enrolment", tuple(blocks), "Welcome!")
+    return Receipt("enrolment", tuple(blocks), title)
 
 
 def setup_receipt(
-    url: str, username: str, password: str, *, now: datetime | None = None, zone=None
+    url: str,
+    username: str,
+    password: str,
+    *,
+    now: datetime | None = None,
+    zone=None,
+    lang: str | None = None,
 ) -> Receipt:
     """The first-boot slip: where the admin is and the owner's one-time login."""
     now = now or utcnow()
-    blocks = _header("Setup", now, zone) + [
-        Text("Open the admin page:", align="center"),
+    lang = slip_language(lang)
+    title = _t(lang, "Setup")
+    blocks = _header(title, now, zone, lang) + [
+        Text(_t(lang, "Open the admin page:"), align="center"),
         QR(url),
         Text(url, align="center"),
         Feed(),
-        Text(f"User: {username}", bold=True),
-        Text(f"Password: {password}", bold=True),
-        Text("It works once: you choose your own password at the first login."),
-        Text("Then throw this slip away."),
+        Text(_t(lang, "User: %(name)s", name=username), bold=True),
+        Text(_t(lang, "Password: %(password)s", password=password), bold=True),
+        Text(_t(lang, "It works once: you choose your own password at the first login.")),
+        Text(_t(lang, "Then throw this slip away.")),
     ]
-    return Receipt("setup", tuple(blocks), "Setup")
+    return Receipt("setup", tuple(blocks), title)
 
 
 def printer_test_receipt(*, now: datetime | None = None, zone=None, width: int = 80) -> Receipt:
@@ -227,9 +296,12 @@ def printer_test_receipt(*, now: datetime | None = None, zone=None, width: int =
     return Receipt("test", tuple(blocks), "Printer test")
 
 
-def day_summary_receipt(day_start: datetime, day_end: datetime, *, box=None) -> Receipt:
+def day_summary_receipt(
+    day_start: datetime, day_end: datetime, *, box=None, lang: str | None = None
+) -> Receipt:
     """The end-of-day slip: visits, stamps, new members, vouchers issued and redeemed."""
     box = box or box_mod.current()
+    lang = slip_language(lang)
     db = box.db
     p = db.param
     start, end = int(day_start.timestamp() * 1e6), int(day_end.timestamp() * 1e6)
@@ -243,18 +315,24 @@ def day_summary_receipt(day_start: datetime, day_end: datetime, *, box=None) -> 
     issued = one("SELECT COUNT(*) FROM voucher WHERE issued_at >= ? AND issued_at < ?")
     redeemed = one("SELECT COUNT(*) FROM voucher WHERE redeemed_at >= ? AND redeemed_at < ?")
     zone = box.zone
-    blocks = _header("End of day", day_end, zone) + [
-        Text(f"{_day(day_start, zone)}", align="center", bold=True),
-        Text(f"Visits            {visits:>6}"),
-        Text(f"Stamps            {stamps:>6}"),
-        Text(f"New members       {members:>6}"),
-        Text(f"Rewards unlocked  {issued:>6}"),
-        Text(f"Rewards redeemed  {redeemed:>6}"),
+    title = _t(lang, "End of day")
+    counts = (
+        ("Visits", visits),
+        ("Stamps", stamps),
+        ("New members", members),
+        ("Rewards unlocked", issued),
+        ("Rewards redeemed", redeemed),
+    )
+    blocks = _header(title, day_end, zone, lang) + [
+        Text(_day(day_start, zone, lang), align="center", bold=True),
+        *(Text(f"{_t(lang, label):<17} {count:>6}") for label, count in counts),
     ]
-    return Receipt("day_summary", tuple(blocks), "End of day")
+    return Receipt("day_summary", tuple(blocks), title)
 
 
-def voucher_receipt_for_code(text: str, *, now: datetime | None = None, box=None) -> Receipt:
+def voucher_receipt_for_code(
+    text: str, *, now: datetime | None = None, box=None, lang: str | None = None
+) -> Receipt:
     """The slip of an issued voucher, looked up by its code. Raises LookupError if unknown."""
     box = box or box_mod.current()
     db = box.db
@@ -273,4 +351,4 @@ def voucher_receipt_for_code(text: str, *, now: datetime | None = None, box=None
         "valid_from": from_micros(start),
         "valid_until": from_micros(end),
     }
-    return voucher_receipt(voucher, name or "", now=now, zone=box.zone)
+    return voucher_receipt(voucher, name or "", now=now, zone=box.zone, lang=lang)

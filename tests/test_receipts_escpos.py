@@ -187,3 +187,58 @@ def test_hebrew_is_drawn_right_to_left_from_the_right_edge():
     # read right to left, the word's first letter is its rightmost: the same ink there
     assert ink(word).crop(box).tobytes() == ink(first).crop(box).tobytes()
     assert ink(word).getbbox()[0] < box[0]  # and the rest of the word lies to its left
+
+
+def _rows_of(picture: Image.Image, part: Image.Image) -> int | None:
+    """The first row where `part` (as wide as the picture) lies in it, dot for dot."""
+    picture, wanted = picture.convert("1"), part.convert("1").tobytes()
+    for y in range(picture.height - part.height + 1):
+        if picture.crop((0, y, picture.width, y + part.height)).tobytes() == wanted:
+            return y
+    return None
+
+
+def test_a_hebrew_shop_prints_its_slips_in_hebrew_with_its_dates_and_zone(
+    earned_voucher, emupos_python, tmp_path
+):
+    from appliance.shop import save_shop_settings
+    from firmware_bridge.raster import text_image
+
+    save_shop_settings({"language": "he", "timezone": "Asia/Jerusalem"}, "owner")
+    code = earned_voucher.unlocked[0]["code"]
+    slip = voucher_receipt_for_code(code, now=T0)
+    lines = slip.text().splitlines()
+    assert "הפרס שלך" in lines  # "Your reward"
+    assert "עבור Anna" in lines and "Free coffee" in lines
+    # 09:00 UTC is 11:00 in Jerusalem; the dates written the Hebrew way
+    assert "24 בנוב׳ 2026 11:00" in lines
+    assert "בתוקף מ-24 בנוב׳ 2026 עד 22 בפבר׳ 2027" in lines
+    assert "הציגו את הפתק בקופה." in lines
+    # the printer cannot encode Hebrew: the title is drawn, and that drawing is on the slip
+    title = text_image("הפרס שלך", 576, align="center", bold=True)
+    assert _rows_of(render_png(slip, 80), title) is not None
+    decoded = decode(emupos_python, render_escpos(slip, 80), tmp_path, 80)
+    assert decoded["unknown"] == []
+    (receipt,) = decoded["receipts"]
+    assert "הפרס" not in receipt["text"] and "[image 576x" in receipt["text"]
+    assert "Free coffee" in receipt["text"]  # the encodable lines stay text
+    assert read_codes(Image.open(receipt["png"]))["QRCode"] == code.replace("-", "")
+    # the emulator's picture of the printed slip carries the same drawing of the title
+    assert _rows_of(Image.open(receipt["png"]), title) is not None
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "visits"),
+    [("en", "End of day", "Visits                 0"), ("kk", "Күн қорытындысы", "Келулер"),
+     ("zh", "日结", "到访")],
+)  # fmt: skip
+def test_the_end_of_day_and_enrolment_slips_follow_the_shops_language(box, lang, title, visits):
+    from appliance.receipts import day_summary_receipt, enrolment_receipt
+    from appliance.shop import save_shop_settings
+
+    save_shop_settings({"language": lang}, "owner")
+    day = day_summary_receipt(T0.replace(hour=0), T0.replace(hour=0) + timedelta(days=1))
+    assert day.title == title
+    assert any(line.startswith(visits) for line in day.text().splitlines())
+    enrol = enrolment_receipt("https://stampbox.local/join/K7Q2", "C0123456789ABCDE", now=T0)
+    assert enrol.title == {"en": "Welcome!", "kk": "Қош келдіңіз!", "zh": "欢迎！"}[lang]
