@@ -4,7 +4,8 @@
 #   image/build.sh [PI_GEN_DIR]
 #
 # 1. builds stampbox's wheel and downloads every dependency as aarch64 / CPython 3.11 wheels
-#    (bookworm's Python);
+#    (bookworm's Python) with collect-wheels.sh (the few published only as source are built
+#    inside the image by the stage);
 # 2. assembles the stage with those wheels, rootfs/ and systemd/ into pi-gen (assemble-stage.sh);
 # 3. runs pi-gen (checked out at PI_GEN_DIR, default ./pi-gen, tag PI_GEN_REF) with image/config
 #    and the stage-stampbox stage on top of Raspberry Pi OS Lite's stages 0-2.
@@ -14,16 +15,13 @@ set -euo pipefail
 
 PI_GEN_REF=${PI_GEN_REF:-2025-05-13-raspios-bookworm-arm64}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "${here}/.." && pwd)
 pigen=${1:-${here}/pi-gen}
 wheels=$(mktemp -d)
 trap 'rm -rf "$wheels"' EXIT
 
-python3 -m pip wheel --no-deps --wheel-dir "$wheels" "$repo"
-python3 -m pip download --dest "$wheels" --only-binary=:all: \
-    --platform manylinux_2_36_aarch64 --platform manylinux2014_aarch64 --platform any \
-    --python-version 3.11 --implementation cp \
-    "$(ls "$wheels"/stampbox-*.whl)"
+"${here}/collect-wheels.sh" "$wheels" \
+    --platform manylinux_2_36_aarch64 --platform manylinux2014_aarch64 \
+    --python-version 3.11 --implementation cp
 
 if [ ! -d "$pigen" ]; then
     git clone --depth 1 --branch "$PI_GEN_REF" https://github.com/RPi-Distro/pi-gen.git "$pigen"

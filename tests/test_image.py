@@ -17,6 +17,7 @@ IMAGE = ROOT / "image"
 SCRIPTS = [
     IMAGE / "build.sh",
     IMAGE / "assemble-stage.sh",
+    IMAGE / "collect-wheels.sh",
     ROOT / "tests" / "pigen-run-stage.sh",
     IMAGE / "stage-stampbox" / "prerun.sh",
     *sorted((IMAGE / "stage-stampbox" / "00-install").glob("*.sh")),

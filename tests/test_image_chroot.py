@@ -88,12 +88,14 @@ def _bootstrap(root: Path) -> subprocess.Popen:
 
 
 def _wheels(dest: Path, cache: Path) -> subprocess.Popen:
-    # this checkout's wheel and every dependency as wheels for this machine (what build.sh does
-    # for aarch64): the stage installs them offline with stampbox-update
-    cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(dest)]
-    cmd += ["--cache-dir", str(cache), str(ROOT)]
+    # the release as build.sh collects it for the Pi, here for this machine: this checkout's wheel,
+    # every dependency as a wheel, evdev as source for the stage to build inside the root
     return subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_clean_env()
+        ["bash", str(ROOT / "image/collect-wheels.sh"), str(dest)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_clean_env(PYTHON=sys.executable, PIP_CACHE_DIR=str(cache)),
     )
 
 
@@ -133,7 +135,7 @@ def _build(work: Path):
     started = time.monotonic()
     boot = _bootstrap(root)
     pip = _wheels(wheels, work / "pip-cache")
-    _wait(pip, "pip wheel")
+    _wait(pip, "collect-wheels.sh")
     wheels_at = time.monotonic() - started
     _wait(boot, "bootstrapping Debian")
     boot_at = time.monotonic() - started
@@ -238,6 +240,26 @@ def test_nginx_waits_for_the_certificate_first_boot_makes(image_root):
     root, _ = image_root
     drop_in = root / "etc/systemd/system/nginx.service.d/stampbox.conf"
     assert "After=stampbox-firstboot.service" in drop_in.read_text().splitlines()
+
+
+def _installed_packages(root: Path) -> set[str]:
+    status = (root / "var/lib/dpkg/status").read_text().split("\n\n")
+    return {
+        block.split("\n", 1)[0].removeprefix("Package: ")
+        for block in status
+        if "Status: install ok installed" in block
+    }
+
+
+def test_source_only_dependencies_are_built_in_the_image_and_the_compiler_leaves(image_root):
+    root, _ = image_root
+    wheels = sorted(p.name for p in (root / "opt/stampbox/wheels").iterdir())
+    assert not [w for w in wheels if w.endswith(".tar.gz")]
+    assert [w for w in wheels if w.startswith("evdev-") and w.endswith(".whl")]
+    release = root / os.readlink(root / "opt/stampbox/current").lstrip("/")
+    assert list(release.glob("lib/python3.*/site-packages/evdev/_input*.so"))
+    assert not {"gcc", "gcc-12", "libc6-dev", "python3-dev"} & _installed_packages(root)
+    assert not (root / "tmp/stampbox-build").exists()
 
 
 def test_the_release_is_installed_and_runs(image_root, tmp_path):

@@ -9,6 +9,27 @@ fi
 usermod -a -G dialout,input,plugdev,lp stampbox
 chown stampbox:stampbox /var/lib/stampbox
 
+# dependencies published only as source with C code (image/collect-wheels.sh) are built here,
+# for the Pi, with a compiler that leaves the image again
+shopt -s nullglob
+sdists=(/opt/stampbox/wheels/*.tar.gz)
+if [ ${#sdists[@]} -gt 0 ]; then
+    build_deps=()
+    for pkg in gcc libc6-dev python3-dev; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || build_deps+=("$pkg")
+    done
+    if [ ${#build_deps[@]} -gt 0 ]; then
+        apt-get install -y --no-install-recommends "${build_deps[@]}"
+    fi
+    python3 -m venv /tmp/stampbox-build
+    /tmp/stampbox-build/bin/pip wheel --quiet --no-index --find-links /opt/stampbox/wheels \
+        --wheel-dir /opt/stampbox/wheels "${sdists[@]}"
+    rm -rf /tmp/stampbox-build "${sdists[@]}"
+    if [ ${#build_deps[@]} -gt 0 ]; then
+        apt-get purge -y --auto-remove "${build_deps[@]}"
+    fi
+fi
+
 # the first release goes in the way every later one does, but nothing is started or
 # initialised in the image: first boot makes the data folder and its secrets
 STAMPBOX_INSTALL_ONLY=1 /usr/local/sbin/stampbox-update /opt/stampbox/wheels
