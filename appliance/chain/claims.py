@@ -15,6 +15,7 @@ import threading
 
 from ..clock import to_micros, utcnow
 from ..db import sql
+from .natsbin import log_nats_error
 from .state import mark_dirty
 
 CLAIM_SUBJECT = "chain.claim"
@@ -95,7 +96,7 @@ class ClaimService:
         import nats
 
         self._stop = asyncio.Event()
-        nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
+        nc = await nats.connect(self.nats_url, error_cb=log_nats_error, max_reconnect_attempts=-1)
         await nc.subscribe(CLAIM_SUBJECT, queue="claims", cb=self._on_request)
         await nc.subscribe(HELLO_SUBJECT, queue="claims", cb=self._on_hello)
         await nc.flush()
@@ -136,7 +137,11 @@ def claim_voucher(nats_url: str, request: dict, timeout: float) -> dict | None:
 
     async def ask():
         nc = await nats.connect(
-            nats_url, connect_timeout=timeout, allow_reconnect=False, max_reconnect_attempts=0
+            nats_url,
+            error_cb=log_nats_error,
+            connect_timeout=timeout,
+            allow_reconnect=False,
+            max_reconnect_attempts=0,
         )
         try:
             msg = await nc.request(CLAIM_SUBJECT, json.dumps(request).encode(), timeout=timeout)

@@ -17,7 +17,7 @@ from ..clock import to_micros, utcnow
 from ..db import sql
 from .claims import settle_redemption
 from .events import EVENT_SCHEMA
-from .natsbin import fetch_soon
+from .natsbin import fetch_soon, log_nats_error
 from .relay import stream_name
 from .state import mark_dirty
 
@@ -199,7 +199,10 @@ class Ingest:
 
         async def connect():
             self._nc = await nats.connect(
-                self.nats_url, max_reconnect_attempts=-1, reconnected_cb=self._on_reconnect
+                self.nats_url,
+                error_cb=log_nats_error,
+                max_reconnect_attempts=-1,
+                reconnected_cb=self._on_reconnect,
             )
             self._js = self._nc.jetstream()
             await self._ensure_stream(box_ids)

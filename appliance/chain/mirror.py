@@ -23,7 +23,7 @@ from ..program import advance, load_program
 from .claims import HELLO_SUBJECT
 from .conflicts import default_policy, resolve
 from .events import box_id as read_box_id
-from .natsbin import fetch_soon
+from .natsbin import fetch_soon, log_nats_error
 from .state import STATE
 from .status import record_contact
 
@@ -190,7 +190,9 @@ class Mirror:
         import nats
 
         async def connect():
-            self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
+            self._nc = await nats.connect(
+                self.nats_url, error_cb=log_nats_error, max_reconnect_attempts=-1
+            )
 
         self._run(connect())
         self._attach()

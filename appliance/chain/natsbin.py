@@ -149,3 +149,11 @@ async def fetch_soon(sub, batch: int, timeout: float) -> list:
         return first + await sub.fetch(batch - 1, timeout=0.05)
     except (TimeoutError, NatsError):
         return first  # nothing more waiting: what arrived is returned (and acked) as usual
+
+
+async def log_nats_error(exc: Exception) -> None:
+    """nats-py's error callback: one line per error (its default logs a traceback for every
+    failed reconnect while the centre is away)."""
+    import logging
+
+    logging.getLogger("appliance.chain").warning("nats: %s", exc or type(exc).__name__)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..clock import to_micros, utcnow
 from ..db import sql
 from .events import box_id as read_box_id
+from .natsbin import log_nats_error
 
 _PENDING = (
     "SELECT id, uuid, type, payload, schema_version, created_at FROM event"
@@ -78,7 +79,10 @@ class Relay:
 
         async def connect():
             self._nc = await nats.connect(
-                self.nats_url, connect_timeout=self.timeout, max_reconnect_attempts=-1
+                self.nats_url,
+                error_cb=log_nats_error,
+                connect_timeout=self.timeout,
+                max_reconnect_attempts=-1,
             )
             self._js = self._nc.jetstream(timeout=self.timeout)
             await self._js.add_stream(

@@ -13,6 +13,7 @@ import asyncio
 import json
 
 from ..db import sql
+from .natsbin import log_nats_error
 
 STATE = "STATE"
 SUBJECTS = "chain.state.>"
@@ -110,7 +111,9 @@ class Publisher:
         import nats
 
         async def connect():
-            self._nc = await nats.connect(self.nats_url, max_reconnect_attempts=-1)
+            self._nc = await nats.connect(
+                self.nats_url, error_cb=log_nats_error, max_reconnect_attempts=-1
+            )
             self._js = self._nc.jetstream(timeout=self.timeout)
             await ensure_state_stream(self._js)
 
