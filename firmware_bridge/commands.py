@@ -13,7 +13,7 @@ import logging
 import sys
 
 from appliance import box as box_mod
-from appliance import printing
+from appliance import printer_status, printing
 from appliance.device_health import device_health
 from appliance.settings import Settings
 
@@ -110,7 +110,7 @@ def drain(settings: Settings) -> dict:
             "status": "none",
             "message": "No printer configured (printer = none).",
         }
-    loop = PrintLoop(printer, printing.preview_dir(settings), poll_seconds=0, retry_seconds=0)
+    loop = PrintLoop(printer, printer_status.preview_dir(settings), poll_seconds=0, retry_seconds=0)
     loop.preview_dir.mkdir(
         parents=True, exist_ok=True
     )  # not initialize(): a bridge may be printing

@@ -17,7 +17,7 @@ from peewee import DatabaseError
 
 from appliance import box as box_mod
 from appliance.health import beat
-from appliance.printing import preview_dir
+from appliance.printer_status import preview_dir
 from appliance.settings import Settings, SettingsError, load_settings
 
 from .commands import main_command

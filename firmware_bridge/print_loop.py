@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from appliance import printing
+from appliance import printer_status, printing
 from appliance.clock import utcnow
 from appliance.db import database
 from appliance.device_health import record_health
@@ -101,7 +101,7 @@ class PrintLoop:
         """The slip's picture as <preview_dir>/last.png, replaced atomically."""
         try:
             picture = render_png(receipt, self.printer.width_mm)
-            target = self.preview_dir / printing.LAST_SLIP
+            target = self.preview_dir / printer_status.LAST_SLIP
             with tempfile.NamedTemporaryFile(
                 dir=self.preview_dir, suffix=".png", delete=False
             ) as out:

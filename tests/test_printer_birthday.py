@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
-from appliance import printing
+from appliance import printer_status, printing
 from appliance.members import add_member
 from appliance.models import PrintJob
 from appliance.receipts import Receipt, printer_test_receipt
@@ -63,7 +63,7 @@ def test_the_first_tap_with_a_gift_waiting_prints_its_slip_once(box, gift, count
     slip = Receipt.from_dict(json.loads(job.document))
     assert (slip.kind, slip.title) == ("birthday", "Birthday gift")
     out = tmp_path / "lp0"
-    loop = PrintLoop(build_printer(f"file:{out}", 80), printing.preview_dir(box.settings))
+    loop = PrintLoop(build_printer(f"file:{out}", 80), printer_status.preview_dir(box.settings))
     loop.initialize()
     assert loop.loop(now=T0) == "printed"
     (receipt,) = decode(ensure_emupos(), out.read_bytes(), tmp_path / "emupos")["receipts"]

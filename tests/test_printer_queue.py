@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from appliance import printing
+from appliance import printer_status, printing
 from appliance.device_health import device_health
 from appliance.members import add_member
 from appliance.models import PrintJob
@@ -55,7 +55,7 @@ def voucher_code(box):
 def loop_for(printer_spec: str, box) -> PrintLoop:
     loop = PrintLoop(
         build_printer(printer_spec, 80),
-        printing.preview_dir(box.settings),
+        printer_status.preview_dir(box.settings),
         poll_seconds=0,
         retry_seconds=0,
     )
@@ -94,7 +94,7 @@ def test_a_slip_waits_through_paper_out_and_prints_once_after(box, emupos, vouch
     row = PrintJob.get_by_id(job)
     assert (row.state, row.attempts) == ("printed", 1)
     assert [h["state"] for h in device_health()] == ["ready"]
-    assert printing.last_slip_path(box.settings).exists()
+    assert printer_status.last_slip_path(box.settings).exists()
 
 
 def test_cover_open_also_holds_the_queue(box, emupos):

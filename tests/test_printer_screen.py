@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from appliance import printing
+from appliance import printer_status, printing
 from appliance.receipts import printer_test_receipt
 from firmware_bridge.print_loop import PrintLoop
 from firmware_bridge.printer import build_printer
@@ -24,7 +24,7 @@ def _client(settings, init_info):
 
 def _loop(spec: str, box) -> PrintLoop:
     loop = PrintLoop(
-        build_printer(spec, 58), printing.preview_dir(box.settings), poll_seconds=0,
+        build_printer(spec, 58), printer_status.preview_dir(box.settings), poll_seconds=0,
         retry_seconds=0,
     )  # fmt: skip
     loop.initialize()
@@ -42,7 +42,7 @@ def test_an_unreachable_printer_and_the_waiting_slip_show_on_both_screens(settin
     printing.enqueue(printer_test_receipt(now=T0), now=T0)
     # nobody listens on this port: the bridge's loop finds the printer absent
     assert _loop(f"tcp:127.0.0.1:{free_port()}", box).loop(now=T0) == "absent"
-    state = printing.printer_state()
+    state = printer_status.printer_state()
     assert (state["status"], state["waiting"], state["alert"]) == ("absent", 1, True)
     client = _client(settings, init_info)
     for url in ("/counter", "/admin/devices"):
@@ -56,7 +56,7 @@ def test_an_unreachable_printer_and_the_waiting_slip_show_on_both_screens(settin
 def test_the_last_slip_is_shown_as_a_picture_once_printed(settings, init_info, box):
     printing.enqueue(printer_test_receipt(now=T0), now=T0)
     assert _loop("preview", box).loop(now=T0) == "printed"
-    state = printing.printer_state()
+    state = printer_status.printer_state()
     assert (state["status"], state["waiting"], state["alert"]) == ("ready", 0, False)
     client = _client(settings, init_info)
     page = client.get("/counter").get_data(as_text=True)
@@ -64,7 +64,7 @@ def test_the_last_slip_is_shown_as_a_picture_once_printed(settings, init_info, b
     assert "Printer ready." in page
     picture = client.get(f"/counter/slip.png?v={state['last_slip']['version']}")
     assert picture.status_code == 200 and picture.mimetype == "image/png"
-    assert picture.data == printing.last_slip_path(box.settings).read_bytes()
+    assert picture.data == printer_status.last_slip_path(box.settings).read_bytes()
     assert picture.data.startswith(b"\x89PNG")
     from io import BytesIO
 
@@ -162,10 +162,10 @@ def test_a_stopped_bridge_is_said_whatever_the_printer_said_last(settings, init_
     printing.enqueue(printer_test_receipt(now=T0), now=T0)
     assert _loop(f"tcp:127.0.0.1:{free_port()}", box).loop(now=T0) == "absent"
     beat(box.settings, "bridge")
-    assert printing.printer_state()["status"] == "absent"
+    assert printer_status.printer_state()["status"] == "absent"
     stale = heartbeat_path(box.settings, "bridge").stat().st_mtime - 600
     os.utime(heartbeat_path(box.settings, "bridge"), (stale, stale))
-    state = printing.printer_state()
+    state = printer_status.printer_state()
     assert (state["status"], state["alert"], state["waiting"]) == ("bridge_down", True, 1)
     page = _client(settings, init_info).get("/counter").get_data(as_text=True)
     assert "The device bridge is not running: slips wait until it starts again." in page
@@ -213,4 +213,4 @@ def test_a_slip_that_did_print_is_settled_without_a_copy(settings, init_info, bo
     reply = client.post(f"/counter/print-jobs/{job}/settle", data=form)
     assert reply.location == "/counter"
     assert [j.state for j in PrintJob.select()] == ["printed"]
-    assert printing.printer_state()["to_check"] == []
+    assert printer_status.printer_state()["to_check"] == []

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
-from appliance import printing
+from appliance import printer_status, printing
 from appliance.counter import handle
 from appliance.device_health import device_health
 from appliance.members import add_member
@@ -48,7 +48,7 @@ def voucher_code(box):
 
 def loop_for(spec: str, width: int, box) -> PrintLoop:
     loop = PrintLoop(
-        build_printer(spec, width), printing.preview_dir(box.settings), poll_seconds=0,
+        build_printer(spec, width), printer_status.preview_dir(box.settings), poll_seconds=0,
         retry_seconds=0,
     )  # fmt: skip
     loop.initialize()

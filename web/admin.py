@@ -36,7 +36,7 @@ from appliance.models import (
     PrintJob,
     StaffUser,
 )
-from appliance.printing import printer_state
+from appliance.printer_status import printer_state
 from appliance.program import ProgramError, load_program, parse_tier, set_program
 from appliance.receipts import last_valid_day
 from appliance.shop import (

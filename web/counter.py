@@ -28,13 +28,8 @@ from appliance import box as box_mod
 from appliance.counter import MAX_STAMPS_PER_VISIT, handle
 from appliance.feedback import SIGNALS
 from appliance.members import MemberError, add_member
-from appliance.printing import (
-    enqueue,
-    last_slip_path,
-    print_birthday_gift,
-    printer_state,
-    settle_unsure,
-)
+from appliance.printer_status import last_slip_path, printer_state
+from appliance.printing import enqueue, print_birthday_gift, settle_unsure
 from appliance.receipts import enrolment_receipt
 from appliance.shop import load_shop_settings
 from appliance.signup import create_enrolment_code
