@@ -104,9 +104,12 @@ def test_udev_rules_are_well_formed():
             assert key in keys and op and value.startswith('"') and value.endswith('"'), part
 
 
-def _wheel(folder: Path, version: str, healthy: bool) -> None:
+def _wheel(
+    folder: Path, version: str, healthy: bool, project: str = "stampbox", requires: str = ""
+) -> None:
     """A stand-in stampbox release: its CLI logs what the updater asks of it."""
-    name = f"stampbox-{version}"
+    name = f"{project}-{version}"
+    module = "fakebox" if project == "stampbox" else f"fake_{project}"
     code = f'''import json, os, sys
 def main():
     log = os.environ["FAKE_LOG"]
@@ -118,14 +121,16 @@ def main():
         print(json.dumps({{"path": os.environ["FAKE_BACKUP"]}}))
 '''
     files = {
-        "fakebox/__init__.py": code,
+        f"{module}/__init__.py": code,
         f"{name}.dist-info/METADATA": (
-            f"Metadata-Version: 2.1\nName: stampbox\nVersion: {version}\n"
+            f"Metadata-Version: 2.1\nName: {project}\nVersion: {version}\n"
+            + (f"Requires-Dist: {requires}\n" if requires else "")
         ),
         f"{name}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
         "Tag: py3-none-any\n",
-        f"{name}.dist-info/entry_points.txt": "[console_scripts]\nstampbox = fakebox:main\n",
     }
+    if project == "stampbox":
+        files[f"{name}.dist-info/entry_points.txt"] = "[console_scripts]\nstampbox = fakebox:main\n"
     record = []
     for path, text in files.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
@@ -206,3 +211,35 @@ def test_an_install_only_update_makes_no_data(tmp_path):
     assert (tmp_path / "opt/current/bin/stampbox").exists()
     assert not (tmp_path / "log").exists()  # the release was never run
     assert shutil.which("shellcheck")
+
+
+def test_an_update_also_finds_the_wheels_the_image_was_built_with(tmp_path):
+    # the image build compiles evdev and keeps it in /opt/stampbox/wheels; a later bundle that
+    # carries it only as source (collect-wheels.sh) must still install on a box with no compiler
+    prefix = tmp_path / "opt"
+    _wheel(tmp_path / "bundle", "1.0.0", True, requires="fakedep==0.9")
+    env = {
+        **os.environ,
+        "STAMPBOX_PREFIX": str(prefix),
+        "STAMPBOX_INSTALL_ONLY": "1",
+        "STAMPBOX_PYTHON": sys.executable,
+        "STAMPBOX_ENV_FILE": "/nonexistent",
+        "PIP_NO_INDEX": "1",
+    }
+
+    def update():
+        return subprocess.run(
+            ["bash", str(UPDATE), str(tmp_path / "bundle")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    missing = update()
+    assert missing.returncode != 0 and not (prefix / "current").exists()
+    _wheel(prefix / "wheels", "0.9", True, project="fakedep")
+    proc = update()
+    assert proc.returncode == 0, proc.stderr
+    release = prefix / "releases/1.0.0"
+    assert list(release.glob("lib/python3.*/site-packages/fake_fakedep/__init__.py"))
