@@ -215,7 +215,9 @@ def test_a_stop_outlives_the_member_and_only_start_lifts_it(shop, provider):
     deliver_all(box, now=NOON)
     assert sorted(r["form"]["To"][0] for r in Provider.requests) == ["+491709999999"]
     row = Outbox.get(Outbox.member == again)
-    assert (row.state, row.last_error) == ("suppressed", "erased")
+    # the returning member was marked opted out when added (the list says why: erased)
+    assert (row.state, row.last_error) == ("suppressed", "unsubscribed")
+    assert suppression.reason_for(box, "sms", "0170 1234567") == "erased"
     # the phone's owner texts START: the list lets the number go again
     assert sms_reply("+491701234567", "Start", now=NOON, box=box) == [again]
     assert suppression.reason_for(box, "sms", "+491701234567") is None
