@@ -82,6 +82,19 @@ def checkpoint_database():
     return checkpoint_wal(box_mod.current().db)
 
 
+@huey.periodic_task(crontab(minute="41"))
+def prune_chain_events():
+    """A box in no chain keeps its chain event rows two weeks (no relay will ever send them);
+    in a chain the relay prunes what it sent."""
+    from .chain.events import prune_unchained
+    from .clock import to_micros
+
+    box = box_mod.current()
+    if box.settings.chain_nats_url:
+        return 0
+    return prune_unchained(box.db, to_micros(utcnow()))
+
+
 @huey.periodic_task(crontab(hour="3", minute="15"))
 def nightly_backup():
     """A consistent backup every night (UTC), rotated; copied to the USB stick when set."""

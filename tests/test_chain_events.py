@@ -174,3 +174,16 @@ def test_a_box_that_cannot_reach_the_centre_redeems_provisionally(anna, box, set
         (code.replace("-", ""),),
     ).fetchone()
     assert row == ("provisional", event.uuid)
+
+
+def test_a_box_in_no_chain_drops_event_rows_after_two_weeks(anna, box):
+    from appliance.chain.events import prune_unchained
+
+    for i in range(3):
+        handle(UID, "t", now=T0 + timedelta(days=i))
+    cutoff = to_micros(T0 + timedelta(days=1))
+    old = Event.select().where(Event.created_at < cutoff).count()
+    assert old >= 1  # the tap at T0 (the enrolment's rows carry the real clock)
+    assert prune_unchained(box.db, to_micros(T0 + timedelta(days=15))) == old
+    assert Event.select().where(Event.created_at < cutoff).count() == 0
+    assert Event.select().where(Event.type == "stamp").count() == 2

@@ -45,3 +45,22 @@ def record_chain_event(
         ),
     )
     return event_id
+
+
+_PRUNE_UNCHAINED = (
+    "DELETE FROM event WHERE id IN (SELECT id FROM event WHERE created_at < ?"
+    " ORDER BY id LIMIT 5000)"
+)
+
+
+def prune_unchained(db, now_us: int, keep_days: float = 14) -> int:
+    """A box in no chain: nothing will ever send its events, so rows older than keep_days go
+    (a box with events cannot join a chain later anyway; see chain.provision.join_chain)."""
+    cutoff = now_us - int(keep_days * 86_400_000_000)
+    total = 0
+    while True:
+        with db.atomic():
+            gone = db.execute_sql(sql(_PRUNE_UNCHAINED, db), (cutoff,)).rowcount
+        total += gone
+        if gone < 5000:
+            return total
