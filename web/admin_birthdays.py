@@ -26,6 +26,7 @@ from appliance.birthdays import (
 )
 from appliance.shop import LANGUAGES
 
+from .refusals import explain
 from .security import owner_required
 
 bp = Blueprint("birthdays", __name__, url_prefix="/admin/birthdays")
@@ -97,7 +98,7 @@ def settings_save():
     try:
         save_gift(wanted, actor=g.staff.username)
     except BirthdayError as exc:
-        return _back(str(exc), "error")
+        return _back(explain(exc), "error")
     return _back("Birthday gift saved.")
 
 
@@ -119,7 +120,7 @@ def announcement_save():
             form.get("enabled") == "on", chosen, content or None, actor=g.staff.username
         )
     except AutomationError as exc:
-        return _back(str(exc), "error")
+        return _back(explain(exc), "error")
     return _back("Birthday announcement saved.")
 
 
