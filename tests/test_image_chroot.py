@@ -146,22 +146,14 @@ def _build(work: Path):
 
     stage = work / "stage-stampbox"
     _run(["bash", str(ROOT / "image/assemble-stage.sh"), str(stage), str(wheels)])
-    proc = subprocess.run(
-        # run as pi-gen runs its build.sh: the runner's #!/bin/bash -e stops at the first failure
-        ["unshare", "--mount", "--propagation", "private"]
-        + [str(ROOT / "tests/pigen-run-stage.sh"), str(stage)],
-        env=_clean_env(ROOTFS_DIR=str(root), DEBIAN_FRONTEND="noninteractive"),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    proc = _run_stage(root, stage)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     print(
         f"\nimage chroot in {work}: wheels {wheels_at:.0f} s, root {boot_at:.0f} s,"
         f" stage installed at {time.monotonic() - started:.0f} s"
     )
-    yield root, log
+    yield root, log, (stage, work)
 
 
 def _in_root(root: Path, script: str, data: Path | None = None):
@@ -200,7 +192,7 @@ def _group_members(root: Path) -> dict[str, list[str]]:
 
 
 def test_the_stampbox_user_is_a_system_user_in_the_device_groups(image_root):
-    root, _ = image_root
+    root, *_ = image_root
     name, _, uid, gid, _, home, shell = _passwd(root, "stampbox")
     assert int(uid) < 1000 and home == "/var/lib/stampbox"
     assert shell.endswith("nologin") or shell.endswith("false")
@@ -211,7 +203,7 @@ def test_the_stampbox_user_is_a_system_user_in_the_device_groups(image_root):
 
 
 def test_the_units_are_installed_and_enabled(image_root):
-    root, _ = image_root
+    root, *_ = image_root
     wants = root / "etc/systemd/system/multi-user.target.wants"
     for unit in UNITS:
         installed = root / "etc/systemd/system" / unit
@@ -225,7 +217,7 @@ def test_the_units_are_installed_and_enabled(image_root):
 def test_systemd_analyze_verify_passes_in_the_image(image_root):
     # verified against the image's own files: ExecStart= must name the installed release's
     # command, ExecReload='s /bin/kill must be there, drop-ins are merged
-    root, _ = image_root
+    root, *_ = image_root
     units = [*UNITS, "nginx.service"]
     proc = subprocess.run(
         # --man=no: nginx's Documentation=man:nginx(8) is no concern of ours
@@ -237,7 +229,7 @@ def test_systemd_analyze_verify_passes_in_the_image(image_root):
 
 
 def test_nginx_waits_for_the_certificate_first_boot_makes(image_root):
-    root, _ = image_root
+    root, *_ = image_root
     drop_in = root / "etc/systemd/system/nginx.service.d/stampbox.conf"
     assert "After=stampbox-firstboot.service" in drop_in.read_text().splitlines()
 
@@ -252,7 +244,7 @@ def _installed_packages(root: Path) -> set[str]:
 
 
 def test_source_only_dependencies_are_built_in_the_image_and_the_compiler_leaves(image_root):
-    root, _ = image_root
+    root, *_ = image_root
     wheels = sorted(p.name for p in (root / "opt/stampbox/wheels").iterdir())
     assert not [w for w in wheels if w.endswith(".tar.gz")]
     assert [w for w in wheels if w.startswith("evdev-") and w.endswith(".whl")]
@@ -263,7 +255,7 @@ def test_source_only_dependencies_are_built_in_the_image_and_the_compiler_leaves
 
 
 def test_the_release_is_installed_and_runs(image_root, tmp_path):
-    root, _ = image_root
+    root, *_ = image_root
     current = root / "opt/stampbox/current"
     assert current.is_symlink()
     target = os.readlink(current)
@@ -274,7 +266,7 @@ def test_the_release_is_installed_and_runs(image_root, tmp_path):
 
 
 def test_first_boot_makes_private_data_secrets_and_the_certificate_nginx_wants(image_root):
-    root, _ = image_root
+    root, *_ = image_root
     # the image carries no data and no secret: the data folder is empty, private, the box's
     data = root / "var/lib/stampbox"
     st = data.stat()
@@ -303,7 +295,7 @@ def test_first_boot_makes_private_data_secrets_and_the_certificate_nginx_wants(i
 
 
 def test_udev_rules_blacklist_hostname_avahi_and_nginx_are_in_place(image_root):
-    root, _ = image_root
+    root, *_ = image_root
     for rel in (
         "etc/udev/rules.d/60-stampbox.rules",
         "etc/modprobe.d/stampbox-nfc.conf",
@@ -324,7 +316,7 @@ def test_udev_rules_blacklist_hostname_avahi_and_nginx_are_in_place(image_root):
 
 
 def test_the_image_carries_no_secret(image_root):
-    root, _ = image_root
+    root, *_ = image_root
     # (the releases' libraries carry test keys of their own: only our configuration is looked at)
     for path in (root / "etc").rglob("*"):
         if path.is_file() and not path.is_symlink():
@@ -335,3 +327,27 @@ def test_the_image_carries_no_secret(image_root):
         "wheels",
     ]
     assert not any((root / "var/lib/stampbox").iterdir())
+
+
+def _run_stage(root: Path, stage: Path):
+    return subprocess.run(
+        # run as pi-gen runs its build.sh: the runner's #!/bin/bash -e stops at the first failure
+        ["unshare", "--mount", "--propagation", "private"]
+        + [str(ROOT / "tests/pigen-run-stage.sh"), str(stage)],
+        env=_clean_env(ROOTFS_DIR=str(root), DEBIAN_FRONTEND="noninteractive"),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_the_stage_runs_again_on_its_own_root(image_root):
+    # pi-gen repeats a stage on the existing root when a build is run again without CLEAN=1
+    # (last in this module: it runs the stage a second time on the shared root)
+    root, _, (stage, _) = image_root
+    release = os.readlink(root / "opt/stampbox/current")
+    proc = _run_stage(root, stage)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert os.readlink(root / "opt/stampbox/current") == release
+    assert (root / "etc/hosts").read_text().count("stampbox") == 1
+    assert _group_members(root)["dialout"][1:].count("stampbox") == 1

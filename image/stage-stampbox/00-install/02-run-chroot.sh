@@ -32,7 +32,13 @@ fi
 
 # the first release goes in the way every later one does, but nothing is started or
 # initialised in the image: first boot makes the data folder and its secrets
-STAMPBOX_INSTALL_ONLY=1 /usr/local/sbin/stampbox-update /opt/stampbox/wheels
+# (pi-gen runs a stage again on its existing root when the build is repeated without CLEAN=1:
+# the release already current is then left as it is)
+release=(/opt/stampbox/wheels/stampbox-*.whl)
+version=$(basename "${release[0]}" | cut -d- -f2)
+if [ "$(readlink -f /opt/stampbox/current || true)" != "/opt/stampbox/releases/${version}" ]; then
+    STAMPBOX_INSTALL_ONLY=1 /usr/local/sbin/stampbox-update /opt/stampbox/wheels
+fi
 
 ln -sf /etc/nginx/sites-available/stampbox /etc/nginx/sites-enabled/stampbox
 rm -f /etc/nginx/sites-enabled/default
