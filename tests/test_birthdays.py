@@ -323,6 +323,43 @@ def test_the_announcement_reaches_consenting_members_in_their_language_once(sett
         box_mod.stop()
 
 
+def test_a_gift_on_the_card_is_mailed_without_a_code_or_qr(settings):
+    import dataclasses
+
+    from appliance import automations, outbox
+    from appliance.birthdays import load_gift, save_gift
+    from appliance.channels.delivery import deliver_all
+    from appliance.models import Voucher
+    from appliance.provision import init_box
+
+    from .test_campaigns import Sink, SmtpServer, smtp_settings
+
+    sink = Sink()
+    server = SmtpServer(sink)
+    server.start()
+    try:
+        init_box(smtp_settings(settings, server.port), now=T0)
+        box = box_mod.current()
+        automations.install()
+        save_gift(dataclasses.replace(load_gift(), gift="Free cake", kind="card"), now=T0)
+        automations.configure("birthday", enabled=True, channel_names=["email"], now=T0)
+        dana = add_member("Dana", "dana@example.com", birthday="03-14", now=T0)
+        Member.update(email_consent_at=T0).where(Member.id == dana["id"]).execute()
+        when = _noon(date(2027, 3, 10))
+        run_birthdays(when)
+        outbox.dispatch_due(box.db, when)
+        deliver_all(box, when)
+        [(_, message)] = sink.messages
+        code = Voucher.get(Voucher.member == dana["id"]).code
+        body = message.as_string()
+        assert "Free cake" in str(message.get_body(("plain",)).get_content())
+        assert code not in body and code.replace("-", "") not in body
+        assert not [p for p in message.walk() if p.get_content_type() == "image/png"]
+    finally:
+        server.stop()
+        box_mod.stop()
+
+
 def test_the_cli_lists_upcoming_birthdays_and_the_months(box, stampbox):
     add_member("Anna <3", birthday="03-14", now=T0)
     add_member("Later", birthday="05-01", now=T0)

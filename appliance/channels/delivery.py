@@ -65,6 +65,14 @@ def voucher_qr_png(code: str) -> bytes:
     return buffer.getvalue()
 
 
+def _shown_code(voucher: dict | None) -> str:
+    """The code a message shows: none for a birthday gift kept on the card (the member shows
+    the card at the counter; the voucher behind it is the counter's, not the customer's)."""
+    if not voucher or voucher.get("gift_kind") == "card":
+        return ""
+    return voucher["code"]
+
+
 def values_for(
     box, member: dict, voucher: dict | None, channel: str, memo: dict | None = None
 ) -> dict:
@@ -80,14 +88,15 @@ def values_for(
         above = [t for t in program.tiers if t.stamps > stamps]
         nxt = above[0] if above else None
     first = (member["name"] or "").split()
+    code = _shown_code(voucher)
     values = {
         "first_name": first[0] if first else "there",
         "name": member["name"] or "",
         "stamps": stamps,
         "stamps_left": (nxt.stamps - stamps) if nxt else 0,
         "reward": voucher["reward"] if voucher else (nxt.reward if nxt else ""),
-        "voucher_code": voucher["code"] if voucher else "",
-        "voucher_qr": voucher_qr_url(box, voucher["code"]) if voucher else "",
+        "voucher_code": code,
+        "voucher_qr": voucher_qr_url(box, code) if code else "",
         "shop_name": box.settings.shop_name or "Stampbox",
         "unsubscribe_url": unsubscribe_url(member["id"], channel, box),
         "preferences_url": preferences_url(member["id"], box),
@@ -192,7 +201,7 @@ def render_for(
     elif reason:
         raise Suppressed(reason)
     if channel == "email":
-        if voucher:
+        if _shown_code(voucher):
             # the QR travels inside the message: customers read mail away from the shop
             # network, where the box's own address does not resolve (a preview, shown in
             # the owner's browser, carries it as a data: address instead)
