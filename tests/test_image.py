@@ -20,6 +20,7 @@ SCRIPTS = [
     IMAGE / "collect-wheels.sh",
     ROOT / "tests" / "pigen-run-stage.sh",
     IMAGE / "stage-stampbox" / "prerun.sh",
+    IMAGE / "stage-stampbox" / "EXPORT_IMAGE",
     *sorted((IMAGE / "stage-stampbox" / "00-install").glob("*.sh")),
     IMAGE / "rootfs" / "usr" / "local" / "sbin" / "stampbox-update",
 ]
@@ -243,3 +244,13 @@ def test_an_update_also_finds_the_wheels_the_image_was_built_with(tmp_path):
     assert proc.returncode == 0, proc.stderr
     release = prefix / "releases/1.0.0"
     assert list(release.glob("lib/python3.*/site-packages/fake_fakedep/__init__.py"))
+
+
+def test_the_stage_exports_the_lite_image():
+    proc = subprocess.run(
+        ["bash", "-c", '. "$1"; echo "$IMG_SUFFIX"', "-", IMAGE / "stage-stampbox/EXPORT_IMAGE"],
+        env={**os.environ, "USE_QEMU": "0"},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and proc.stdout == "-lite\n", proc.stderr
