@@ -252,6 +252,11 @@ def test_staff_see_the_birthday_flag_on_the_member_page(app, box):
     html = staff.get(f"/admin/members/{anna['id']}").get_data(as_text=True)
     flag = html.split('class="notice birthday-flag')[1].split("</p>")[0]
     assert "Birthday in 3 days" in flag and "Birthday gift available" in flag
+    # valid through the 14th day after the birthday: that day is shown, not the midnight after
+    from babel.dates import format_date
+
+    last = format_date(today + timedelta(days=17), "medium", locale="en")
+    assert f"until {last}" in flag and "00:00" not in flag, flag
     assert "&lt;b&gt;Free drink&lt;/b&gt;" in flag and "<b>Free" not in flag
     assert "birthday-flag" not in staff.get(f"/admin/members/{plain['id']}").get_data(as_text=True)
 
