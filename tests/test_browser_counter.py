@@ -18,7 +18,7 @@ import pytest
 from appliance.clock import utcnow
 from appliance.counter import handle
 from appliance.members import add_member
-from appliance.models import Card, Voucher
+from appliance.models import Card, CounterEvent, Voucher
 
 from .conftest import ROOT
 
@@ -211,12 +211,20 @@ def test_the_counter_screen_follows_taps_and_redeems_once(server, page, init_inf
     expect(page.locator("#printer .to-check li")).to_have_count(0)
 
 
-def test_the_counter_screen_speaks_the_shops_language(server, page, init_info):
-    from playwright.sync_api import expect
-
+@pytest.fixture
+def almaty_shop(init_info):
+    """A Kazakh shop on Almaty's clock, set before the web process starts (it reads the
+    zone setting every 30 s)."""
     from appliance.shop import save_shop_settings
 
-    save_shop_settings({"language": "kk"}, "owner")
+    save_shop_settings({"language": "kk", "timezone": "Asia/Almaty"}, "owner")
+
+
+def test_the_counter_screen_speaks_the_shops_language(almaty_shop, server, page, init_info):
+    from zoneinfo import ZoneInfo
+
+    from playwright.sync_api import expect
+
     add_member("Anna", card_uid=UID)
     page.goto(server + "/counter")
     page.fill("#username", "owner")
@@ -231,6 +239,11 @@ def test_the_counter_screen_speaks_the_shops_language(server, page, init_info):
     handle(NEW_UID, source="nfc")
     expect(page.locator("#enrol h2")).to_have_text(f"{NEW_UID} картасын тіркеу", timeout=5000)
     expect(page.locator("#history .pill")).to_have_text("Мөр басылды")
+    # the tap's time on the shop's clock (the browser's own zone here is the machine's, UTC)
+    almaty = ZoneInfo("Asia/Almaty")
+    shop_times = {e.at.astimezone(almaty).strftime("%H:%M") for e in CounterEvent.select()}
+    shown = page.locator("#history .when").all_inner_texts()
+    assert shown and all(any(t in text for t in shop_times) for text in shown), shown
 
 
 def test_a_birthday_gift_waits_on_the_screen_labelled_with_its_last_valid_day(

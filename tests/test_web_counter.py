@@ -160,6 +160,15 @@ def test_the_screen_speaks_the_shops_language(screen):
     assert '<html lang="zh-Hans" dir="ltr">' in chinese and "等待刷卡" in chinese
 
 
+def test_the_screen_is_told_the_shops_time_zone(screen):
+    from appliance.shop import save_shop_settings
+
+    save_shop_settings({"timezone": "Asia/Almaty"}, "owner")
+    assert 'data-zone="Asia/Almaty"' in screen.get("/counter").get_data(as_text=True)
+    save_shop_settings({"timezone": "Pacific/Kiritimati"}, "owner")
+    assert 'data-zone="Pacific/Kiritimati"' in screen.get("/counter").get_data(as_text=True)
+
+
 @pytest.mark.parametrize("lang", ["he", "kk", "zh"])
 def test_every_word_of_the_counter_screen_is_translated(lang):
     from babel.messages.extract import extract_from_file

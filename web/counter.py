@@ -36,6 +36,7 @@ from appliance.signup import create_enrolment_code
 from appliance.vouchers import redeem_voucher
 
 from . import feed
+from .admin import page_zone
 from .auth import login_required
 from .errors import wants_json
 from .i18n import CUSTOMER_LOCALES
@@ -147,6 +148,8 @@ def screen():
         simulate_form=SimulateForm() if _dev_mode() else None,
         printer=printer_state(),
         texts=screen_texts(),
+        # times on the screen are the shop's, whatever zone the tablet is set to
+        zone=getattr(page_zone(), "key", "") or "",
         # the beep patterns the bridge plays (the core's), so the screen sounds like the buzzer
         sounds={name: pattern.beeps for name, pattern in SIGNALS.items()},
     )

@@ -36,6 +36,7 @@
   // statuses a notice can have besides the tap outcomes
   var NOTICE_STATUSES = { info: true, error: true };
   var LANG;
+  var ZONE;  // the shop's time zone (IANA name), from the page
   var HISTORY_LENGTH = 8;
   // above this many stamps a row of dots is no longer readable at a glance: text only
   var MAX_DOTS = 30;
@@ -62,9 +63,16 @@
     });
   }
 
+  // a moment as the shop's clock shows it (data-zone), whatever zone the tablet is set to
   function time(iso) {
     var moment = iso ? new Date(iso) : new Date();
-    return moment.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" });
+    var options = { hour: "2-digit", minute: "2-digit" };
+    if (ZONE) options.timeZone = ZONE;
+    try {
+      return moment.toLocaleTimeString(LANG, options);
+    } catch (err) {  // a zone name this browser does not know: its own clock
+      return moment.toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" });
+    }
   }
 
   // a voucher's last valid day: the server works it out in the shop's zone (valid_through,
@@ -372,6 +380,7 @@
       LABELS = TEXTS.labels;
     }
     LANG = document.documentElement.lang || undefined;
+    ZONE = root.dataset.zone || undefined;
     if (root.dataset.sounds) SOUNDS = JSON.parse(root.dataset.sounds);
     soundButton = document.getElementById("sound");
     soundButton.addEventListener("click", toggleSound);
