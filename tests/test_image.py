@@ -228,19 +228,15 @@ def test_an_update_also_finds_the_wheels_the_image_was_built_with(tmp_path):
         "PIP_NO_INDEX": "1",
     }
 
-    def update():
-        return subprocess.run(
-            ["bash", str(UPDATE), str(tmp_path / "bundle")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    missing = update()
-    assert missing.returncode != 0 and not (prefix / "current").exists()
+    # the bundle lacks fakedep and there is no index: only the box's own wheels can provide it
     _wheel(prefix / "wheels", "0.9", True, project="fakedep")
-    proc = update()
+    proc = subprocess.run(
+        ["bash", str(UPDATE), str(tmp_path / "bundle")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     release = prefix / "releases/1.0.0"
     assert list(release.glob("lib/python3.*/site-packages/fake_fakedep/__init__.py"))
