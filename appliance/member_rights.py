@@ -11,7 +11,8 @@ import json
 from . import box as box_mod
 from . import suppression
 from .audit import audit
-from .clock import iso, utcnow
+from .chain.events import record_chain_event, scrub_member_events
+from .clock import iso, to_micros, utcnow
 from .codes import format_code
 from .db import database, sql
 from .members import MemberError, member_dict
@@ -118,6 +119,15 @@ def erase_member(member_id: int, actor: str, now=None) -> None:
             consent_source="",
             erased_at=now,
         ).where(Member.id == member.id).execute()
+        # the chain's copies: this box's event rows lose the personal fields (unsent ones
+        # leave without them), and the centre and the other shops are told to erase theirs
+        db = box.db
+        codes = [c.code for c in Card.select(Card.code).where(Card.member == member)]
+        scrub_member_events(db, member.id)
+        record_chain_event(
+            db, "erase", {"member": {"id": member.id}, "cards": codes, "at": to_micros(now)},
+            to_micros(now),
+        )  # fmt: skip
         # a card number identifies the person at the counter: it goes (visits keep card NULL)
         Card.delete().where(Card.member == member).execute()
         Consent.delete().where(Consent.member == member.id).execute()

@@ -502,6 +502,7 @@ class ChainMember(BaseModel):
     box_id = CharField(max_length=36)
     payload = TextField()
     updated_at = BigIntegerField()
+    erased_at = BigIntegerField(null=True)  # schema 17: erased in its shop
 
 
 ALL_MODELS = [

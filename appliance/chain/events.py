@@ -64,3 +64,41 @@ def prune_unchained(db, now_us: int, keep_days: float = 14) -> int:
         total += gone
         if gone < 5000:
             return total
+
+
+# what identifies a person in an event payload; the card code stays (the centre's visits are
+# keyed by it, and no card with that code is left at any counter after an erasure)
+_PERSONAL = {"name": "", "email": None, "phone": None, "external_id": None, "locale": ""}
+_MENTIONS = "SELECT id, payload FROM event WHERE type IN ('member', 'card', 'stamp', 'redeem')"
+
+
+def scrub_payload(payload: dict) -> dict:
+    member = payload.get("member")
+    if isinstance(member, dict):
+        for key, blank in _PERSONAL.items():
+            if key in member:
+                member[key] = blank
+        if "birthday" in member:
+            member["birthday"] = [None, None, None]
+    if "nfc_uid" in payload:
+        payload["nfc_uid"] = None  # a card's chip UID identifies its holder too
+    return payload
+
+
+def scrub_member_events(db, member_id: int) -> int:
+    """Blank one member's personal data in every event row naming them, sent or not (call in
+    the erasure's transaction: an unsent row then leaves the box without it). Returns rows."""
+    # a LIKE finds the candidates (payloads are compact JSON); the parsed id decides
+    like = f'%"member":{{"id":{int(member_id)},%'
+    rows = db.execute_sql(sql(_MENTIONS + " AND payload LIKE ?", db), (like,)).fetchall()
+    done = 0
+    for row_id, text in rows:
+        payload = json.loads(text)
+        if (payload.get("member") or {}).get("id") != member_id:
+            continue
+        db.execute_sql(
+            sql("UPDATE event SET payload = ? WHERE id = ?", db),
+            (json.dumps(scrub_payload(payload), separators=(",", ":")), row_id),
+        )
+        done += 1
+    return done

@@ -18,7 +18,7 @@ from ..db import sql
 from .claims import settle_redemption
 from .events import EVENT_SCHEMA
 from .natsbin import fetch_soon, log_nats_error
-from .relay import stream_name
+from .relay import member_subjects, stream_name
 from .state import mark_dirty
 
 EVENTS = "EVENTS"
@@ -28,6 +28,10 @@ CONSUMER = "INGEST"
 _CLAIM = (
     "INSERT INTO chain_inbox (event_id, box_id, type, created_at, applied_at)"
     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+_ERASED = (
+    "SELECT 1 FROM chain_member m WHERE m.member_ref = chain_card.member_ref"
+    " AND m.erased_at IS NOT NULL"
 )
 _VISIT = (
     "INSERT INTO chain_visit (event_id, box_id, card_code, member_ref, at, stamps,"
@@ -43,11 +47,14 @@ _CARD_MOVED = (
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET"
     " nfc_uid = excluded.nfc_uid, member_ref = excluded.member_ref, name = excluded.name,"
     " updated_at = excluded.updated_at WHERE chain_card.home_box = excluded.home_box"
+    f" AND NOT EXISTS ({_ERASED})"
 )
 _MEMBER = (
-    "INSERT INTO chain_member (member_ref, box_id, payload, updated_at) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (member_ref) DO UPDATE SET payload = excluded.payload,"
-    " updated_at = excluded.updated_at"
+    "INSERT INTO chain_member (member_ref, box_id, payload, updated_at, erased_at)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (member_ref) DO UPDATE SET payload = excluded.payload,"
+    " updated_at = excluded.updated_at, erased_at = excluded.erased_at"
+    # once erased, stays erased (a late change event cannot bring the data back)
+    " WHERE chain_member.erased_at IS NULL"
 )
 _REDEMPTION = (
     "INSERT INTO chain_redemption (event_id, box_id, voucher_code, at, by) VALUES (?, ?, ?, ?, ?)"
@@ -59,6 +66,8 @@ _CARD = (
     " nfc_uid = COALESCE(chain_card.nfc_uid, excluded.nfc_uid),"
     " name = CASE WHEN chain_card.name = '' THEN excluded.name ELSE chain_card.name END,"
     " updated_at = excluded.updated_at"
+    # an event from before the holder's erasure (late from another shop) brings nothing back
+    f" WHERE NOT EXISTS ({_ERASED})"
 )
 
 
@@ -130,6 +139,8 @@ def apply_event(db, event: dict, now_us: int) -> bool:
         settle_redemption(db, body["voucher"], box, event["id"], body["at"], False, now_us)
     elif event["type"] == "member":
         _apply_member(db, box, body["member"], now_us)
+    elif event["type"] == "erase":
+        _apply_erase(db, box, body["member"]["id"], body["at"], now_us)
     elif event["type"] == "card":
         member = body["member"]
         db.execute_sql(
@@ -150,8 +161,11 @@ def apply_event(db, event: dict, now_us: int) -> bool:
 def _apply_member(db, box: str, member: dict, now_us: int) -> None:
     """The centre's copy of a member; the name travels on with the member's cards."""
     ref = f"{box}:{member['id']}"
+    erased = member.get("erased_at")
+    if erased:
+        member = {"id": member["id"], "erased_at": erased}
     payload = json.dumps(member, separators=(",", ":"))
-    db.execute_sql(sql(_MEMBER, db), (ref, box, payload, now_us))
+    db.execute_sql(sql(_MEMBER, db), (ref, box, payload, now_us, erased))
     name = "" if member.get("erased_at") else member.get("name") or ""
     db.execute_sql(sql("UPDATE chain_card SET name = ? WHERE member_ref = ?", db), (name, ref))
     for (code,) in db.execute_sql(
@@ -160,7 +174,50 @@ def _apply_member(db, box: str, member: dict, now_us: int) -> None:
         mark_dirty(db, "card", code, now_us)
 
 
-TYPES = ("stamp", "redeem", "member", "card")
+# the member event before it may have marked the member erased already: make sure
+_ERASE_MEMBER = "UPDATE chain_member SET payload = ?, erased_at = ? WHERE member_ref = ?"
+_ERASE_CARDS = "UPDATE chain_card SET name = '', nfc_uid = NULL WHERE member_ref = ?"
+_CARD_VOUCHERS = (
+    "SELECT v.code FROM chain_voucher v JOIN chain_card c ON c.code = v.card_code"
+    " WHERE c.member_ref = ?"
+)
+
+
+def _apply_erase(db, box: str, member_id: int, at_us: int, now_us: int) -> None:
+    """A member erased in their shop: the centre keeps only the fact and the visits.
+
+    The member's cards keep their codes (the visits are keyed by them; no shop has a card with
+    that code any more) but lose name and chip UID; their states and their vouchers' states are
+    published again, so every shop's mirror erases its copy and the STATE stream (one message
+    per subject) drops the old ones."""
+    ref = f"{box}:{member_id}"
+    payload = json.dumps({"id": member_id, "erased_at": at_us}, separators=(",", ":"))
+    db.execute_sql(sql(_MEMBER, db), (ref, box, payload, now_us, at_us))
+    db.execute_sql(sql(_ERASE_MEMBER, db), (payload, at_us, ref))
+    db.execute_sql(sql(_ERASE_CARDS, db), (ref,))
+    for (code,) in db.execute_sql(
+        sql("SELECT code FROM chain_card WHERE member_ref = ?", db), (ref,)
+    ).fetchall():
+        mark_dirty(db, "card", code, now_us)
+    for (code,) in db.execute_sql(sql(_CARD_VOUCHERS, db), (ref,)).fetchall():
+        mark_dirty(db, "voucher", code, now_us)
+
+
+_OTHER_REFS = (
+    "SELECT DISTINCT v.member_ref FROM chain_visit v JOIN chain_card c ON c.code = v.card_code"
+    " WHERE c.member_ref = ?"
+)
+
+
+def _erased_refs(db, event: dict) -> list[tuple[str, int]]:
+    """(box, member id) of an erased member, and of the other shops' copies of them (their
+    stamps on the member's cards carried the name as those shops knew it)."""
+    ref = f"{event['box']}:{event['payload']['member']['id']}"
+    refs = {ref} | {r for (r,) in db.execute_sql(sql(_OTHER_REFS, db), (ref,)).fetchall()}
+    return [(r.split(":")[0], int(r.split(":")[1])) for r in sorted(refs)]
+
+
+TYPES = ("stamp", "redeem", "member", "card", "erase")
 
 
 def known(event: dict) -> bool:
@@ -185,6 +242,8 @@ class Ingest:
         # (its leaf is back) asks for one too
         self._reattach_due: list[float] = []
         self._sources: list = []
+        # members erased by an applied event: their messages go from the EVENTS stream
+        self._purge: list[tuple[str, int]] = []
 
     def _run(self, coro):
         return self._aio.run_until_complete(coro)
@@ -300,6 +359,8 @@ class Ingest:
                     continue
                 if apply_event(self.db, event, now_us):
                     self.stats.applied += 1
+                    if event["type"] == "erase":
+                        self._purge.extend(_erased_refs(self.db, event))
                 else:
                     self.stats.absorbed += 1
                 done.append(msg)
@@ -310,6 +371,28 @@ class Ingest:
 
     def ack(self, msgs) -> None:
         self._run(_each(m.ack for m in msgs))
+        if self._purge:
+            self.purge_erased()
+
+    def purge_erased(self) -> None:
+        """Drop erased members' messages from the EVENTS stream (applied and acked by now: a
+        box's stream is sourced in order, so nothing of theirs from that box comes later).
+
+        Best effort: a purge that fails is retried after the next acked batch. Messages
+        published before the member-suffixed subjects (and the box's own stream, which keeps
+        them until its max age) are not reached."""
+        from nats.errors import Error as NatsError
+
+        async def purge():
+            while self._purge:
+                box, member_id = self._purge[0]
+                await self._js.purge_stream(EVENTS, subject=member_subjects(box, member_id))
+                self._purge.pop(0)
+
+        try:
+            self._run(purge())
+        except (NatsError, TimeoutError):
+            return
 
     def loop(self, now=None, timeout: float = 1.0) -> int:
         if self._reattach_due and min(self._reattach_due) <= time.monotonic():

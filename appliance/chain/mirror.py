@@ -23,6 +23,7 @@ from ..program import advance, load_program
 from .claims import HELLO_SUBJECT
 from .conflicts import default_policy, resolve
 from .events import box_id as read_box_id
+from .events import scrub_member_events
 from .natsbin import fetch_soon, log_nats_error
 from .state import STATE
 from .status import record_contact
@@ -88,8 +89,47 @@ def _local_card(db, card: dict, now_us: int) -> int | None:
     return member_id
 
 
+_ERASE_MEMBER = (
+    "UPDATE member SET name = '', email = NULL, phone = NULL, birthday_month = NULL,"
+    " birthday_day = NULL, birthday_year = NULL, locale = '', external_id = NULL,"
+    " erased_at = ? WHERE id = ? AND consent_source = 'chain' AND erased_at IS NULL"
+)
+_VOID = (
+    "UPDATE voucher SET valid_until = ?, voided_at = ?, voided_by = 'chain'"
+    " WHERE member_id = ? AND redeemed_at IS NULL AND valid_until > ?"
+)
+_ERASED_LOG = "UPDATE counter_event SET message = ?, payload = ? WHERE member_id = ?"
+
+
+def erase_card(db, code: str, now_us: int) -> bool:
+    """The member of this card was erased in their home shop: erase this shop's copy.
+
+    The member row stays with its counters (visits here keep being counted, without a name), as
+    erase_member does; the card goes, so the code is nobody's here any more. Only a member the
+    mirror made is blanked: a member of this shop keeps what this shop was told by them."""
+    db.execute_sql(sql("DELETE FROM chain_card_state WHERE card_code = ?", db), (code,))
+    row = db.execute_sql(sql(_CARD, db), (code,)).fetchone()
+    if row is None:
+        return False  # never here, or erased here already (its home shop)
+    card_id, member_id = row
+    from ..models import Card
+
+    # moments are stored as UTC microseconds
+    db.execute_sql(sql(_ERASE_MEMBER, db), (now_us, member_id))
+    # this shop's own events about that member (its stamps on the card) lose the name too
+    scrub_member_events(db, member_id)
+    db.execute_sql(sql(_VOID, db), (now_us, now_us, member_id, now_us))
+    gone = json.dumps({"status": "erased", "message": "(erased member)"})
+    db.execute_sql(sql(_ERASED_LOG, db), ("(erased member)", gone, member_id))
+    Card.delete().where(Card.id == card_id).execute(db)
+    return True
+
+
 def apply_card(db, me: str, state: dict, now_us: int) -> int:
     """Add other shops' new stamps on this card; returns the stamps added."""
+    if state.get("erased"):
+        erase_card(db, state["code"], now_us)
+        return 0
     member_id = _local_card(db, state, now_us)
     others = [v for b, v in state["boxes"].items() if b != me]
     stamps = sum(v["stamps"] for v in others)
@@ -119,6 +159,8 @@ def apply_voucher(db, me: str, state: dict, now_us: int) -> str | None:
     if row is None:
         if state.get("card") is None:
             return None  # the centre has its redemption but not yet where it came from
+        if state["card"].get("erased"):
+            return None  # its holder was erased: nothing to bring in
         member_id = _local_card(db, state["card"], now_us)
         db.execute_sql(
             sql(_NEW_VOUCHER, db),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from dataclasses import dataclass
 
@@ -43,6 +44,21 @@ def subject_of(box_id: str, type_: str) -> str:
     # each box publishes under its own subjects: leaf nodes share interest, and another
     # box's stream must never capture these
     return f"chain.out.{box_id.replace('-', '')}.{type_}"
+
+
+_MEMBER_ID = re.compile(r'"member":\{"id":(\d+)')
+
+
+def event_subject(box_id: str, type_: str, payload: str) -> str:
+    """An event about a member ends in `.m<id>`, so the centre can purge one member's events
+    from its stream by subject once they are applied and the member is erased."""
+    found = _MEMBER_ID.search(payload)
+    return subject_of(box_id, f"{type_}.m{found.group(1)}" if found else type_)
+
+
+def member_subjects(box_id: str, member_id: int) -> str:
+    """Every subject this box published about one member (any event type)."""
+    return subject_of(box_id, f"*.m{int(member_id)}")
 
 
 def envelope(box_id: str, row) -> bytes:
@@ -106,7 +122,7 @@ class Relay:
             for row in rows:
                 try:
                     ack = await self._js.publish(
-                        subject_of(self.box_id, row[2]),
+                        event_subject(self.box_id, row[2], row[3]),
                         envelope(self.box_id, row),
                         headers={"Nats-Msg-Id": row[1]},
                     )

@@ -24,7 +24,10 @@ _DIRTY = (
     " ON CONFLICT (subject) DO UPDATE SET changed_at = chain_dirty.changed_at + 1"
 )
 _PUBLISHED = "DELETE FROM chain_dirty WHERE subject = ? AND changed_at = ?"
-_CARD = "SELECT code, nfc_uid, member_ref, name, home_box FROM chain_card WHERE code = ?"
+_CARD = (
+    "SELECT c.code, c.nfc_uid, c.member_ref, c.name, c.home_box, m.erased_at FROM chain_card c"
+    " LEFT JOIN chain_member m ON m.member_ref = c.member_ref WHERE c.code = ?"
+)
 _PER_BOX = (
     "SELECT box_id, SUM(stamps), COUNT(*), MAX(at), SUM(COALESCE(amount_cents, 0))"
     " FROM chain_visit WHERE card_code = ? GROUP BY box_id"
@@ -52,7 +55,10 @@ def card_identity(db, code: str) -> dict | None:
     row = db.execute_sql(sql(_CARD, db), (code,)).fetchone()
     if row is None:
         return None
-    return {"code": row[0], "nfc_uid": row[1], "member": row[2], "name": row[3], "home": row[4]}
+    card = {"code": row[0], "nfc_uid": row[1], "member": row[2], "name": row[3], "home": row[4]}
+    if row[5] is not None:
+        card["erased"] = True  # every shop erases its copy of this member
+    return card
 
 
 def card_state(db, code: str) -> dict | None:
