@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,10 +16,12 @@ import pytest
 from appliance import automations, campaigns, segments
 from appliance import box as box_mod
 from appliance.channels.delivery import deliver_all
+from appliance.channels.starters import STARTERS
 from appliance.clock import utcnow
 from appliance.counter import handle
 from appliance.members import add_member
 from appliance.models import AuditLog, Campaign, Member, Outbox, Voucher
+from appliance.program import load_program
 from appliance.provision import init_box
 from appliance.shop import save_shop_settings
 from appliance.staff import create_staff
@@ -521,3 +524,113 @@ def test_the_birthday_announcement_previews_with_the_gift(shop, owner):
     page = owner.get(f"/admin/automations/birthday?member={ids['anna']}").get_data(as_text=True)
     assert "Happy birthday, Anna!" in page
     assert "Birthday treat" in page and "VXXX-XXXX-XXXX-XXXX" in page
+
+
+class _FormFields(HTMLParser):
+    """The fields one <form> (the one posting) sends as a browser would: inputs, ticked
+    boxes, textareas and chosen options."""
+
+    def __init__(self):
+        super().__init__()
+        self.fields, self._in_post, self._area, self._select = [], False, None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self._in_post = a.get("method") == "post"
+        if not self._in_post:
+            return
+        if tag == "input" and a.get("name"):
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                self.fields.append((a["name"], a.get("value", "")))
+        elif tag == "textarea":
+            self._area = [a["name"], ""]
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and self._select and "selected" in a:
+            self.fields.append((self._select, a["value"]))
+
+    def handle_data(self, data):
+        if self._area is not None:
+            self._area[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "textarea" and self._area is not None:
+            self.fields.append(tuple(self._area))
+            self._area = None
+        elif tag == "form":
+            self._in_post = False
+
+
+def _form_of(page: str) -> dict:
+    parser = _FormFields()
+    parser.feed(page)
+    data = {}
+    for name, value in parser.fields:
+        data.setdefault(name, []).append(value)
+    return data
+
+
+def test_the_new_campaign_page_offers_the_ready_made_messages_in_the_admins_language(shop, owner):
+    page = owner.get("/admin/campaigns/new").get_data(as_text=True)
+    for name in STARTERS:
+        assert f'name="starter" value="{name}"' in page
+    assert "An offer with a voucher" in page and "Close to a reward" in page
+    assert re.search(r"<script(?![^>]*\bsrc=)", page) is None  # no inline script (CSP)
+    assert 'method="get"' in page  # works without script: a plain form
+    page = owner.get("/admin/campaigns/new?lang=he").get_data(as_text=True)
+    assert "מבצע עם שובר" in page and "An offer with a voucher" not in page
+    # the messages themselves exist in English only: they fill the every-language slot
+    page = owner.get("/admin/campaigns/new?starter=news").get_data(as_text=True)
+    assert "We have something new for you." in _form_of(page)["c.email.all.text"][0]
+
+
+def test_a_campaign_started_from_the_offer_fills_every_part_and_previews_filled_in(shop, owner):
+    app, _, ids = shop
+    page = owner.get("/admin/campaigns/new?starter=offer&channels=email&channels=sms")
+    form = _form_of(page.get_data(as_text=True))
+    email = STARTERS["offer"]["content"]["email"][""]
+    assert form["c.email.all.subject"] == [email["subject"]]
+    assert form["c.email.all.text"] == [email["text"]]
+    assert form["c.email.all.html"] == [email["html"]]  # its <style> block included
+    assert form["c.sms.all.text"] == [STARTERS["offer"]["content"]["sms"][""]["text"]]
+    assert form["channels"] == ["email", "sms"]
+    assert form["name"] == ["An offer with a voucher"]
+    # the voucher is offered: the card's first reward, to change
+    reward = load_program().tiers[0].reward
+    assert form["voucher_reward"] == [reward] and form["voucher_days"] == ["30"]
+    # saved as the browser sends it: a campaign whose preview fills every variable
+    form["params"] = ["days=30"]
+    form["segment"] = ["new-joiners"]
+    response = owner.post("/admin/campaigns/new", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    cid = int(response.location.rsplit("/", 1)[1])
+    c = campaigns.load(cid)
+    assert c["voucher_reward"] == reward and c["channels"] == ["email", "sms"]
+    page = owner.get(f"/admin/campaigns/{cid}/preview?member={ids['anna']}").get_data(as_text=True)
+    assert "A gift for you, Anna" in page and "{{" not in page
+    assert campaigns.SAMPLE_CODE in page and reward in page
+    framed = owner.get(f"/admin/campaigns/{cid}/preview/{ids['anna']}/email.html")
+    html_page = framed.get_data(as_text=True)
+    assert "Show this code at the counter: " + campaigns.SAMPLE_CODE in html_page
+    assert "{{" not in html_page and "background: #c58b2c" in html_page  # style inlined
+    # the starter list is the owner's: staff are refused it
+    create_staff("barista", STAFF_PASSWORD, "staff", actor="owner")
+    staff = app.test_client()
+    log_in(staff, STAFF_PASSWORD, username="barista")
+    assert staff.get("/admin/campaigns/new?starter=offer").status_code == 403
+
+
+def test_a_starter_picks_its_audience_unless_the_owner_came_with_one(shop, owner):
+    form = _form_of(owner.get("/admin/campaigns/new?starter=we_miss_you").get_data(as_text=True))
+    assert form["segment"] == ["inactive"] and form["voucher_reward"] == [""]
+    form = _form_of(owner.get("/admin/campaigns/new?starter=almost_there").get_data(as_text=True))
+    assert form["segment"] == ["close-to-reward"] and form["channels"] == ["email"]
+    assert "{{stamps_left}}" in form["c.email.all.subject"][0]
+    page = owner.get("/admin/campaigns/new?starter=birthday&segment=new-joiners&params=days%3D9")
+    form = _form_of(page.get_data(as_text=True))
+    assert form["segment"] == ["new-joiners"] and form["params"] == ["days=9"]
+    assert form["c.sms.all.text"][0].startswith("{{shop_name}}: happy birthday")
+    # an unknown starter is an empty form, not an error
+    form = _form_of(owner.get("/admin/campaigns/new?starter=nope").get_data(as_text=True))
+    assert "c.email.all.subject" not in form or form["c.email.all.subject"] == [""]

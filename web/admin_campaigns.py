@@ -30,8 +30,10 @@ from flask_babel import gettext
 from appliance import box as box_mod
 from appliance import campaigns, segments
 from appliance.channels import REGISTRY
+from appliance.channels.starters import STARTERS, starter_content
 from appliance.clock import utcnow
 from appliance.messages import SMS_MAX_CHARS, sms_info
+from appliance.program import load_program
 
 from .admin import page_zone
 from .admin_segments import params_text, parse_params_text, segment_choices
@@ -83,6 +85,7 @@ def _campaign_form(campaign_id: int | None, values: dict, status: int = 200):
             segment_choices=segment_choices(),
             kinds=segments.KINDS,
             sms_checks=sms_checks(values["content"]),
+            starters=STARTERS if campaign_id is None else {},
         ),
     )
     return page, status
@@ -137,16 +140,35 @@ def _save_campaign(campaign_id: int | None):
 @bp.get("/campaigns/new")
 @owner_required
 def campaign_new():
+    chosen = [c for c in request.args.getlist("channels") if c in REGISTRY]
     values = {
         "name": "",
         "segment": request.args.get("segment", "inactive"),
         "params": request.args.get("params", ""),
-        "channels": ["email"],
+        "channels": chosen or ["email"],
         "content": {},
         "voucher_reward": "",
         "voucher_days": "30",
+        "starter": "",
     }
+    name = request.args.get("starter", "")
+    if name in STARTERS:
+        values.update(_from_starter(name, "segment" in request.args))
     return _campaign_form(None, values)
+
+
+def _from_starter(name: str, segment_given: bool) -> dict:
+    """The form's fields filled from a ready-made message (content for every channel it has,
+    so a channel ticked later is filled in too)."""
+    starter = STARTERS[name]
+    values = {"starter": name, "content": starter_content(name, list(REGISTRY))}
+    if starter["segment"] and not segment_given:
+        values["segment"] = starter["segment"]
+    if starter["voucher"]:
+        # the card's first reward is the owner's likeliest gift; they change it in the form
+        program = load_program(_box().db)
+        values["voucher_reward"] = program.tiers[0].reward if program else gettext("A gift")
+    return values
 
 
 @bp.post("/campaigns/new")

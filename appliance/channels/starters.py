@@ -20,7 +20,7 @@ _STYLE = (
 )
 
 
-def _starter(label, subject, heading, lead, body, cta, sms):
+def _starter(label, subject, heading, lead, body, cta, sms, segment=None, voucher=False):
     text = f"{heading}\n\n{lead}\n\n{body}\n\n{cta}"
     html = (
         f"{_STYLE}<h1>{heading}</h1><p class='lead'>{lead}</p><p>{body}</p>"
@@ -28,6 +28,9 @@ def _starter(label, subject, heading, lead, body, cta, sms):
     )
     return {
         "label": label,
+        # the audience it is written for (None: any) and whether it offers each a voucher
+        "segment": segment,
+        "voucher": voucher,
         "content": {
             "email": {"": {"subject": subject, "text": text, "html": html}},
             "sms": {"": {"text": sms}},
@@ -54,6 +57,7 @@ STARTERS = {
         "Scan it at {{shop_name}}",
         "{{shop_name}}: a gift for you, {{first_name}}! {{reward}} with code {{voucher_code}}"
         " {{voucher_qr}}",
+        voucher=True,
     ),
     "almost_there": _starter(
         "Close to a reward",
@@ -63,6 +67,7 @@ STARTERS = {
         "Add a reason to drop by this week here.",
         "Collect them at {{shop_name}}",
         "{{shop_name}}: {{stamps}} stamps! {{stamps_left}} more for {{reward}}.",
+        segment="close-to-reward",
     ),
     "we_miss_you": _starter(
         "We miss you (win-back)",
@@ -72,6 +77,7 @@ STARTERS = {
         "Tell them what is new since their last visit here.",
         "Come back to {{shop_name}}",
         "{{shop_name}}: we miss you, {{first_name}}! Your {{stamps}} stamps are waiting.",
+        segment="inactive",
     ),
     "birthday": _starter(
         "Happy birthday",
@@ -81,14 +87,20 @@ STARTERS = {
         "Say how to claim the birthday gift here.",
         "Celebrate at {{shop_name}}",
         "{{shop_name}}: happy birthday, {{first_name}}! {{reward}} is waiting for you.",
+        segment="birthday",
     ),
 }
 
 
 def starter_content(name: str, channels=("email", "sms")) -> dict:
-    """A starter's content for the channels asked for (a fresh copy the owner may edit)."""
+    """A starter's content for those of the channels asked for that it has (a fresh copy the
+    owner may edit). The texts exist in English only: they fill the every-language slot."""
     content = STARTERS[name]["content"]
-    return {ch: {lang: dict(parts) for lang, parts in content[ch].items()} for ch in channels}
+    return {
+        ch: {lang: dict(parts) for lang, parts in content[ch].items()}
+        for ch in channels
+        if ch in content
+    }
 
 
 __all__ = ["STARTERS", "starter_content"]

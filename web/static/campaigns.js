@@ -66,3 +66,16 @@
       .catch(function () { /* the link to the segment's page stays */ });
   });
 })();
+
+// starting from a ready-made message reloads the page: ask first if something was written
+(function () {
+  "use strict";
+  var starter = document.querySelector("form[data-starter-form]");
+  var editor = document.querySelector("form[data-sms-info]");
+  if (!starter || !editor) return;
+  var typed = false;
+  editor.addEventListener("input", function () { typed = true; });
+  starter.addEventListener("submit", function (event) {
+    if (typed && !window.confirm(starter.getAttribute("data-confirm"))) event.preventDefault();
+  });
+})();
