@@ -277,6 +277,11 @@ def _number_text(locale: str, value: int) -> str:
     return format_decimal(value, locale=locale)
 
 
+@functools.lru_cache(maxsize=4096)
+def _money_text(locale: str, currency: str, cents: int) -> str:
+    return format_currency(cents / 100, currency, locale=locale)
+
+
 def init_app(app) -> None:
     app.add_url_rule("/logo", "shop_logo", shop_logo)
     page_cache.init_app(app)
@@ -286,8 +291,12 @@ def init_app(app) -> None:
         """A moment in the shop's zone, written the way the page's language writes dates."""
         if moment is None:
             return ""
-        local = moment.astimezone(page_zone())
-        locale = page_locale()
+        # a page shows dozens of moments: the zone and the language are looked up once
+        try:
+            zone, locale = g._when
+        except AttributeError:
+            zone, locale = g._when = (page_zone(), page_locale())
+        local = moment.astimezone(zone)
         return (
             f"{_date_text(locale, local.year, local.month, local.day)}"
             f" {_time_text(locale, local.hour, local.minute)}"
@@ -307,5 +316,4 @@ def init_app(app) -> None:
 
     @app.template_filter("money")
     def money(cents):
-        currency = load_shop_settings().currency
-        return format_currency((cents or 0) / 100, currency, locale=page_locale())
+        return _money_text(page_locale(), load_shop_settings().currency, int(cents or 0))

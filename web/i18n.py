@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import weakref
 
+from babel import Locale
 from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale, get_translations
 
@@ -21,7 +22,19 @@ HTML_LANG = {"zh": "zh-Hans"}
 babel = Babel()
 
 
-def _choose() -> str:
+def _choose() -> Locale:
+    # Flask-Babel parses the selector's answer on every request unless it is a Locale already
+    code = _choose_code()
+    locale = _LOCALES.get(code)
+    if locale is None:
+        locale = _LOCALES[code] = Locale.parse(code)
+    return locale
+
+
+_LOCALES: dict[str, Locale] = {}
+
+
+def _choose_code() -> str:
     offered = g.get("locales") or ADMIN_LOCALES
     asked = request.args.get("lang", "")
     if asked in offered:
@@ -58,21 +71,43 @@ def _html_attrs():
 _LOOKED_UP: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _gettext(string: str, **variables) -> str:
-    # Flask-Babel's own `_` looks the catalogue up again for every string; a page has dozens
+def _catalogue() -> tuple:
     # (web.counter drops g._translations to switch language: both follow it)
     translations = g.get("_translations")
     if translations is None:
         translations = g._translations = get_translations()
         g._texts = _LOOKED_UP.setdefault(translations, {})
-    texts = g._texts
+    return translations, g._texts
+
+
+def _lookup(translations, texts: dict, string: str, variables: dict) -> str:
     text = texts.get(string)
     if text is None:
         text = texts[string] = translations.ugettext(string)
     return text % variables if variables else text
 
 
+def _gettext(string: str, **variables) -> str:
+    # Flask-Babel's own `_` looks the catalogue up again for every string; a page has dozens
+    translations, texts = _catalogue()
+    return _lookup(translations, texts, string, variables)
+
+
+def _page_gettext() -> dict:
+    """`_` bound to the page's catalogue when the page renders: no request proxy per string."""
+    translations, texts = _catalogue()
+
+    def page_gettext(string: str, **variables) -> str:
+        text = texts.get(string)
+        if text is None:
+            return _lookup(translations, texts, string, variables)
+        return text % variables if variables else text
+
+    return {"_": page_gettext, "gettext": page_gettext}
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=_choose, timezone_selector=lambda: None)
     app.context_processor(_html_attrs)
+    app.context_processor(_page_gettext)
     app.jinja_env.globals.update(_=_gettext, gettext=_gettext)

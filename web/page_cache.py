@@ -8,29 +8,42 @@ each request. The results do not change between requests, so they are kept.
 
 from __future__ import annotations
 
-import functools
-
-from flask import Flask, current_app, g, request, session, url_for
+from flask import Flask, current_app, g, has_request_context, request, session, url_for
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
+from jinja2 import nodes
+from jinja2.ext import Extension
 
-
-@functools.lru_cache(maxsize=4096)
-def _built(script_root: str, endpoint: str, values: tuple) -> str:
-    return url_for(endpoint, **dict(values))
+_URLS: dict[tuple, str] = {}  # (script root, endpoint, *values) -> path
+_URLS_MAX = 20_000  # a link per listed member: bounded, refilled as pages ask
 
 
 def cached_url_for(endpoint: str, **values) -> str:
     """url_for for templates; the same endpoint and values always give the same path."""
-    # relative endpoints depend on the blueprint, _external/_scheme on the request's host
-    if endpoint.startswith(".") or any(key.startswith("_") for key in values):
-        return url_for(endpoint, **values)
-    try:
-        key = tuple(sorted(values.items()))
-        hash(key)
-    except TypeError:
-        return url_for(endpoint, **values)
-    return _built(request.script_root, endpoint, key)
+    return _bound_url_for(request.script_root)(endpoint, **values)
+
+
+def _bound_url_for(root: str):
+    """url_for for one page: a dictionary look-up per link once a path was built."""
+
+    def page_url_for(endpoint: str, **values) -> str:
+        key = (root, endpoint, *values.items()) if values else (root, endpoint)
+        try:
+            return _URLS[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value
+            return url_for(endpoint, **values)
+        # relative endpoints depend on the blueprint, _external/_scheme on the request's host
+        if endpoint.startswith(".") or any(name.startswith("_") for name in values):
+            return url_for(endpoint, **values)
+        url = url_for(endpoint, **values)
+        if len(_URLS) >= _URLS_MAX:
+            _URLS.clear()
+        _URLS[key] = url
+        return url
+
+    return page_url_for
 
 
 _SIGNED: dict[tuple, str] = {}  # (secret key, raw token) -> signed token
@@ -61,7 +74,50 @@ def page_locale() -> str:
     return g._locale_text
 
 
+class FragmentCache(Extension):
+    """`{% cached "name", key... %}...{% endcached %}`: a part of a page rendered once per key.
+
+    For parts that depend only on the language, the script root and the given keys (the
+    admin's navigation: a dozen links and their labels, the same on every page for a role).
+    Nothing personal may go inside: the part is shared by every session with the same keys.
+    """
+
+    tags = {"cached"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        key = [parser.parse_expression()]
+        while parser.stream.skip_if("comma"):
+            key.append(parser.parse_expression())
+        body = parser.parse_statements(("name:endcached",), drop_needle=True)
+        call = self.call_method("_fragment", [nodes.List(key)])
+        return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
+
+    def _fragment(self, key: list, caller):
+        full = (page_locale(), request.script_root if has_request_context() else "", *key)
+        try:
+            return _FRAGMENTS[full]
+        except (KeyError, TypeError):
+            pass
+        text = caller()
+        if len(_FRAGMENTS) > 256:
+            _FRAGMENTS.clear()
+        _FRAGMENTS[full] = text
+        return text
+
+
+_FRAGMENTS: dict[tuple, str] = {}
+
+
+def _page_globals() -> dict:
+    # bound once per page: each link then skips the request proxy and the key's sorting
+    if not has_request_context():
+        return {"csrf_token": cached_csrf_token}
+    return {"csrf_token": cached_csrf_token, "url_for": _bound_url_for(request.script_root)}
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.add_extension(FragmentCache)
     app.jinja_env.globals["url_for"] = cached_url_for
     # Flask-WTF offers csrf_token() as a context variable too: a later processor wins
-    app.context_processor(lambda: {"csrf_token": cached_csrf_token})
+    app.context_processor(_page_globals)

@@ -27,6 +27,11 @@ HEADERS = {
 }
 
 
+_SERIALIZERS: dict[tuple, object] = {}
+_OPENED: dict[tuple, tuple] = {}  # (serializer, cookie) -> (its data, when it was signed)
+_PLAIN = (str, int, float, bool, type(None))
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """The cookie is Secure whenever the page came over HTTPS (directly or via a proxy).
 
@@ -41,6 +46,19 @@ class SessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
+    def get_signing_serializer(self, app: Flask):
+        # Flask builds a new serializer per request, and itsdangerous checks it by serializing
+        # a sample each time: one per (app, keys) is enough, it keeps no request state
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = _SERIALIZERS.get(key)
+        if serializer is None:
+            if len(_SERIALIZERS) > 64:  # tests make an app (and key) each
+                _SERIALIZERS.clear()
+            serializer = _SERIALIZERS[key] = super().get_signing_serializer(app)
+        return serializer
+
     def open_session(self, app: Flask, request):
         serializer = self.get_signing_serializer(app)
         if serializer is None:
@@ -49,10 +67,22 @@ class SessionInterface(SecureCookieSessionInterface):
         if not value:
             return self.session_class()
         max_age = int(app.permanent_session_lifetime.total_seconds())
-        try:
-            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
-        except BadSignature:
-            return self.session_class()
+        # A cookie checked once stays valid under the same keys until it is max_age old: the
+        # same string is not checked and decoded again on every page (its age still is)
+        known = (serializer, value)
+        kept = _OPENED.get(known)
+        if kept is not None and (datetime.now(UTC) - kept[1]).total_seconds() <= max_age:
+            data, signed_at = kept
+        else:
+            try:
+                data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+            except BadSignature:
+                return self.session_class()
+            # only sessions of plain values: a list (flashed messages) is changed in place
+            if isinstance(data, dict) and all(type(v) in _PLAIN for v in data.values()):
+                if len(_OPENED) > 10_000:  # sessions come and go: keep the memory bounded
+                    _OPENED.clear()
+                _OPENED[known] = (data, signed_at)
         session = self.session_class(data)
         session.signed_at = signed_at
         return session
