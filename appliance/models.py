@@ -81,6 +81,8 @@ class Member(BaseModel):
     email_bounced_at = MomentField(null=True)
     # erased on request: personal data gone, the row (and its visit counts) kept (schema 5)
     erased_at = MomentField(null=True)
+    # a member another shop made, as the centre names it ("<box>:<id>"; schema 17)
+    chain_ref = CharField(null=True)
 
     class Meta:
         indexes = ((("birthday_month", "birthday_day"), False),)
@@ -438,6 +440,7 @@ class ChainCard(BaseModel):
     name = CharField(default="")
     home_box = CharField(max_length=36)
     updated_at = BigIntegerField()
+    blocked_at = BigIntegerField(null=True)  # schema 17: blocked in its shop
 
 
 class ChainClaim(BaseModel):

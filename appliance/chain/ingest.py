@@ -43,10 +43,11 @@ _VOUCHER = (
 )
 # the card's home box says where it belongs now (a replaced or merged card moves)
 _CARD_MOVED = (
-    "INSERT INTO chain_card (code, nfc_uid, member_ref, name, home_box, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET"
+    "INSERT INTO chain_card (code, nfc_uid, member_ref, name, home_box, updated_at, blocked_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET"
     " nfc_uid = excluded.nfc_uid, member_ref = excluded.member_ref, name = excluded.name,"
-    " updated_at = excluded.updated_at WHERE chain_card.home_box = excluded.home_box"
+    " updated_at = excluded.updated_at, blocked_at = excluded.blocked_at"
+    " WHERE chain_card.home_box = excluded.home_box"
     f" AND NOT EXISTS ({_ERASED})"
 )
 _MEMBER = (
@@ -152,6 +153,7 @@ def apply_event(db, event: dict, now_us: int) -> bool:
                 member.get("name") or "",
                 box,
                 now_us,
+                body.get("blocked_at"),
             ),  # fmt: skip
         )
         mark_dirty(db, "card", body["card"], now_us)

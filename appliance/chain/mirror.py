@@ -31,6 +31,11 @@ from .status import record_contact
 CONTACT_EVERY_S = 5.0
 
 _CARD = "SELECT id, member_id FROM card WHERE code = ?"
+_BLOCK = "UPDATE card SET blocked_at = ? WHERE id = ? AND blocked_at IS NULL"
+_BY_REF = (
+    "SELECT id FROM member WHERE chain_ref = ? AND consent_source = 'chain'"
+    " AND erased_at IS NULL ORDER BY id LIMIT 1"
+)
 _RENAME = "UPDATE member SET name = ? WHERE id = ? AND consent_source = 'chain' AND name <> ?"
 _APPLIED = "SELECT remote_stamps, remote_visits FROM chain_card_state WHERE card_code = ?"
 _SAVE_APPLIED = (
@@ -68,10 +73,14 @@ _CONFLICT = (
 def _local_card(db, card: dict, now_us: int) -> int | None:
     """The local member id of a chain card; enrols the card here when another shop made it."""
     row = db.execute_sql(sql(_CARD, db), (card["code"],)).fetchone()
+    blocked = card.get("blocked_at")
     if row is not None:
         if card.get("name") is not None:
             # a member another shop made follows its home shop's changes (no event: 'chain')
             db.execute_sql(sql(_RENAME, db), (card["name"], row[1], card["name"]))
+        if blocked is not None:
+            # blocked (lost, replaced) in its shop: refused here too ('chain' card: no event)
+            db.execute_sql(sql(_BLOCK, db), (blocked, row[0]))
         return row[1]
     from ..models import Card, Member
 
@@ -79,13 +88,20 @@ def _local_card(db, card: dict, now_us: int) -> int | None:
     if uid and Card.select().where(Card.nfc_uid == uid).exists(db):
         uid = None  # this box gave that UID to a card of its own: keep ours, use the code
     now = from_micros(now_us)
-    # the database is named (not the bound default): one process may hold several boxes
-    member_id = Member.insert(
-        name=card.get("name") or "", joined_at=now, consent_source="chain"
-    ).execute(db)
+    ref = card.get("member")
+    # a replacement card (or another card of a member this shop knows) joins that member
+    found = ref and db.execute_sql(sql(_BY_REF, db), (ref,)).fetchone()
+    if found:
+        member_id = found[0]
+    else:
+        # the database is named (not the bound default): one process may hold several boxes
+        member_id = Member.insert(
+            name=card.get("name") or "", joined_at=now, consent_source="chain", chain_ref=ref
+        ).execute(db)
     Card.insert(
-        member=member_id, code=card["code"], nfc_uid=uid, label="chain", created_at=now
-    ).execute(db)
+        member=member_id, code=card["code"], nfc_uid=uid, label="chain", created_at=now,
+        blocked_at=from_micros(blocked) if blocked is not None else None,
+    ).execute(db)  # fmt: skip
     return member_id
 
 

@@ -25,7 +25,8 @@ _DIRTY = (
 )
 _PUBLISHED = "DELETE FROM chain_dirty WHERE subject = ? AND changed_at = ?"
 _CARD = (
-    "SELECT c.code, c.nfc_uid, c.member_ref, c.name, c.home_box, m.erased_at FROM chain_card c"
+    "SELECT c.code, c.nfc_uid, c.member_ref, c.name, c.home_box, m.erased_at, c.blocked_at"
+    " FROM chain_card c"
     " LEFT JOIN chain_member m ON m.member_ref = c.member_ref WHERE c.code = ?"
 )
 _PER_BOX = (
@@ -56,6 +57,8 @@ def card_identity(db, code: str) -> dict | None:
     if row is None:
         return None
     card = {"code": row[0], "nfc_uid": row[1], "member": row[2], "name": row[3], "home": row[4]}
+    if row[6] is not None:
+        card["blocked_at"] = row[6]  # refused in every shop (a lost or replaced card)
     if row[5] is not None:
         card["erased"] = True  # every shop erases its copy of this member
     return card
