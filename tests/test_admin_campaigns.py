@@ -587,14 +587,19 @@ def test_the_new_campaign_page_offers_the_ready_made_messages_in_the_admins_lang
 
 def test_a_campaign_started_from_the_offer_fills_every_part_and_previews_filled_in(shop, owner):
     app, _, ids = shop
-    page = owner.get("/admin/campaigns/new?starter=offer&channels=email&channels=sms")
+    page = owner.get(
+        "/admin/campaigns/new?starter=offer&channels=email&channels=sms&channels=wallet"
+    )
     form = _form_of(page.get_data(as_text=True))
     email = STARTERS["offer"]["content"]["email"][""]
     assert form["c.email.all.subject"] == [email["subject"]]
     assert form["c.email.all.text"] == [email["text"]]
     assert form["c.email.all.html"] == [email["html"]]  # its <style> block included
     assert form["c.sms.all.text"] == [STARTERS["offer"]["content"]["sms"][""]["text"]]
-    assert form["channels"] == ["email", "sms"]
+    assert form["channels"] == ["email", "sms", "wallet"]
+    assert form["c.wallet.all.text"] == [
+        "A gift for you, {{first_name}}! {{reward}} with code {{voucher_code}}"
+    ]
     assert form["name"] == ["An offer with a voucher"]
     # the voucher is offered: the card's first reward, to change
     reward = load_program().tiers[0].reward
@@ -606,10 +611,15 @@ def test_a_campaign_started_from_the_offer_fills_every_part_and_previews_filled_
     assert response.status_code == 302, response.get_data(as_text=True)
     cid = int(response.location.rsplit("/", 1)[1])
     c = campaigns.load(cid)
-    assert c["voucher_reward"] == reward and c["channels"] == ["email", "sms"]
+    assert c["voucher_reward"] == reward and c["channels"] == ["email", "sms", "wallet"]
     page = owner.get(f"/admin/campaigns/{cid}/preview?member={ids['anna']}").get_data(as_text=True)
     assert "A gift for you, Anna" in page and "{{" not in page
     assert campaigns.SAMPLE_CODE in page and reward in page
+    preview = campaigns.preview_campaign(cid, ids["anna"])
+    sms = preview["sms"]["text"]
+    assert f": a gift for you, Anna! {reward} with code {campaigns.SAMPLE_CODE} https://" in sms
+    wallet = f"A gift for you, Anna! {reward} with code {campaigns.SAMPLE_CODE}"
+    assert preview["wallet"]["text"] == wallet
     framed = owner.get(f"/admin/campaigns/{cid}/preview/{ids['anna']}/email.html")
     html_page = framed.get_data(as_text=True)
     assert "Show this code at the counter: " + campaigns.SAMPLE_CODE in html_page
@@ -634,3 +644,14 @@ def test_a_starter_picks_its_audience_unless_the_owner_came_with_one(shop, owner
     # an unknown starter is an empty form, not an error
     form = _form_of(owner.get("/admin/campaigns/new?starter=nope").get_data(as_text=True))
     assert "c.email.all.subject" not in form or form["c.email.all.subject"] == [""]
+
+
+def test_every_starter_saves_as_it_comes_on_every_channel(shop, owner):
+    # the core's checks on email and SMS content: test_delivery_email; this adds the wallet
+    # text and the round trip through the form
+    for name in STARTERS:
+        channels = "&".join(f"channels={ch}" for ch in ("email", "sms", "wallet"))
+        page = owner.get(f"/admin/campaigns/new?starter={name}&{channels}")
+        response = owner.post("/admin/campaigns/new", data=_form_of(page.get_data(as_text=True)))
+        assert response.status_code == 302, (name, response.get_data(as_text=True)[-2000:])
+    assert Campaign.select().count() == len(STARTERS)

@@ -1,4 +1,5 @@
-"""Ready-made messages the owner starts from and fills in: subject, text, HTML and SMS.
+"""Ready-made messages the owner starts from and fills in: subject, text, HTML, SMS and a
+wallet push.
 
 The HTML goes inside the ready-made email layout (messages.email_html: the shop's name on
 top, the voucher with its QR when the campaign issues one, the unsubscribe footer); its
@@ -20,6 +21,13 @@ _STYLE = (
 )
 
 
+def _wallet_text(sms: str) -> str:
+    """The SMS's words on the member's pass, which names the shop already; a link to the QR
+    image would only be a long address there (the code itself stays)."""
+    text = sms.removeprefix("{{shop_name}}: ").replace(" {{voucher_qr}}", "")
+    return text[:1].upper() + text[1:]
+
+
 def _starter(label, subject, heading, lead, body, cta, sms, segment=None, voucher=False):
     text = f"{heading}\n\n{lead}\n\n{body}\n\n{cta}"
     html = (
@@ -34,6 +42,7 @@ def _starter(label, subject, heading, lead, body, cta, sms, segment=None, vouche
         "content": {
             "email": {"": {"subject": subject, "text": text, "html": html}},
             "sms": {"": {"text": sms}},
+            "wallet": {"": {"text": _wallet_text(sms)}},
         },
     }
 
