@@ -290,8 +290,18 @@ def main(argv=None) -> int:
         metavar="S",
         help="checkpoint the WAL from a concurrent thread every S seconds",
     )
+    parser.add_argument(
+        "--no-chain-events",
+        action="store_true",
+        help="what-if: handle() writes no chain event row (the floor still does)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    if args.no_chain_events:
+        # measures what skipping the row on a box in no chain would save; not a mode of the box
+        import appliance.counter
+
+        appliance.counter.record_chain_event = lambda *a, **k: None
     spec = ShopSpec(args.members, args.visits, args.seed)
     result = run(
         spec, args.taps, args.warmup, args.profile, args.checkpoint_taps, args.checkpoint_seconds

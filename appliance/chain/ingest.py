@@ -18,10 +18,13 @@ from ..db import sql
 from .claims import settle_redemption
 from .events import EVENT_SCHEMA
 from .natsbin import fetch_soon, log_nats_error
-from .relay import member_subjects, stream_name
+from .relay import STREAM_MAX_AGE_S, member_subjects, stream_name
 from .state import mark_dirty
 
 EVENTS = "EVENTS"
+# the EVENTS stream keeps a message as long as a box's own stream does: applied events live on
+# in PostgreSQL, and personal data in old messages (an erased member's) must not stay forever
+EVENTS_MAX_AGE_S = STREAM_MAX_AGE_S
 REATTACH_AFTER_S = (0.0, 2.0, 5.0, 10.0, 20.0)
 CONSUMER = "INGEST"
 
@@ -295,13 +298,16 @@ class Ingest:
         try:
             info = await self._js.stream_info(EVENTS)
         except NotFoundError:
-            await self._js.add_stream(StreamConfig(name=EVENTS, sources=sources))
+            await self._js.add_stream(
+                StreamConfig(name=EVENTS, sources=sources, max_age=EVENTS_MAX_AGE_S)
+            )
             self._sources = sources
             return
         have = {s.name for s in info.config.sources or []}
         missing = [s for s in sources if s.name not in have]
-        if missing:
+        if missing or info.config.max_age != EVENTS_MAX_AGE_S:
             info.config.sources = [*(info.config.sources or []), *missing]
+            info.config.max_age = EVENTS_MAX_AGE_S  # a stream made before the limit gets it
             await self._js.update_stream(info.config)
         self._sources = info.config.sources or []
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from appliance.chain.relay import member_subjects
+from appliance.chain.relay import STREAM_MAX_AGE_S, member_subjects
 from appliance.counter import handle
 from appliance.db import open_database
 from appliance.member_rights import erase_member
@@ -49,19 +49,22 @@ def _rows_text(db, tables) -> str:
     return "\n".join(text)
 
 
-def _stream_subjects(url: str, stream: str) -> dict:
-    """The subjects a stream holds messages on, with their counts."""
+def _stream_info(url: str, stream: str):
     import nats
 
     async def look():
         nc = await nats.connect(url)
         try:
-            info = await nc.jetstream().stream_info(stream, subjects_filter=">")
-            return dict(info.state.subjects or {})
+            return await nc.jetstream().stream_info(stream, subjects_filter=">")
         finally:
             await nc.close()
 
     return asyncio.run(look())
+
+
+def _stream_subjects(url: str, stream: str) -> dict:
+    """The subjects a stream holds messages on, with their counts."""
+    return dict(_stream_info(url, stream).state.subjects or {})
 
 
 def _remote_member(shop, code):
@@ -121,6 +124,8 @@ def test_a_member_erased_in_one_shop_is_erased_at_the_centre_and_in_the_other_sh
     b_prefix, b_suffix = member_subjects(b.id, b_member).split("*")
     assert not [s for s in held if s.startswith(b_prefix) and s.endswith(b_suffix)]
     assert held  # others' messages stay
+    # and what no purge reaches goes with the stream's age limit, as on the boxes' streams
+    assert _stream_info(chain.hub_nats.url, "EVENTS").config.max_age == STREAM_MAX_AGE_S
     assert "bob@example.org" in _rows_text(chain.hub_db, ("chain_member",))
     # the counts stay: the centre's visits, and each shop's member rows with their counters
     assert chain.hub_count("SELECT COUNT(*) FROM chain_visit") == 3
