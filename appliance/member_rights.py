@@ -2,6 +2,17 @@
 
 Erasure removes personal data but keeps the member row with its anonymous counters and
 visits, so the shop's statistics (visits per day, rewards) do not change after the fact.
+
+In a chain, what remains after an erasure, and where:
+- this box: event rows keep the card code and the counts, with name, email, phone, birthday,
+  external id and chip UID blanked; the box's own JetStream stream keeps the messages already
+  published (with the personal data) until its 30-day age limit (relay.STREAM_MAX_AGE_S).
+- the centre: chain_member keeps only the id and erasure time; chain_card keeps the code (its
+  visits are keyed by it) without name or UID; visits, vouchers and the inbox hold no personal
+  data. The EVENTS stream loses the member's messages by subject once the erase event is
+  applied; messages published before subjects named the member stay until the 30-day limit.
+- other shops: their copy of the member is blanked and its card deleted when the card's state
+  arrives (the STATE stream then holds only the blanked state).
 """
 
 from __future__ import annotations
