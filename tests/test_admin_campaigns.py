@@ -634,8 +634,10 @@ def test_a_campaign_started_from_the_offer_fills_every_part_and_previews_filled_
 def test_a_starter_picks_its_audience_unless_the_owner_came_with_one(shop, owner):
     form = _form_of(owner.get("/admin/campaigns/new?starter=we_miss_you").get_data(as_text=True))
     assert form["segment"] == ["inactive"] and form["voucher_reward"] == [""]
-    form = _form_of(owner.get("/admin/campaigns/new?starter=almost_there").get_data(as_text=True))
+    page = owner.get("/admin/campaigns/new?starter=almost_there").get_data(as_text=True)
+    form = _form_of(page)
     assert form["segment"] == ["close-to-reward"] and form["channels"] == ["email"]
+    assert "sms-checks" not in page  # its SMS text is there, counted once SMS is ticked
     assert "{{stamps_left}}" in form["c.email.all.subject"][0]
     page = owner.get("/admin/campaigns/new?starter=birthday&segment=new-joiners&params=days%3D9")
     form = _form_of(page.get_data(as_text=True))

@@ -9,16 +9,16 @@ variables of messages.VARIABLES are used, so every starter passes the content ch
 
 from __future__ import annotations
 
-_STYLE = (
-    "<style>"
-    "h1{font-size:22px;margin:0 0 12px;color:#2b2b2b}"
-    "p{margin:0 0 12px}"
-    ".lead{font-size:18px}"
-    ".cta{display:inline-block;background:#c58b2c;color:#ffffff;padding:10px 18px;"
-    "border-radius:6px;font-weight:bold}"
-    ".small{font-size:13px;color:#666}"
-    "</style>"
-)
+# one rule and one block a line: the owner edits this in a text box
+_STYLE = """<style>
+h1 { font-size: 22px; margin: 0 0 12px; color: #2b2b2b; }
+p { margin: 0 0 12px; }
+.lead { font-size: 18px; }
+.cta { display: inline-block; background: #c58b2c; color: #ffffff; padding: 10px 18px;
+  border-radius: 6px; font-weight: bold; }
+.small { font-size: 13px; color: #666; }
+</style>
+"""
 
 
 def _wallet_text(sms: str) -> str:
@@ -31,8 +31,8 @@ def _wallet_text(sms: str) -> str:
 def _starter(label, subject, heading, lead, body, cta, sms, segment=None, voucher=False):
     text = f"{heading}\n\n{lead}\n\n{body}\n\n{cta}"
     html = (
-        f"{_STYLE}<h1>{heading}</h1><p class='lead'>{lead}</p><p>{body}</p>"
-        f"<p><span class='cta'>{cta}</span></p>"
+        f"{_STYLE}<h1>{heading}</h1>\n<p class='lead'>{lead}</p>\n<p>{body}</p>\n"
+        f"<p><span class='cta'>{cta}</span></p>\n"
     )
     return {
         "label": label,
