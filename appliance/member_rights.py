@@ -5,14 +5,16 @@ visits, so the shop's statistics (visits per day, rewards) do not change after t
 
 In a chain, what remains after an erasure, and where:
 - this box: event rows keep the card code and the counts, with name, email, phone, birthday,
-  external id and chip UID blanked; the box's own JetStream stream keeps the messages already
-  published (with the personal data) until its 30-day age limit (relay.STREAM_MAX_AGE_S).
+  external id and chip UID blanked; the box's own JetStream stream drops the member's
+  messages once the centre's state says it applied the erasure (mirror.purge_erased); those
+  published before subjects named the member stay until the 30-day limit (STREAM_MAX_AGE_S).
 - the centre: chain_member keeps only the id and erasure time; chain_card keeps the code (its
   visits are keyed by it) without name or UID; visits, vouchers and the inbox hold no personal
   data. The EVENTS stream loses the member's messages by subject once the erase event is
   applied; messages published before subjects named the member stay until the 30-day limit.
-- other shops: their copy of the member is blanked and its card deleted when the card's state
-  arrives (the STATE stream then holds only the blanked state).
+- other shops: their copy of the member is blanked, its card deleted and their own events about
+  it blanked when the card's state arrives (the STATE stream then holds only the blanked
+  state); their own streams keep their earlier messages naming it until the 30-day limit.
 """
 
 from __future__ import annotations

@@ -236,6 +236,7 @@ class Mirror:
         self.db, self.nats_url, self.batch, self.timeout = db, nats_url, batch, timeout
         self.me = read_box_id(db)
         self.applied = 0
+        self._purge: set[int] = set()  # this shop's erased members, to purge from its stream
         self._next_contact = 0.0
         self._in_contact = False
         self._aio = asyncio.new_event_loop()
@@ -299,8 +300,36 @@ class Mirror:
         now_us = to_micros(now or utcnow())
         with self.db.atomic():
             for msg in msgs:
-                apply_state(self.db, self.me, msg.subject, json.loads(msg.data), now_us)
+                state = json.loads(msg.data)
+                apply_state(self.db, self.me, msg.subject, state, now_us)
+                ref = state.get("member") or ""
+                if state.get("erased") and ref.startswith(self.me + ":"):
+                    self._purge.add(int(ref.split(":")[1]))
         self.applied += len(msgs)
+
+    def purge_erased(self) -> None:
+        """A member of this shop erased and the centre says so: it applied the erase event, so
+        it had sourced every earlier message about them from this box's stream (in order), and
+        those go from the box's own stream now. Best effort: retried after the next batch.
+
+        (Another shop's copy of the member is not purged here: its own stamps on the card may
+        not have reached the centre yet; they go with the stream's age limit.)"""
+        from nats.errors import Error as NatsError
+
+        from .relay import member_subjects, stream_name
+
+        async def purge():
+            js = self._nc.jetstream(timeout=self.timeout)
+            for member_id in sorted(self._purge):
+                await js.purge_stream(
+                    stream_name(self.me), subject=member_subjects(self.me, member_id)
+                )
+                self._purge.discard(member_id)
+
+        try:
+            self._run(purge())
+        except (NatsError, TimeoutError):
+            return
 
     def check_contact(self, now=None) -> bool:
         """Ask the centre how many states wait for this box; record the answer and its time
@@ -336,6 +365,8 @@ class Mirror:
                     await m.ack()
 
             self._run(ack())
+        if self._purge:
+            self.purge_erased()
         return len(msgs)
 
     def shutdown(self) -> None:

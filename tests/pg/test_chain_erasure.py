@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from appliance.chain.relay import STREAM_MAX_AGE_S, member_subjects
+from appliance.chain.relay import STREAM_MAX_AGE_S, member_subjects, stream_name
 from appliance.counter import handle
 from appliance.db import open_database
 from appliance.member_rights import erase_member
@@ -124,6 +124,9 @@ def test_a_member_erased_in_one_shop_is_erased_at_the_centre_and_in_the_other_sh
     b_prefix, b_suffix = member_subjects(b.id, b_member).split("*")
     assert not [s for s in held if s.startswith(b_prefix) and s.endswith(b_suffix)]
     assert held  # others' messages stay
+    # A's own stream lost them too, once the centre had them (B's copy waits for the age limit)
+    assert chain.settle(lambda: annas(_stream_subjects(a.server.url, stream_name(a.id))) == [])
+    assert _stream_subjects(a.server.url, stream_name(a.id))  # Bob's stay
     # and what no purge reaches goes with the stream's age limit, as on the boxes' streams
     assert _stream_info(chain.hub_nats.url, "EVENTS").config.max_age == STREAM_MAX_AGE_S
     assert "bob@example.org" in _rows_text(chain.hub_db, ("chain_member",))
