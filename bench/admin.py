@@ -104,8 +104,17 @@ def _log_in(port: int, username: str, password: str) -> str:
     if response.status != 302:
         raise RuntimeError(f"bench login failed: {response.status}")
     # the login also remembers the browser (a second cookie): keep the session's
-    cookies = [c.split(";", 1)[0] for c in response.msg.get_all("Set-Cookie")]
-    return next(c for c in cookies if c.startswith("stampbox_session="))
+    cookie = _session_cookie(response)
+    # the first page after a login gives the session its CSRF token (a new cookie)
+    conn.request("GET", "/admin/members", headers={"Cookie": cookie})
+    response = conn.getresponse()
+    response.read()
+    return _session_cookie(response) or cookie
+
+
+def _session_cookie(response) -> str | None:
+    cookies = [c.split(";", 1)[0] for c in response.msg.get_all("Set-Cookie") or ()]
+    return next((c for c in cookies if c.startswith("stampbox_session=")), None)
 
 
 def _client(args) -> list[int]:
@@ -123,6 +132,11 @@ def _client(args) -> list[int]:
         response.read()
         if response.status != 200:
             raise RuntimeError(f"{response.status} for a bench request")
+        # keep the session cookie as a browser does: a client sending its login cookie
+        # forever made the app mint and sign a new CSRF token and cookie on every page
+        fresh = _session_cookie(response)
+        if fresh and cookie:
+            headers["Cookie"] = fresh
         times.append((time.perf_counter_ns() - start) // 1000)
     conn.close()
     return times

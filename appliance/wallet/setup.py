@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def stored_values(db) -> dict[str, str]:
 
 def store_values(db, values: dict[str, str]) -> None:
     """Write (or, for "", remove) admin values; call inside the caller's transaction."""
+    _ANSWERS.clear()
     for name, value in values.items():
         key = PREFIX + name
         db.execute_sql(sql("DELETE FROM shop_setting WHERE key = ?", db), (key,))
@@ -76,8 +78,42 @@ def store_values(db, values: dict[str, str]) -> None:
             )
 
 
+# Every member page asks (its wallet QR): the answer is kept per (settings, database) for a
+# few seconds, and dropped at once when this process writes a value or an upload, or when the
+# wallet folder's entries change (another process's upload). Another worker's saved value
+# shows here within ANSWER_SECONDS.
+ANSWER_SECONDS = 2.0
+_ANSWERS: dict[tuple[int, int], tuple] = {}
+
+
+def _folder_stamp(settings) -> int | None:
+    try:
+        return os.stat(os.path.join(settings.secrets_dir, WALLET_DIR)).st_mtime_ns
+    except OSError:
+        return None
+
+
 def setup_settings(settings, db):
     """The box's settings with the admin's uploads and values filling the empty wallet ones."""
+    key = (id(settings), id(db))
+    stamp = _folder_stamp(settings)
+    kept = _ANSWERS.get(key)
+    if (
+        kept is not None
+        and kept[0] is settings
+        and kept[1] is db
+        and kept[2] == stamp
+        and kept[3] > time.monotonic()
+    ):
+        return kept[4]
+    answer = _setup_settings(settings, db)
+    if len(_ANSWERS) > 64:  # tests make many boxes: keep the memory bounded
+        _ANSWERS.clear()
+    _ANSWERS[key] = (settings, db, stamp, time.monotonic() + ANSWER_SECONDS, answer)
+    return answer
+
+
+def _setup_settings(settings, db):
     stored = stored_values(db)
     changes = {}
     for name in FILES:
@@ -120,6 +156,7 @@ def load_look(db) -> WalletLook:
 
 def write_secret(path: Path, data: bytes) -> None:
     """Atomically replace a secret file: mode 0600 from its first byte, folder 0700."""
+    _ANSWERS.clear()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path.parent, 0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -130,6 +167,7 @@ def write_secret(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        _ANSWERS.clear()
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
