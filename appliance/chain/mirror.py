@@ -36,6 +36,7 @@ _BY_REF = (
     "SELECT id FROM member WHERE chain_ref = ? AND consent_source = 'chain'"
     " AND erased_at IS NULL ORDER BY id LIMIT 1"
 )
+_ERASED_HERE = "SELECT 1 FROM member WHERE chain_ref = ? AND erased_at IS NOT NULL LIMIT 1"
 _RENAME = "UPDATE member SET name = ? WHERE id = ? AND consent_source = 'chain' AND name <> ?"
 _APPLIED = "SELECT remote_stamps, remote_visits FROM chain_card_state WHERE card_code = ?"
 _SAVE_APPLIED = (
@@ -91,6 +92,8 @@ def _local_card(db, card: dict, now_us: int) -> int | None:
     ref = card.get("member")
     # a replacement card (or another card of a member this shop knows) joins that member
     found = ref and db.execute_sql(sql(_BY_REF, db), (ref,)).fetchone()
+    if ref and not found and db.execute_sql(sql(_ERASED_HERE, db), (ref,)).fetchone():
+        return None  # erased in this shop on request: their cards stay unknown here
     if found:
         member_id = found[0]
     else:
@@ -147,6 +150,8 @@ def apply_card(db, me: str, state: dict, now_us: int) -> int:
         erase_card(db, state["code"], now_us)
         return 0
     member_id = _local_card(db, state, now_us)
+    if member_id is None:
+        return 0
     others = [v for b, v in state["boxes"].items() if b != me]
     stamps = sum(v["stamps"] for v in others)
     visits = sum(v["visits"] for v in others)
@@ -178,6 +183,8 @@ def apply_voucher(db, me: str, state: dict, now_us: int) -> str | None:
         if state["card"].get("erased"):
             return None  # its holder was erased: nothing to bring in
         member_id = _local_card(db, state["card"], now_us)
+        if member_id is None:
+            return None
         db.execute_sql(
             sql(_NEW_VOUCHER, db),
             (
