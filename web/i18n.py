@@ -43,12 +43,29 @@ def _choose_code() -> str:
         return asked
     if offered is ADMIN_LOCALES and session.get("lang") in offered:
         return session["lang"]
-    best = request.accept_languages.best_match(offered)
+    best = _best_match(offered, request.headers.get("Accept-Language", ""))
     if best is None and offered is CUSTOMER_LOCALES:
         from appliance.shop import load_shop_settings
 
         return load_shop_settings().language
     return best or "en"
+
+
+_BEST: dict[tuple, str | None] = {}  # (offered, Accept-Language) -> the best offered
+
+
+def _best_match(offered: tuple, header: str) -> str | None:
+    # a browser sends the same header on every page: parse and match it once
+    key = (offered, header)
+    try:
+        return _BEST[key]
+    except KeyError:
+        pass
+    best = request.accept_languages.best_match(offered)
+    if len(_BEST) > 1000:
+        _BEST.clear()
+    _BEST[key] = best
+    return best
 
 
 def customer_pages(bp) -> None:
