@@ -77,15 +77,17 @@ def test_a_member_erased_in_their_home_shop_is_erased_here_with_the_counts_kept(
         "04AA11BB22CC33", "till", now=T0 + timedelta(days=2)
     )  # a stamp here on her card
     assert result.status == "stamped", result
-    _apply(box, _remote_state("RMT00001", "home:7", "", 2, erased=True), 2)
+    # her home shop stamped once more, then erased her; the state says both at once
+    _apply(box, _remote_state("RMT00001", "home:7", "", 3, erased=True), 2)
     assert _held("RMT00001") is None  # the card is gone
     zoe = Member.get_by_id(zoe.id)
-    assert zoe.name == "" and zoe.erased_at is not None and zoe.visit_count == 3
+    assert zoe.name == "" and zoe.erased_at is not None and zoe.visit_count == 4
     text = " ".join(e.payload for e in Event.select())
     assert "Zoe" not in text and "04AA11BB22CC33" not in text  # this shop's own stamp event too
     # a later state of that card brings nobody back
-    _apply(box, _remote_state("RMT00001", "home:7", "", 3, erased=True), 3)
+    _apply(box, _remote_state("RMT00001", "home:7", "", 4, erased=True), 3)
     assert _held("RMT00001") is None and Member.select().count() == 1
+    assert Member.get_by_id(zoe.id).visit_count == 4
 
 
 def test_a_remote_member_erased_here_is_not_brought_back_by_the_next_state(box):

@@ -172,7 +172,8 @@ def _apply_member(db, box: str, member: dict, now_us: int) -> None:
     payload = json.dumps(member, separators=(",", ":"))
     db.execute_sql(sql(_MEMBER, db), (ref, box, payload, now_us, erased))
     name = "" if member.get("erased_at") else member.get("name") or ""
-    db.execute_sql(sql("UPDATE chain_card SET name = ? WHERE member_ref = ?", db), (name, ref))
+    # (an erased member's cards stay nameless, whatever a late event says)
+    db.execute_sql(sql(_RENAME_CARDS, db), (name, ref))
     for (code,) in db.execute_sql(
         sql("SELECT code FROM chain_card WHERE member_ref = ?", db), (ref,)
     ).fetchall():
@@ -208,6 +209,10 @@ def _apply_erase(db, box: str, member_id: int, at_us: int, now_us: int) -> None:
         mark_dirty(db, "voucher", code, now_us)
 
 
+_RENAME_CARDS = (
+    f"UPDATE chain_card SET name = CASE WHEN EXISTS ({_ERASED}) THEN '' ELSE ? END"
+    " WHERE member_ref = ?"
+)
 _OTHER_REFS = (
     "SELECT DISTINCT v.member_ref FROM chain_visit v JOIN chain_card c ON c.code = v.card_code"
     " WHERE c.member_ref = ?"

@@ -147,11 +147,18 @@ def erase_card(db, code: str, now_us: int) -> bool:
 def apply_card(db, me: str, state: dict, now_us: int) -> int:
     """Add other shops' new stamps on this card; returns the stamps added."""
     if state.get("erased"):
+        # the last stamps made before the erasure still count here, then the copy goes
+        row = db.execute_sql(sql(_CARD, db), (state["code"],)).fetchone()
+        added = _add_remote(db, me, state, row[1], now_us) if row is not None else 0
         erase_card(db, state["code"], now_us)
-        return 0
+        return added
     member_id = _local_card(db, state, now_us)
     if member_id is None:
         return 0
+    return _add_remote(db, me, state, member_id, now_us)
+
+
+def _add_remote(db, me: str, state: dict, member_id: int, now_us: int) -> int:
     others = [v for b, v in state["boxes"].items() if b != me]
     stamps = sum(v["stamps"] for v in others)
     visits = sum(v["visits"] for v in others)

@@ -139,3 +139,35 @@ def test_a_member_erased_in_one_shop_is_erased_at_the_centre_and_in_the_other_sh
     assert a.count("SELECT COUNT(*) FROM chain_card_state") == 0
     # B tells nobody: what it erased on the centre's word writes no event of its own
     assert b.count("SELECT COUNT(*) FROM event WHERE type IN ('member', 'erase')") == 0
+
+
+def test_events_from_before_an_erasure_arriving_late_bring_nothing_back(hub_db):
+    from appliance.chain.ingest import apply_event
+
+    def event(n, type_, payload, box="shop-a"):
+        return {"id": f"00000000-0000-4000-8000-{n:012d}", "box": box, "type": type_,
+                "created_at": n, "payload": payload}  # fmt: skip
+
+    anna = {"id": 1, "name": "Anna Example", "email": "anna@example.org", "erased_at": None}
+    stamp = {
+        "card": "CARD0001", "nfc_uid": UID, "member": {"id": 1, "name": "Anna Example"},
+        "at": 1, "stamps": 1, "amount_cents": None, "source": "t", "clock_synced": True,
+        "vouchers": [],
+    }  # fmt: skip
+    with hub_db.atomic():
+        apply_event(hub_db, event(1, "member", {"member": anna}), 1)
+        apply_event(hub_db, event(2, "stamp", stamp), 2)
+        erase = {"member": {"id": 1}, "cards": ["CARD0001"], "at": 3}
+        apply_event(hub_db, event(3, "erase", erase), 3)
+        # late: a stamp made in another shop before it knew, and a stale member event
+        apply_event(hub_db, event(4, "stamp", stamp | {"at": 2}, box="shop-b"), 4)
+        apply_event(hub_db, event(5, "member", {"member": anna}), 5)
+    text = _rows_text(hub_db, HUB_TABLES)
+    for personal in PERSONAL:
+        assert personal not in text
+    assert chain_count(hub_db, "SELECT COUNT(*) FROM chain_visit") == 2
+    assert chain_count(hub_db, "SELECT COUNT(*) FROM chain_member WHERE erased_at = 3") == 1
+
+
+def chain_count(db, query):
+    return db.execute_sql(query).fetchone()[0]
