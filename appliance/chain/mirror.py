@@ -76,6 +76,8 @@ def _local_card(db, card: dict, now_us: int) -> int | None:
     row = db.execute_sql(sql(_CARD, db), (card["code"],)).fetchone()
     blocked = card.get("blocked_at")
     if row is not None:
+        if card.get("member"):
+            row = (row[0], _follow_member(db, row[1], card["member"]))
         if card.get("name") is not None:
             # a member another shop made follows its home shop's changes (no event: 'chain')
             db.execute_sql(sql(_RENAME, db), (card["name"], row[1], card["name"]))
@@ -142,6 +144,48 @@ def erase_card(db, code: str, now_us: int) -> bool:
     db.execute_sql(sql(_ERASED_LOG, db), ("(erased member)", gone, member_id))
     Card.delete().where(Card.id == card_id).execute(db)
     return True
+
+
+# the tables merge_members moves too (a member's rows)
+_MEMBER_TABLES = ("card", "visit", "voucher", "consent", "outbox", "counter_event")
+_COUNTERS = (
+    "SELECT stamps, rounds, visit_count, spend_cents, first_visit_at, last_visit_at,"
+    " last_stamp_at FROM member WHERE id = ?"
+)
+_FOLD = (
+    "UPDATE member SET stamps = ?, rounds = ?, visit_count = ?, spend_cents = ?,"
+    " first_visit_at = ?, last_visit_at = ?, last_stamp_at = ? WHERE id = ?"
+)
+
+
+def _follow_member(db, member_id: int, ref: str) -> int:
+    """A card moved to another member in its home shop (a merge there): this shop's copy of
+    the card follows, and a copy of the member left without cards is folded in, as
+    merge_members does. Returns the card's member here."""
+    row = db.execute_sql(
+        sql("SELECT chain_ref, consent_source FROM member WHERE id = ?", db), (member_id,)
+    ).fetchone()
+    if row is None or row[1] != "chain" or row[0] in (None, ref):
+        return member_id  # this shop's own member, or no change
+    found = db.execute_sql(sql(_BY_REF, db), (ref,)).fetchone()
+    if found is None:
+        db.execute_sql(sql("UPDATE member SET chain_ref = ? WHERE id = ?", db), (ref, member_id))
+        return member_id
+    keep = found[0]
+    mine = db.execute_sql(sql(_COUNTERS, db), (member_id,)).fetchone()
+    theirs = db.execute_sql(sql(_COUNTERS, db), (keep,)).fetchone()
+    pick = (None, None, None, None, min, max, max)
+    folded = [
+        a + b if how is None else how([v for v in (a, b) if v is not None], default=None)
+        for how, a, b in zip(pick, mine, theirs, strict=True)
+    ]
+    for table in _MEMBER_TABLES:
+        db.execute_sql(
+            sql(f"UPDATE {table} SET member_id = ? WHERE member_id = ?", db), (keep, member_id)
+        )
+    db.execute_sql(sql(_FOLD, db), (*folded, keep))
+    db.execute_sql(sql("DELETE FROM member WHERE id = ?", db), (member_id,))
+    return keep
 
 
 def apply_card(db, me: str, state: dict, now_us: int) -> int:
