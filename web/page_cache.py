@@ -113,7 +113,20 @@ def _page_globals() -> dict:
     # bound once per page: each link then skips the request proxy and the key's sorting
     if not has_request_context():
         return {"csrf_token": cached_csrf_token}
-    return {"csrf_token": cached_csrf_token, "url_for": _bound_url_for(request.script_root)}
+    return {"csrf_token": _page_csrf_token(), "url_for": _bound_url_for(request.script_root)}
+
+
+def _page_csrf_token():
+    """csrf_token() for one page: a page with five forms asks five times."""
+    token = None
+
+    def page_csrf_token() -> str:
+        nonlocal token
+        if token is None:
+            token = cached_csrf_token()
+        return token
+
+    return page_csrf_token
 
 
 def init_app(app: Flask) -> None:
