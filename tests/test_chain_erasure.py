@@ -9,7 +9,7 @@ from appliance.chain.mirror import apply_state
 from appliance.clock import to_micros
 from appliance.counter import handle
 from appliance.member_rights import erase_member
-from appliance.members import add_member
+from appliance.members import add_member, merge_members
 from appliance.models import Card, Event, Member
 
 from .conftest import T0
@@ -97,3 +97,11 @@ def test_a_remote_member_erased_here_is_not_brought_back_by_the_next_state(box):
     _apply(box, _remote_state("RMT00002", "home:8", "Yan Remote", 4), 2)
     assert _held("RMT00002") is None
     assert Member.select().where(Member.name == "Yan Remote").count() == 0
+
+
+def test_a_member_merged_into_another_is_reported_erased(box):
+    keep = add_member("Anna Example", email="anna@example.org", now=T0)
+    other = add_member("Anna E.", phone="+15550100", now=T0)
+    merge_members(keep["id"], other["id"], "owner", now=T0 + timedelta(hours=1))
+    [erase] = [json.loads(e.payload) for e in Event.select().where(Event.type == "erase")]
+    assert erase["member"] == {"id": other["id"]} and erase["cards"] == []
