@@ -15,6 +15,8 @@ In a chain, what remains after an erasure, and where:
 - other shops: their copy of the member is blanked, its card deleted and their own events about
   it blanked when the card's state arrives (the STATE stream then holds only the blanked
   state); their own streams keep their earlier messages naming it until the 30-day limit.
+- erased in a shop that is not the member's home shop: only that shop's copy goes (and is not
+  brought back by later states); the home shop must erase them for the chain to forget them.
 """
 
 from __future__ import annotations
