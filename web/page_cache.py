@@ -94,7 +94,10 @@ class FragmentCache(Extension):
         return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
 
     def _fragment(self, key: list, caller):
-        full = (page_locale(), request.script_root if has_request_context() else "", *key)
+        # the language as rendered now (not page_locale's per-request copy: a view may force
+        # another), so a part is never kept under the wrong language
+        locale = str(get_locale() or "en")
+        full = (locale, request.script_root if has_request_context() else "", *key)
         try:
             return _FRAGMENTS[full]
         except (KeyError, TypeError):
