@@ -19,7 +19,7 @@ from .events import CounterResult, record_event
 from .outbox import add_outbox
 from .printing import enqueue
 from .program import ProgramState, advance, load_program
-from .receipts import voucher_receipt
+from .receipts import last_valid_day, voucher_receipt
 from .tokens import BadToken, classify, is_random_uid
 from .vouchers import issue_voucher_sql, usable_vouchers, voucher_refusal
 
@@ -114,12 +114,22 @@ def handle(
                 result.clock_synced = synced
                 result.birthday = gift_on_card(result.vouchers)
                 if result.birthday and result.status in ("stamped", "cooldown"):
-                    result.message += f" Birthday gift available: {result.birthday['gift']}."
+                    through = _through(result.birthday["valid_until"], box.zone)
+                    result.message += (
+                        f" Birthday gift available: {result.birthday['gift']}, valid through"
+                        f" {through}."
+                    )
                 result.event_id = record_event(db, result, member_id, at)
             return result
         except _Retry:
             continue
     raise RuntimeError("the card kept changing under this tap; try again")
+
+
+def _through(valid_until: str, zone) -> str:
+    """A validity's last day as staff read it ("28 Mar"): the end itself is the midnight after."""
+    day = last_valid_day(valid_until, zone)
+    return f"{day.day} {day:%b}"
 
 
 def _refuse_before_lookup(box, token) -> tuple[str, str] | None:
@@ -342,9 +352,16 @@ def _scan_voucher(db, box, code, now, source):
             at=at,
         ), member_id
     who = row[9] or "Customer"
+    if row[2] == "birthday":
+        message = (
+            f"{who}: birthday gift {row[3]}, valid through"
+            f" {_through(voucher['valid_until'], box.zone)}. Redeem it?"
+        )
+    else:
+        message = f"{who}: voucher for {row[3]} is valid. Redeem it?"
     return CounterResult(
         "voucher",
-        f"{who}: voucher for {row[3]} is valid. Redeem it?",
+        message,
         member=member,
         voucher=voucher,
         vouchers=waiting,

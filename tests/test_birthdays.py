@@ -114,7 +114,13 @@ def test_the_counter_shows_the_gift_and_redeems_it_once(box):
         "code": gift["voucher_code"],
         "valid_until": gift["valid_until"],
     }
-    assert "Birthday gift available: Birthday treat." in tap.message
+    # valid until the midnight after 28 March (14 days after the birthday): through 28 Mar
+    assert "Birthday gift available: Birthday treat, valid through 28 Mar." in tap.message
+    scan = handle(gift["voucher_code"], "scanner", now=_noon(date(2027, 3, 12)))
+    assert (scan.status, scan.message) == (
+        "voucher",
+        "Anna: birthday gift Birthday treat, valid through 28 Mar. Redeem it?",
+    )
     when = _noon(date(2027, 3, 14))
     assert redeem_voucher(gift["voucher_code"], now=when).status == "redeemed"
     again = redeem_voucher(gift["voucher_code"], now=when)
@@ -281,7 +287,7 @@ def test_a_card_kind_gift_shows_when_the_card_is_tapped(box):
         tap.birthday["gift"] == "Free cake"
         and tap.birthday["valid_until"] == "2027-03-29T00:00:00Z"
     )
-    assert "Birthday gift available: Free cake." in tap.message
+    assert "Birthday gift available: Free cake, valid through 28 Mar." in tap.message
     assert redeem_voucher(tap.birthday["code"], now=_noon(date(2027, 3, 14))).status == "redeemed"
 
 
