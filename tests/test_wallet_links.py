@@ -179,6 +179,41 @@ def test_the_enrolment_slip_carries_the_wallet_qr(settings, init_info, pki, goog
     assert wallet_url.startswith("https://cafe.example/w/")
 
 
+def test_a_member_enrolled_at_the_counter_takes_a_slip_with_the_wallet_qr(
+    settings, init_info, pki, google, tmp_path
+):
+    import json as json_mod
+
+    from appliance.models import PrintJob
+    from tests.test_web import log_in
+
+    def enrol(client, uid, name):
+        token = csrf_token(client.get("/counter"))
+        return client.post(
+            "/counter/enrol",
+            data={"card_uid": uid, "name": name, "csrf_token": token},
+            headers={"Accept": "application/json"},
+        ).json
+
+    # no wallet set up: no slip
+    plain = make_app(settings).test_client()
+    log_in(plain, init_info["owner"]["password"])
+    assert "job" not in enrol(plain, "04AA00000000A1", "Gil")
+    assert PrintJob.select().count() == 0
+    box_mod.stop()
+
+    client = make_app(_wallet_settings(settings, pki, google, tmp_path)).test_client()
+    log_in(client, init_info["owner"]["password"])
+    reply = enrol(client, UID, "Hana")
+    assert reply["message"].endswith("The welcome slip with the wallet QR is printing.")
+    box = box_mod.current()
+    document = json_mod.loads(PrintJob.get_by_id(reply["job"]).document)
+    qrs = [b["data"] for b in document["blocks"] if b.get("kind") == "qr"]
+    member = reply["member"]["id"]
+    assert qrs[1] == wallet_links(box, member)["wallet_url"]
+    assert qrs[0].startswith("https://cafe.example/p/")  # the member's own preference page
+
+
 @pytest.mark.parametrize("lang", ["he", "kk", "zh"])
 def test_the_wallet_pages_speak_every_customer_language(lang):
     from tests.test_web_i18n import _catalog, _messages

@@ -25,6 +25,7 @@ from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from appliance import box as box_mod
+from appliance.channels.unsubscribe import preferences_url
 from appliance.counter import MAX_STAMPS_PER_VISIT, handle
 from appliance.feedback import SIGNALS
 from appliance.members import MemberError, add_member
@@ -34,6 +35,7 @@ from appliance.receipts import enrolment_receipt
 from appliance.shop import load_shop_settings
 from appliance.signup import create_enrolment_code
 from appliance.vouchers import redeem_voucher
+from appliance.wallet.links import enrolment_slip, wallet_links
 
 from . import feed
 from .admin import page_zone
@@ -303,4 +305,20 @@ def enrol():
         return _reply({"status": "refused", "message": str(exc)}, 400)
     who = member["name"] or _("The new member")
     message = _("%(who)s is enrolled. Tap the card again for the first stamp.", who=who)
-    return _reply({"status": "enrolled", "member": member, "message": message})
+    reply = {"status": "enrolled", "member": member, "message": message}
+    job = _welcome_slip(member["id"])
+    if job:
+        reply["job"] = job
+        reply["message"] += " " + _("The welcome slip with the wallet QR is printing.")
+    return _reply(reply)
+
+
+def _welcome_slip(member_id: int) -> int | None:
+    """With a wallet set up, a member enrolled at the counter gets a slip to take away: the
+    card's code, their preference page (consents, birthday) and the wallet QR."""
+    box = box_mod.current()
+    if not wallet_links(box, member_id)["wallet_url"]:
+        return None
+    slip = enrolment_slip(box, member_id, preferences_url(member_id, box))
+    with box.db.atomic():
+        return enqueue(slip, box=box)
