@@ -59,8 +59,13 @@ def pg_empty_url(pg_cluster):
 
 
 @pytest.fixture
-def settings(tmp_path, pg_url):
-    return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC", database_url=pg_url)
+def settings(request, tmp_path):
+    """The box on PostgreSQL; a chain test module saying BOXES_ON_SQLITE = True keeps its boxes
+    on SQLite, as shops run them, with only the centre (hub_db) on PostgreSQL."""
+    if getattr(request.module, "BOXES_ON_SQLITE", False):
+        return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC")
+    url = request.getfixturevalue("pg_url")
+    return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC", database_url=url)
 
 
 @pytest.fixture
@@ -85,6 +90,26 @@ def hub_nats(tmp_path):
     server.leaf_url = f"nats-leaf://127.0.0.1:{leaf}"
     yield server.start()
     server.stop()
+
+
+@pytest.fixture
+def hub_db(pg_url, tmp_path):
+    """The centre's PostgreSQL database."""
+    db = open_database(
+        load_settings(environ={}, data_dir=tmp_path / "hub", database_url=pg_url), bind=False
+    )
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def chain(tmp_path, hub_db, hub_nats):
+    """Two shops (SQLite boxes with their leaf nats-servers) and the centre."""
+    from .chain_net import Chain
+
+    chain = Chain(tmp_path, hub_db, hub_nats, boxes=2)
+    yield chain
+    chain.close()
 
 
 @pytest.fixture

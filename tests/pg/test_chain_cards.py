@@ -3,38 +3,15 @@ and its replacement carries on the same member there (real nats-servers, Postgre
 
 from datetime import timedelta
 
-import pytest
-
 from appliance.counter import handle
-from appliance.db import open_database
 from appliance.members import add_member, replace_card
-from appliance.settings import load_settings
 
 from ..conftest import T0
-from .chain_net import Chain
 
 OLD, NEW = "04A23B4C5D6E7F", "04FFEEDDCCBBAA"
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC")
-
-
-@pytest.fixture
-def hub_db(pg_url, tmp_path):
-    db = open_database(
-        load_settings(environ={}, data_dir=tmp_path / "hub", database_url=pg_url), bind=False
-    )
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def chain(tmp_path, hub_db, hub_nats):
-    chain = Chain(tmp_path, hub_db, hub_nats, boxes=2)
-    yield chain
-    chain.close()
+BOXES_ON_SQLITE = True  # only the centre is on PostgreSQL (conftest)
 
 
 def _card(shop, uid):

@@ -12,9 +12,7 @@ from datetime import timedelta
 import pytest
 
 from appliance.counter import handle
-from appliance.db import open_database
 from appliance.members import add_member
-from appliance.settings import load_settings
 from appliance.vouchers import redeem_voucher
 
 from ..conftest import T0
@@ -24,18 +22,7 @@ UIDS = [f"04A23B4C5D6F{i:02X}" for i in range(6)]
 CYCLES = int(os.environ.get("CHAIN_CYCLES", "3"))
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC")
-
-
-@pytest.fixture
-def hub_db(pg_url, tmp_path):
-    db = open_database(
-        load_settings(environ={}, data_dir=tmp_path / "hub", database_url=pg_url), bind=False
-    )
-    yield db
-    db.close()
+BOXES_ON_SQLITE = True  # only the centre is on PostgreSQL (conftest)
 
 
 class Taps:

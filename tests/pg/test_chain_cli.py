@@ -6,20 +6,14 @@ import subprocess
 import sys
 from datetime import timedelta
 
-import pytest
-
 from appliance import box as box_mod
 from appliance.chain import box_id
 from appliance.counter import handle
 from appliance.members import add_member
-from appliance.settings import load_settings
 
 from ..conftest import ROOT, T0
 
-
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC")
+BOXES_ON_SQLITE = True  # only the centre is on PostgreSQL (conftest)
 
 
 def _stampbox(env, *args):

@@ -4,41 +4,18 @@ while every shop's visit counts stay (real nats-servers, PostgreSQL)."""
 import asyncio
 from datetime import timedelta
 
-import pytest
-
 from appliance.chain.relay import STREAM_MAX_AGE_S, member_subjects, stream_name
 from appliance.counter import handle
-from appliance.db import open_database
 from appliance.member_rights import erase_member
 from appliance.members import add_member
-from appliance.settings import load_settings
 
 from ..conftest import T0
-from .chain_net import Chain
 
 UID = "04A23B4C5D6E7F"
 PERSONAL = ("Anna Example", "anna@example.org", "+15550100", UID)
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC")
-
-
-@pytest.fixture
-def hub_db(pg_url, tmp_path):
-    db = open_database(
-        load_settings(environ={}, data_dir=tmp_path / "hub", database_url=pg_url), bind=False
-    )
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def chain(tmp_path, hub_db, hub_nats):
-    chain = Chain(tmp_path, hub_db, hub_nats, boxes=2)
-    yield chain
-    chain.close()
+BOXES_ON_SQLITE = True  # only the centre is on PostgreSQL (conftest)
 
 
 def _rows_text(db, tables) -> str:

@@ -4,41 +4,18 @@ and a voucher redeemed in one shop is redeemed everywhere (real nats-servers, Po
 import json
 from datetime import timedelta
 
-import pytest
-
 from appliance.chain.mirror import apply_state
 from appliance.chain.state import card_state
 from appliance.counter import handle
-from appliance.db import open_database
 from appliance.members import add_member
-from appliance.settings import load_settings
 from appliance.vouchers import redeem_voucher
 
 from ..conftest import T0
-from .chain_net import Chain
 
 UID = "04A23B4C5D6E7F"
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC")
-
-
-@pytest.fixture
-def hub_db(pg_url, tmp_path):
-    db = open_database(
-        load_settings(environ={}, data_dir=tmp_path / "hub", database_url=pg_url), bind=False
-    )
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def chain(tmp_path, hub_db, hub_nats):
-    chain = Chain(tmp_path, hub_db, hub_nats, boxes=2)
-    yield chain
-    chain.close()
+BOXES_ON_SQLITE = True  # only the centre is on PostgreSQL (conftest)
 
 
 def _member(shop, uid=UID):

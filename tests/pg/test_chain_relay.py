@@ -11,7 +11,6 @@ from appliance.chain import box_id
 from appliance.chain.ingest import Ingest
 from appliance.chain.relay import Relay
 from appliance.counter import handle
-from appliance.db import open_database
 from appliance.members import add_member
 from appliance.settings import load_settings
 from appliance.vouchers import redeem_voucher
@@ -22,19 +21,7 @@ UIDS = [f"04A23B4C5D6E{i:02X}" for i in range(8)]
 E = 2 * len(UIDS)  # each enrolment's member and card events
 
 
-@pytest.fixture
-def settings(tmp_path):
-    """The box itself stays on SQLite here; only the hub uses PostgreSQL."""
-    return load_settings(environ={}, data_dir=tmp_path / "var", timezone="UTC")
-
-
-@pytest.fixture
-def hub_db(pg_url, tmp_path):
-    db = open_database(
-        load_settings(environ={}, data_dir=tmp_path / "hub", database_url=pg_url), bind=False
-    )
-    yield db
-    db.close()
+BOXES_ON_SQLITE = True  # only the centre is on PostgreSQL (conftest)
 
 
 @pytest.fixture
