@@ -75,7 +75,8 @@ def floors(as_of, tiers_needed: int) -> dict:
             "SELECT m.id, m.external_id FROM (SELECT member_id, n,"
             " RANK() OVER (ORDER BY spend DESC) rk, COUNT(*) OVER () total FROM"
             " (SELECT member_id, SUM(COALESCE(amount_cents, 0)) spend, COUNT(*) n FROM visit"
-            " WHERE at > ? AND at <= ? GROUP BY member_id)) r JOIN member m ON m.id = r.member_id"
+            # the best plan for it: the covering index (member_id, at, amount_cents), no sort
+            " WHERE +at > ? AND +at <= ? GROUP BY member_id)) r JOIN member m ON m.id = r.member_id"
             " WHERE rk <= (total * 10 + 99) / 100 AND n >= 2",
             [a - 365 * DAY_US, a],
         ),
