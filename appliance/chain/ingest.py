@@ -8,7 +8,6 @@ inbox row and changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -16,8 +15,9 @@ from dataclasses import dataclass
 from ..clock import to_micros, utcnow
 from ..db import sql
 from .claims import settle_redemption
+from .client import NatsClient
 from .events import EVENT_SCHEMA
-from .natsbin import fetch_soon, log_nats_error
+from .natsbin import fetch_soon
 from .relay import STREAM_MAX_AGE_S, member_subjects, stream_name
 from .state import mark_dirty
 
@@ -239,14 +239,14 @@ async def _each(calls) -> None:
         await call()
 
 
-class Ingest:
+class Ingest(NatsClient):
     """initialize() once, loop(now) repeatedly, shutdown(); fetch/apply/ack are its steps."""
 
     def __init__(self, db, nats_url: str, batch: int = 256, ack_wait: float = 30.0) -> None:
-        self.db, self.nats_url, self.batch, self.ack_wait = db, nats_url, batch, ack_wait
+        super().__init__(nats_url)
+        self.db, self.batch, self.ack_wait = db, batch, ack_wait
         self.stats = IngestStats()
-        self._aio = asyncio.new_event_loop()
-        self._nc = self._js = self._sub = None
+        self._js = self._sub = None
         # when to re-attach the sources (monotonic times): after a reconnect, at once and a few
         # times more, since each box's leaf comes back on its own time; a box saying hello
         # (its leaf is back) asks for one too
@@ -255,25 +255,16 @@ class Ingest:
         # members erased by an applied event: their messages go from the EVENTS stream
         self._purge: list[tuple[str, int]] = []
 
-    def _run(self, coro):
-        return self._aio.run_until_complete(coro)
-
     async def _on_reconnect(self) -> None:
         now = time.monotonic()
         self._reattach_due.extend(now + delay for delay in REATTACH_AFTER_S)
 
     def initialize(self, box_ids=()) -> None:
-        import nats
         from nats.js.api import AckPolicy, ConsumerConfig
 
         async def connect():
-            self._nc = await nats.connect(
-                self.nats_url,
-                error_cb=log_nats_error,
-                max_reconnect_attempts=-1,
-                reconnected_cb=self._on_reconnect,
-            )
-            self._js = self._nc.jetstream()
+            nc = await self._connect(reconnected_cb=self._on_reconnect)
+            self._js = nc.jetstream()
             await self._ensure_stream(box_ids)
             await self._js.add_consumer(
                 EVENTS,
@@ -413,8 +404,3 @@ class Ingest:
         msgs = self.fetch(timeout)
         self.ack(self.apply(msgs, now))
         return len(msgs)
-
-    def shutdown(self) -> None:
-        if self._nc is not None:
-            self._run(self._nc.close())
-        self._aio.close()

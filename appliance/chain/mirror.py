@@ -13,7 +13,6 @@ chain event for it, so nothing it applies goes back to the centre.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -21,10 +20,11 @@ from ..clock import from_micros, to_micros, utcnow
 from ..db import sql
 from ..program import advance, load_program
 from .claims import HELLO_SUBJECT
+from .client import NatsClient
 from .conflicts import default_policy, resolve
 from .events import box_id as read_box_id
 from .events import scrub_member_events
-from .natsbin import fetch_soon, log_nats_error
+from .natsbin import fetch_soon
 from .state import STATE
 from .status import record_contact
 
@@ -287,31 +287,21 @@ def apply_state(db, me: str, subject: str, state: dict, now_us: int):
     return apply_voucher(db, me, state, now_us)
 
 
-class Mirror:
+class Mirror(NatsClient):
     """initialize() once, loop(now) repeatedly, shutdown(): the box's STATE copy → SQLite."""
 
     def __init__(self, db, nats_url: str, batch: int = 256, timeout: float = 5.0) -> None:
-        self.db, self.nats_url, self.batch, self.timeout = db, nats_url, batch, timeout
+        super().__init__(nats_url)
+        self.db, self.batch, self.timeout = db, batch, timeout
         self.me = read_box_id(db)
         self.applied = 0
         self._purge: set[int] = set()  # this shop's erased members, to purge from its stream
         self._next_contact = 0.0
         self._in_contact = False
-        self._aio = asyncio.new_event_loop()
-        self._nc = self._sub = None
-
-    def _run(self, coro):
-        return self._aio.run_until_complete(coro)
+        self._sub = None
 
     def initialize(self) -> None:
-        import nats
-
-        async def connect():
-            self._nc = await nats.connect(
-                self.nats_url, error_cb=log_nats_error, max_reconnect_attempts=-1
-            )
-
-        self._run(connect())
+        self._run(self._connect())
         self._attach()
 
     def _attach(self) -> bool:
@@ -426,8 +416,3 @@ class Mirror:
         if self._purge:
             self.purge_erased()
         return len(msgs)
-
-    def shutdown(self) -> None:
-        if self._nc is not None:
-            self._run(self._nc.close())
-        self._aio.close()

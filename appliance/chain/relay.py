@@ -8,7 +8,6 @@ sources this stream when it can reach it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -16,8 +15,8 @@ from dataclasses import dataclass
 
 from ..clock import to_micros, utcnow
 from ..db import sql
+from .client import NatsClient
 from .events import box_id as read_box_id
-from .natsbin import log_nats_error
 
 _PENDING = (
     "SELECT id, uuid, type, payload, schema_version, created_at FROM event"
@@ -76,31 +75,21 @@ class RelayStats:
     marked: int = 0
 
 
-class Relay:
+class Relay(NatsClient):
     """initialize() once, loop(now) as often as wanted, shutdown() at the end."""
 
     def __init__(self, db, nats_url: str, batch: int = 200, timeout: float = 2.0) -> None:
-        self.db, self.nats_url, self.batch, self.timeout = db, nats_url, batch, timeout
+        super().__init__(nats_url)
+        self.db, self.batch, self.timeout = db, batch, timeout
         self.box_id = read_box_id(db)
         self.stats = RelayStats()
         self._next_prune = 0.0
-        self._aio = asyncio.new_event_loop()
-        self._nc = self._js = None
-
-    def _run(self, coro):
-        return self._aio.run_until_complete(coro)
+        self._js = None
 
     def initialize(self) -> None:
-        import nats
-
         async def connect():
-            self._nc = await nats.connect(
-                self.nats_url,
-                error_cb=log_nats_error,
-                connect_timeout=self.timeout,
-                max_reconnect_attempts=-1,
-            )
-            self._js = self._nc.jetstream(timeout=self.timeout)
+            nc = await self._connect(connect_timeout=self.timeout)
+            self._js = nc.jetstream(timeout=self.timeout)
             await self._js.add_stream(
                 name=stream_name(self.box_id),
                 subjects=[subject_of(self.box_id, ">")],
@@ -169,8 +158,3 @@ class Relay:
         acked = self.publish(self.pending())
         self.mark(acked, now)
         return len(acked)
-
-    def shutdown(self) -> None:
-        if self._nc is not None:
-            self._run(self._nc.close())
-        self._aio.close()

@@ -13,7 +13,7 @@ import asyncio
 import json
 
 from ..db import sql
-from .natsbin import log_nats_error
+from .client import NatsClient
 
 STATE = "STATE"
 SUBJECTS = "chain.state.>"
@@ -104,26 +104,18 @@ def build_state(db, subj: str) -> dict | None:
     return card_state(db, code) if kind == "card" else voucher_state(db, code)
 
 
-class Publisher:
+class Publisher(NatsClient):
     """Marked cards and vouchers → the STATE stream. initialize(), loop(), shutdown()."""
 
     def __init__(self, db, nats_url: str, batch: int = 500, timeout: float = 5.0) -> None:
-        self.db, self.nats_url, self.batch, self.timeout = db, nats_url, batch, timeout
+        super().__init__(nats_url)
+        self.db, self.batch, self.timeout = db, batch, timeout
         self.published = 0
-        self._aio = asyncio.new_event_loop()
-        self._nc = self._js = None
-
-    def _run(self, coro):
-        return self._aio.run_until_complete(coro)
+        self._js = None
 
     def initialize(self) -> None:
-        import nats
-
         async def connect():
-            self._nc = await nats.connect(
-                self.nats_url, error_cb=log_nats_error, max_reconnect_attempts=-1
-            )
-            self._js = self._nc.jetstream(timeout=self.timeout)
+            self._js = (await self._connect()).jetstream(timeout=self.timeout)
             await ensure_state_stream(self._js)
 
         self._run(connect())
@@ -163,11 +155,6 @@ class Publisher:
                     )
         self.published += len(done)
         return len(done)
-
-    def shutdown(self) -> None:
-        if self._nc is not None:
-            self._run(self._nc.close())
-        self._aio.close()
 
 
 async def ensure_state_stream(js) -> None:
