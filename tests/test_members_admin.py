@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -186,3 +187,55 @@ def test_the_member_page_shows_recent_history_and_older_on_request(shop, owner):
     assert f"/admin/members/{anna['id']}?history=100" in page
     older = owner.get(f"/admin/members/{anna['id']}?history=100").get_data(as_text=True)
     assert older.count("<td>+1</td>") == 25 and "history=500" not in older
+
+
+def _actions(page: str) -> str:
+    return page[page.index('<section class="actions">') : page.index("</section>")]
+
+
+def test_the_cached_owner_actions_carry_each_pages_member_and_sessions_token(
+    owner, shop, settings, init_info
+):
+    anna, bob = shop
+    other = make_app(settings).test_client()  # a second session of the owner: its own token
+    log_in(other, init_info["owner"]["password"])
+    pages = {}
+    for name, client in (("owner", owner), ("other", other)):
+        for member in (anna, bob):
+            page = client.get(f"/admin/members/{member['id']}").get_data(as_text=True)
+            actions = _actions(page)
+            assert "stand-in" not in page and "918273645546372819" not in page
+            for path in ("replace-card", "vouchers", "merge", "export.json", "erase"):
+                assert f'"/admin/members/{member["id"]}/{path}"' in actions, path
+            # every form's token is this session's, the one the rest of the page carries
+            tokens = set(re.findall(r'name="csrf_token" value="([^"]+)"', actions))
+            assert tokens == {csrf_token(client.get("/admin/program"))}
+            assert actions.count('name="csrf_token"') == actions.count("<form") == 4
+            pages[name, member["id"]] = tokens
+    assert pages["owner", anna["id"]] != pages["other", anna["id"]]
+    # the block follows the page's language (?lang= stays with the session), and the English
+    # one is still there for the owner's other session
+    hebrew = owner.get(f"/admin/members/{anna['id']}?lang=he").get_data(as_text=True)
+    assert "פעולות בעלים" in _actions(hebrew) and "Owner actions" not in hebrew
+    english = other.get(f"/admin/members/{anna['id']}").get_data(as_text=True)
+    assert "Owner actions" in _actions(english) and "פעולות בעלים" not in english
+    # and the token the block carried is accepted
+    token = next(iter(pages["other", bob["id"]]))
+    other.post(f"/admin/members/{bob['id']}/vouchers",
+               data={"reward": "Cached cake", "days": 7, "csrf_token": token})  # fmt: skip
+    assert Voucher.get(Voucher.reward == "Cached cake").member_id == bob["id"]
+
+
+def test_staff_and_erased_members_get_no_owner_actions(owner, shop, settings):
+    from appliance.staff import create_staff
+
+    anna, bob = shop
+    assert 'class="actions"' in owner.get(f"/admin/members/{anna['id']}").get_data(as_text=True)
+    create_staff("barista", "counter-pass-123", "staff", actor="owner")
+    staff = make_app(settings).test_client()
+    log_in(staff, "counter-pass-123", username="barista")
+    page = staff.get(f"/admin/members/{anna['id']}").get_data(as_text=True)
+    assert "Anna Berg" in page and 'class="actions"' not in page and "/erase" not in page
+    erase_member(bob["id"], "owner")
+    page = owner.get(f"/admin/members/{bob['id']}").get_data(as_text=True)
+    assert 'class="actions"' not in page

@@ -4,6 +4,8 @@ issue or void a voucher). Staff may look members up; changes are the owner's."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from markupsafe import Markup, escape
 
 from appliance.member_rights import erase_member, export_member
 from appliance.member_view import HISTORY, member_page
@@ -13,6 +15,7 @@ from appliance.search import search_members
 from appliance.voucher_admin import issue_manual_voucher, recent_vouchers, void_voucher
 
 from .auth import login_required
+from .page_cache import cached_csrf_token
 from .security import owner_required
 
 bp = Blueprint("members", __name__, url_prefix="/admin")
@@ -21,6 +24,33 @@ bp = Blueprint("members", __name__, url_prefix="/admin")
 def _done(member_id: int, message: str, category: str = "info"):
     flash(message, category)
     return redirect(url_for("members.detail", member_id=member_id))
+
+
+# The owner-actions block (five forms, a dozen labels) is the same on every member page but
+# for the member's number and the session's CSRF token: it is rendered once per (language,
+# script root) with these stand-ins, which are then replaced per page (bench/README.md).
+_STAND_IN_ID = 918_273_645_546_372_819
+_STAND_IN_TOKEN = "csrf-stand-in-7f3a9c"
+_ACTIONS: dict[tuple[str, str], str] = {}
+
+
+def owner_actions(member_id: int) -> Markup:
+    """admin/member_actions.html for this member and session (the template checks the role)."""
+    key = (str(get_locale() or "en"), request.script_root)
+    text = _ACTIONS.get(key)
+    if text is None:
+        text = render_template(
+            "admin/member_actions.html",
+            member_id=_STAND_IN_ID,
+            csrf_token=lambda: _STAND_IN_TOKEN,
+        )
+        if len(_ACTIONS) > 64:
+            _ACTIONS.clear()
+        _ACTIONS[key] = text
+    token = str(escape(cached_csrf_token()))
+    return Markup(
+        text.replace(str(_STAND_IN_ID), str(int(member_id))).replace(_STAND_IN_TOKEN, token)
+    )
 
 
 @bp.get("/members")
@@ -36,7 +66,9 @@ def search():
 def detail(member_id: int):
     history = request.args.get("history", HISTORY, type=int)
     page = member_page(member_id, history) or abort(404)
-    return render_template("admin/member.html", page=page, member=page.member)
+    return render_template(
+        "admin/member.html", page=page, member=page.member, owner_actions=owner_actions
+    )
 
 
 @bp.post("/members/<int:member_id>/replace-card")
