@@ -60,3 +60,39 @@ def stampbox(cli_env):
         )
 
     return run
+
+
+# -- the web app and its signed-in clients (a module may define its own to differ) --
+
+STAFF_PASSWORD = "counter-pass-123"
+
+
+@pytest.fixture
+def app(settings, init_info):
+    """The real Flask app on the test's data folder."""
+    from .test_web import make_app
+
+    return make_app(settings)
+
+
+@pytest.fixture
+def owner(app, init_info):
+    """A client signed in as the first-boot owner (their own password chosen once)."""
+    from .test_web import log_in
+
+    client = app.test_client()
+    log_in(client, init_info["owner"]["password"])
+    return client
+
+
+@pytest.fixture
+def staff(app, init_info):
+    """A client signed in as 'barista', a staff account."""
+    from appliance.staff import create_staff
+
+    from .test_web import log_in
+
+    create_staff("barista", STAFF_PASSWORD, "staff", actor="owner")
+    client = app.test_client()
+    assert log_in(client, STAFF_PASSWORD, username="barista").status_code == 302
+    return client

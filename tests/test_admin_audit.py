@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import io
 
-import pytest
-
 from appliance.members import add_member
 from appliance.models import AuditLog, StaffUser, Voucher
 from appliance.voucher_admin import issue_manual_voucher
 
 from .conftest import T0
-from .test_web import csrf_token, log_in, make_app
+from .test_web import csrf_token
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture
-def owner(settings, init_info):
-    client = make_app(settings).test_client()
-    log_in(client, init_info["owner"]["password"])
-    return client
 
 
 def _code(reward: str) -> str:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, time, timedelta
 
-import pytest
-
 from appliance.automations import load as load_automation
 from appliance.birthday_report import member_birthday, monthly_gifts, upcoming_birthdays
 from appliance.birthdays import load_gift, run_birthdays
@@ -17,7 +15,7 @@ from appliance.staff import create_staff
 from appliance.vouchers import redeem_voucher
 
 from .conftest import T0
-from .test_web import csrf_token, log_in, make_app
+from .test_web import csrf_token, log_in
 
 PAGES = ["/admin/birthdays", "/admin/birthdays/settings"]
 FORMS = ["/admin/birthdays/settings", "/admin/birthdays/announcement"]
@@ -25,18 +23,6 @@ FORMS = ["/admin/birthdays/settings", "/admin/birthdays/announcement"]
 
 def _noon(day: date) -> datetime:
     return datetime.combine(day, time(12), tzinfo=UTC)
-
-
-@pytest.fixture
-def app(settings, init_info):
-    return make_app(settings)
-
-
-@pytest.fixture
-def owner(app, init_info):
-    client = app.test_client()
-    log_in(client, init_info["owner"]["password"])
-    return client
 
 
 def _gift_form(owner, **values):

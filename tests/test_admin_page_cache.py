@@ -3,33 +3,6 @@ languages or sessions: the cached navigation, the checked session cookie."""
 
 from __future__ import annotations
 
-import pytest
-
-from appliance.staff import create_staff
-from tests.test_web import log_in, make_app
-
-STAFF_PASSWORD = "counter-pass-123"
-
-
-@pytest.fixture
-def app(settings, init_info):
-    return make_app(settings)
-
-
-@pytest.fixture
-def owner(app, init_info):
-    client = app.test_client()
-    log_in(client, init_info["owner"]["password"])
-    return client
-
-
-@pytest.fixture
-def staff(app, init_info):
-    create_staff("barista", STAFF_PASSWORD, "staff", actor="owner")
-    client = app.test_client()
-    assert log_in(client, STAFF_PASSWORD, username="barista").status_code == 302
-    return client
-
 
 def _nav(client, path="/admin/members") -> str:
     page = client.get(path).get_data(as_text=True)

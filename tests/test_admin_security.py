@@ -6,8 +6,6 @@ import base64
 import hashlib
 from datetime import timedelta
 
-import pytest
-
 from appliance.clock import utcnow
 from appliance.models import AuditLog, StaffUser
 from appliance.staff import (
@@ -20,29 +18,7 @@ from appliance.staff import (
 )
 
 from .conftest import T0
-from .test_web import csrf_token, log_in, make_app
-
-STAFF_PASSWORD = "counter-pass-123"
-
-
-@pytest.fixture
-def app(settings, init_info):
-    return make_app(settings)
-
-
-@pytest.fixture
-def owner(app, init_info):
-    client = app.test_client()
-    log_in(client, init_info["owner"]["password"])
-    return client
-
-
-@pytest.fixture
-def staff(app, init_info):
-    create_staff("barista", STAFF_PASSWORD, "staff", actor="owner")
-    client = app.test_client()
-    assert log_in(client, STAFF_PASSWORD, username="barista").status_code == 302
-    return client
+from .test_web import csrf_token, log_in
 
 
 def _owner_rules(app):

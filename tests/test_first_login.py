@@ -16,14 +16,9 @@ from appliance.staff import (
     password_problem,
 )
 
-from .test_web import csrf_token, log_in, make_app
+from .test_web import csrf_token, log_in
 
 NEW = "tall-oak-coffee-17"
-
-
-@pytest.fixture
-def app(settings, init_info):
-    return make_app(settings)
 
 
 @pytest.fixture

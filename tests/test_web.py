@@ -57,11 +57,6 @@ def log_in(client, password, username="owner"):
 
 
 @pytest.fixture
-def app(settings, init_info):
-    return make_app(settings)
-
-
-@pytest.fixture
 def client(app):
     return app.test_client()
 

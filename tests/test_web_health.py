@@ -1,15 +1,8 @@
 """/healthz for machines, and the box's status for the owner."""
 
-import pytest
-
 from appliance.staff import create_staff
 
 from .test_web import log_in, make_app
-
-
-@pytest.fixture
-def app(settings, init_info):
-    return make_app(settings)
 
 
 def test_healthz_answers_without_a_login_and_tells_nothing_private(app):

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from appliance.members import add_member
 from appliance.staff import create_device_token
-
-from .test_web import make_app
-
-
-@pytest.fixture
-def app(settings, init_info):
-    return make_app(settings)
 
 
 def test_the_document_is_served_without_a_token(app):
