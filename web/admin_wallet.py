@@ -4,6 +4,7 @@ and a test page that shows the pass and sends a test push. Owner only; CSRF-chec
 from __future__ import annotations
 
 import base64
+import functools
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
@@ -59,6 +60,20 @@ def _refused(exc: Exception, endpoint: str = "admin_wallet.setup", **values):
     return redirect(url_for(endpoint, **values))
 
 
+def _setup_step(view):
+    """A setup form's view returns the sentence to show once it is saved; a refused upload or
+    value (SetupError) is shown instead. Either way the owner goes back to the setup page."""
+
+    @functools.wraps(view)
+    def run():
+        try:
+            return _done(view())
+        except SetupError as exc:
+            return _refused(exc)
+
+    return run
+
+
 def _apple_status(settings) -> dict:
     status = {"ready": False, "problem": "", "auth": "certificate"}
     if settings.apns_key_file:
@@ -112,83 +127,69 @@ def setup():
 
 @bp.post("/identifiers")
 @owner_required
+@_setup_step
 def identifiers():
-    try:
-        save_identifiers(_box(), g.staff.username, request.form)
-    except SetupError as exc:
-        return _refused(exc)
-    return _done("Identifiers saved.")
+    save_identifiers(_box(), g.staff.username, request.form)
+    return "Identifiers saved."
 
 
 @bp.post("/apple")
 @owner_required
+@_setup_step
 def apple():
-    try:
-        signer = save_apple(
-            _box(),
-            g.staff.username,
-            cert=_file("cert"),
-            key=_file("key"),
-            wwdr=_file("wwdr"),
-            p12=_file("p12"),
-            p12_password=request.form.get("p12_password", ""),
-        )
-    except SetupError as exc:
-        return _refused(exc)
-    return _done(f"Apple Wallet certificate saved for {signer.pass_type_id}.")
+    signer = save_apple(
+        _box(),
+        g.staff.username,
+        cert=_file("cert"),
+        key=_file("key"),
+        wwdr=_file("wwdr"),
+        p12=_file("p12"),
+        p12_password=request.form.get("p12_password", ""),
+    )
+    return f"Apple Wallet certificate saved for {signer.pass_type_id}."
 
 
 @bp.post("/apns-key")
 @owner_required
+@_setup_step
 def apns_key():
     form = request.form
-    try:
-        save_apns_key(
-            _box(), g.staff.username, _file("p8"), form.get("key_id", ""), form.get("team_id", "")
-        )
-    except SetupError as exc:
-        return _refused(exc)
-    return _done("APNs key saved: pushes now use token authentication.")
+    save_apns_key(
+        _box(), g.staff.username, _file("p8"), form.get("key_id", ""), form.get("team_id", "")
+    )
+    return "APNs key saved: pushes now use token authentication."
 
 
 @bp.post("/apns-key/remove")
 @owner_required
+@_setup_step
 def apns_key_remove():
-    try:
-        remove_apns_key(_box(), g.staff.username)
-    except SetupError as exc:
-        return _refused(exc)
-    return _done("APNs key removed: pushes use the certificate again.")
+    remove_apns_key(_box(), g.staff.username)
+    return "APNs key removed: pushes use the certificate again."
 
 
 @bp.post("/google")
 @owner_required
+@_setup_step
 def google():
-    try:
-        info = save_google_key(_box(), g.staff.username, _file("key"))
-    except SetupError as exc:
-        return _refused(exc)
-    return _done(f"Google service account {info['client_email']} saved.")
+    info = save_google_key(_box(), g.staff.username, _file("key"))
+    return f"Google service account {info['client_email']} saved."
 
 
 @bp.post("/look")
 @owner_required
+@_setup_step
 def look():
-    try:
-        save_look(_box(), g.staff.username, request.form)
-    except SetupError as exc:
-        return _refused(exc)
-    return _done("Colours and location saved.")
+    save_look(_box(), g.staff.username, request.form)
+    return "Colours and location saved."
 
 
 @bp.post("/logo")
 @owner_required
+@_setup_step
 def logo():
-    try:
-        save_pass_logo(_box(), g.staff.username, _file("logo"))
-    except SetupError as exc:
-        return _refused(exc)
-    return _done("Pass logo saved.")
+    save_pass_logo(_box(), g.staff.username, _file("logo"))
+    return "Pass logo saved."
 
 
 @bp.post("/welcome-link")
