@@ -36,7 +36,9 @@ def _spawn(cli_env, action, token, go_file, cooldown=30):
 
 
 def _together(cli_env, tmp_path, action, token):
-    go = tmp_path / f"go-{action}-{token[:8]}"
+    # one go file per round: the three cards share their first 8 symbols, and a go file left
+    # by an earlier round let the next round's workers run before they were all ready
+    go = tmp_path / f"go-{action}-{token}"
     procs = [_spawn(cli_env, action, token, go) for _ in range(PROCESSES)]
     go.touch()  # every worker is connected and waiting: release them at once
     results = []
