@@ -43,9 +43,7 @@ test: test-system-deps install
 	$(PY) -m ruff check appliance firmware_bridge web tests bench
 	# the printer tests' independent ESC/POS emulator runs from its own Python 3.13 venv
 	$(PY) tests/fixtures/emupos_peer.py
-	# two workers, a test file each at a time (its module fixtures, e.g. the image chroot, are
-	# built once): about half the time of one process on two cores
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest
 
 bench: install
 	$(PY) bench/tap.py
