@@ -37,6 +37,8 @@ def web_command(host: str | None, port: int | None) -> list[str]:
         "8",
         "--access-logfile",
         "-",
+        "--config",
+        "python:web.gunicorn_conf",
         "web:create_app()",
     ]
 

@@ -5,7 +5,9 @@
 The same private copy of the cached 100k shop as bench/admin.py, the real app and the bare
 page (bench.admin:bare_app's query) side by side. Each page is timed in turns, best of R
 runs of N requests (process CPU time, so other processes' load counts less than in wall
-time). --profile PAGE prints cProfile's top functions for that page instead.
+time). --profile PAGE prints cProfile's top functions for that page instead. As in the box's
+gunicorn workers (web/gunicorn_conf.py), the loaded app is frozen out of the garbage
+collector's way after the warm-up; --no-freeze leaves it in.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
+import gc
 import pstats
 import re
 import secrets
@@ -77,6 +80,11 @@ def main(argv=None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", choices=("bare", "shell", "search", "detail", "dashboard"))
+    parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="leave the loaded app in the garbage collector's way (gc.freeze)",
+    )
     parser.add_argument("--dump", help="with --profile: also write the pstats file here")
     args = parser.parse_args(argv)
     data_dir, _ = ensure_shop(ShopSpec(members=args.members, visits=args.visits, seed=1))
@@ -94,6 +102,8 @@ def main(argv=None) -> int:
         rng = Random(1)
         for page, c in pages.items():  # warm-up
             _run(c, paths[page], 50, rng)
+        if not args.no_freeze:
+            gc.freeze()  # as the box's gunicorn workers do once the app is loaded
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()

@@ -39,3 +39,113 @@ def test_a_flashed_message_is_shown_once_though_the_session_was_kept(owner, app)
         session["_flashes"] = [("info", "Saved once.")]
     assert "Saved once." in owner.get("/admin/members").get_data(as_text=True)
     assert "Saved once." not in owner.get("/admin/members").get_data(as_text=True)
+
+
+def test_fixed_texts_are_compiled_per_language_and_never_mixed(owner, staff):
+    """Templates are compiled once per language with their labels already translated
+    (web.i18n.TranslatedEnvironment): pages in both languages, in turns, keep their own."""
+    for _ in range(2):
+        english = owner.get("/admin/members?lang=en").get_data(as_text=True)
+        hebrew = staff.get("/admin/members?lang=he").get_data(as_text=True)
+        assert ">Log out<" in english and ">Log out<" not in hebrew
+        assert 'lang="he" dir="rtl"' in hebrew and 'lang="en" dir="ltr"' in english
+
+
+def test_only_literal_texts_are_compiled_in(app):
+    """A text with variables, or a computed one, is still translated when the page renders."""
+    from flask import render_template_string
+
+    from web.i18n import TranslatedEnvironment
+
+    assert isinstance(app.jinja_env, TranslatedEnvironment)
+    source = "{{ _('Log out') }}|{{ _(word) }}|{{ _('%(n)s left', n=3) }}"
+    with app.test_request_context("/?lang=he"):
+        app.preprocess_request()
+        hebrew = render_template_string(source, word="Log out")
+        code = app.jinja_env.compile(source, raw=True)
+    fixed, computed, with_values = hebrew.split("|")
+    assert fixed == computed and fixed != "Log out"  # the same Hebrew both ways
+    assert with_values.startswith("3")
+    # the literal became a constant; the others stayed calls
+    assert "'Log out'" not in code and code.count("context.call(") == 2
+    with app.test_request_context("/?lang=en"):
+        app.preprocess_request()
+        assert render_template_string(source, word="Log out").startswith("Log out|Log out|")
+    # outside a request nothing is compiled in: the text is looked up at render time
+    with app.app_context():
+        assert "'Log out'" in app.jinja_env.compile(source, raw=True)
+
+
+def test_a_views_own_headers_are_kept_and_none_are_doubled(settings, init_info):
+    from web import create_app
+
+    app = create_app({"STAMPBOX_SETTINGS": settings, "TESTING": True})
+
+    @app.get("/admin/own-headers")
+    def own_headers():
+        return "", 200, {"x-frame-options": "SAMEORIGIN", "Cache-Control": "private"}
+
+    response = app.test_client().get("/admin/own-headers")
+    names = [name.lower() for name, _ in response.headers]
+    assert sorted(names) == sorted(set(names))  # nothing twice, whatever the case
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert response.headers["Cache-Control"] == "private"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"  # the missing ones added
+
+
+def test_admin_pages_are_not_cached_and_vary_by_cookie_once(owner):
+    page = owner.get("/admin/members")
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers.getlist("Vary") == ["Cookie"]
+
+
+def test_a_changed_session_is_still_sent_and_a_fresh_one_is_not(owner):
+    owner.get("/admin/members")
+    assert "Set-Cookie" not in owner.get("/admin/members").headers
+    # choosing a language changes the session: the cookie must be sent again
+    changed = owner.get("/admin/members?lang=he")
+    assert "stampbox_session=" in changed.headers.get("Set-Cookie", "")
+    assert "Cookie" in changed.headers["Vary"]
+    assert 'lang="he"' in owner.get("/admin/members").get_data(as_text=True)
+
+
+def test_an_encoded_lang_parameter_is_still_read(owner):
+    page = owner.get("/admin/members?%6Cang=he").get_data(as_text=True)
+    assert 'lang="he" dir="rtl"' in page
+
+
+def test_hooks_are_checked_once_and_async_ones_as_flask_does(app):
+    from flask import Flask
+
+    def hook():
+        return None
+
+    async def async_hook():
+        return None
+
+    assert app.ensure_sync(hook) is hook and app.ensure_sync(hook) is hook
+    try:
+        expected = Flask.ensure_sync(app, async_hook)
+    except RuntimeError as exc:  # Flask without its async extra
+        import pytest
+
+        with pytest.raises(RuntimeError, match=str(exc)[:30]):
+            app.ensure_sync(async_hook)
+    else:
+        assert callable(expected) and app.ensure_sync(async_hook) is not async_hook
+
+
+def test_the_boxs_web_workers_freeze_the_loaded_app():
+    import gc
+
+    from appliance.processes import web_command
+    from web.gunicorn_conf import post_worker_init
+
+    command = web_command("127.0.0.1", 8000)
+    assert command[command.index("--config") + 1] == "python:web.gunicorn_conf"
+    before = gc.get_freeze_count()
+    try:
+        post_worker_init(None)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

@@ -37,6 +37,7 @@ from . import (
 )
 from . import wallet as wallet_service
 from .extensions import csrf
+from .flask_app import StampboxFlask
 from .qr import qr_svg
 
 __all__ = ["create_app"]
@@ -49,7 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # idempotent: every worker may call it; it creates secrets and schema on a fresh box
     init_box(settings)
 
-    app = Flask(__name__)
+    app = StampboxFlask(__name__)
     app.config.from_mapping(
         SECRET_KEY=secret_bytes(settings.secrets_dir, "web_session_key"),
         SESSION_COOKIE_NAME="stampbox_session",

@@ -25,6 +25,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.globals import _cv_request
 
 from appliance import box as box_mod
 from appliance.dashboard import build_dashboard
@@ -291,11 +292,15 @@ def init_app(app) -> None:
         """A moment in the shop's zone, written the way the page's language writes dates."""
         if moment is None:
             return ""
-        # a page shows dozens of moments: the zone and the language are looked up once
+        # a page shows dozens of moments: the zone and the language are looked up once,
+        # and kept on the request's context (no proxy per moment)
+        ctx = _cv_request.get(None)
         try:
-            zone, locale = g._when
+            zone, locale = ctx.stampbox_when
         except AttributeError:
-            zone, locale = g._when = (page_zone(), page_locale())
+            zone, locale = page_zone(), page_locale()
+            if ctx is not None:
+                ctx.stampbox_when = (zone, locale)
         local = moment.astimezone(zone)
         return (
             f"{_date_text(locale, local.year, local.month, local.day)}"

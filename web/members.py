@@ -4,7 +4,6 @@ issue or void a voucher). Staff may look members up; changes are the owner's."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 from appliance.member_rights import erase_member, export_member
@@ -15,6 +14,7 @@ from appliance.search import search_members
 from appliance.voucher_admin import issue_manual_voucher, recent_vouchers, void_voucher
 
 from .auth import login_required
+from .i18n import page_language
 from .page_cache import cached_csrf_token
 from .security import owner_required
 
@@ -36,7 +36,7 @@ _ACTIONS: dict[tuple[str, str], str] = {}
 
 def owner_actions(member_id: int) -> Markup:
     """admin/member_actions.html for this member and session (the template checks the role)."""
-    key = (str(get_locale() or "en"), request.script_root)
+    key = (page_language() or "en", request.script_root)
     text = _ACTIONS.get(key)
     if text is None:
         text = render_template(

@@ -8,11 +8,12 @@ each request. The results do not change between requests, so they are kept.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, has_request_context, request, session, url_for
-from flask_babel import get_locale
+from flask import Flask, current_app, has_request_context, request, session, url_for
 from flask_wtf.csrf import generate_csrf
 from jinja2 import nodes
 from jinja2.ext import Extension
+
+from .i18n import page_language
 
 _URLS: dict[tuple, str] = {}  # (script root, endpoint, *values) -> path
 _URLS_MAX = 20_000  # a link per listed member: bounded, refilled as pages ask
@@ -68,10 +69,8 @@ def cached_csrf_token() -> str:
 
 
 def page_locale() -> str:
-    """The request's locale as text, looked up once per request."""
-    if "_locale_text" not in g:
-        g._locale_text = str(get_locale() or "en")
-    return g._locale_text
+    """The language being rendered, as text ("en" outside a request)."""
+    return page_language() or "en"
 
 
 class FragmentCache(Extension):
@@ -96,7 +95,7 @@ class FragmentCache(Extension):
     def _fragment(self, key: list, caller):
         # the language as rendered now (not page_locale's per-request copy: a view may force
         # another), so a part is never kept under the wrong language
-        locale = str(get_locale() or "en")
+        locale = page_language() or "en"
         full = (locale, request.script_root if has_request_context() else "", *key)
         try:
             return _FRAGMENTS[full]

@@ -87,6 +87,18 @@ class SessionInterface(SecureCookieSessionInterface):
         session.signed_at = signed_at
         return session
 
+    def save_session(self, app: Flask, session, response) -> None:
+        # the usual page: a session read but not changed, its cookie still fresh. Flask's
+        # own path parsed and re-wrote the Vary header and asked for seven cookie settings
+        if session and not self.should_set_cookie(app, session):
+            if session.accessed:
+                if any(name.lower() == "vary" for name, _ in response.headers):
+                    response.vary.add("Cookie")
+                else:
+                    response.headers.add("Vary", "Cookie")
+            return
+        super().save_session(app, session, response)
+
     def should_set_cookie(self, app: Flask, session) -> bool:
         if session.modified:
             return True
@@ -96,12 +108,22 @@ class SessionInterface(SecureCookieSessionInterface):
         return signed_at is None or datetime.now(UTC) - signed_at > self.REFRESH_AFTER
 
 
+_LOWER = tuple((name.lower(), name, value) for name, value in HEADERS.items())
+
+
 def _headers(response):
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if g.get("staff") is not None or request.path.startswith("/admin"):
+    # a view may have set its own: those stay. (Headers.setdefault looked each name up with a
+    # raised and caught exception per missing header: six per page.)
+    headers = response.headers
+    present = {name.lower() for name, _ in headers}
+    for lower, name, value in _LOWER:
+        if lower not in present:
+            headers.add(name, value)
+    if "cache-control" not in present and (
+        g.get("staff") is not None or request.path.startswith("/admin")
+    ):
         # pages with members' data must not be kept by a shared browser's cache
-        response.headers.setdefault("Cache-Control", "no-store")
+        headers.add("Cache-Control", "no-store")
     return response
 
 
