@@ -149,3 +149,26 @@ def test_the_boxs_web_workers_freeze_the_loaded_app():
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_the_page_language_follows_the_request_and_force_locale(app):
+    """web.i18n.page_language reads where Flask-Babel keeps the locale: a forced one (the
+    counter speaks the member's language) and the request's own after it."""
+    from flask_babel import force_locale
+
+    from web.i18n import page_language
+
+    with app.app_context():
+        assert page_language() is None  # no request: nothing compiled in, nothing chosen
+    with app.test_request_context("/?lang=he"):
+        app.preprocess_request()
+        assert page_language() == "he"
+        with force_locale("kk"):
+            assert page_language() == "kk"
+            with force_locale("zh"):
+                assert page_language() == "zh"
+            assert page_language() == "kk"
+        assert page_language() == "he"
+    with app.test_request_context("/", headers={"Accept-Language": "he-IL,he;q=0.9"}):
+        app.preprocess_request()
+        assert page_language() == "he"

@@ -415,7 +415,9 @@ def test_the_owner_adds_the_wallet_link_to_the_welcome_email_in_each_language(ow
     assert "added to 0 language(s)" in _post(owner, "/admin/wallet/welcome-link")
 
 
-def test_the_member_page_shows_a_wallet_qr_once_a_wallet_is_set_up(owner, settings, pki):
+def test_the_member_page_shows_a_wallet_qr_once_a_wallet_is_set_up(
+    app, owner, staff, settings, pki
+):
     from appliance.wallet.links import wallet_links
     from web.qr import qr_svg
 
@@ -426,4 +428,31 @@ def test_the_member_page_shows_a_wallet_qr_once_a_wallet_is_set_up(owner, settin
     page = owner.get(f"/admin/members/{member['id']}").get_data(as_text=True)
     url = wallet_links(box_mod.current(), member["id"])["wallet_url"]
     assert url.startswith("https://cafe.example/w/")
-    assert f'<div class="wallet-qr" id="member-wallet-qr">{qr_svg(url)}</div>' in page
+    # the QR is its own picture beside the page (drawing it costs more than the page)
+    picture = f"/admin/members/{member['id']}/wallet-qr.svg"
+    assert f'<img class="qr" id="member-wallet-qr" alt="QR" src="{picture}">' in page
+    response = owner.get(picture)
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert response.get_data(as_text=True) == str(qr_svg(url))
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    # the browser asks again with its ETag: nothing is drawn or sent
+    again = owner.get(picture, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    # staff see it too; nobody logged out does; no picture for an unknown member
+    assert staff.get(picture).status_code == 200
+    assert app.test_client().get(picture).status_code == 302
+    assert owner.get("/admin/members/999999/wallet-qr.svg").status_code == 404
+
+
+def test_an_erased_member_has_no_wallet_qr(owner, settings, pki):
+    from appliance.member_rights import erase_member
+
+    member = add_member("Dana", card_uid=UID, now=T0)
+    _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+    picture = f"/admin/members/{member['id']}/wallet-qr.svg"
+    assert owner.get(picture).status_code == 200
+    erase_member(member["id"], "owner", now=T0)
+    assert owner.get(picture).status_code == 404
+    assert 'id="member-wallet-qr"' not in owner.get(f"/admin/members/{member['id']}").get_data(
+        as_text=True
+    )

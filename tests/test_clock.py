@@ -57,3 +57,20 @@ def test_the_cooldown_still_holds_when_the_clock_jumps_back(marker):
     path.unlink()
     again = handle("04A23B4C5D6E7F", "t", now=T0 - timedelta(days=2), box=box)
     assert again.status == "cooldown"
+
+
+def test_microseconds_come_back_as_the_same_aware_utc_moment():
+    from datetime import UTC, datetime
+
+    from appliance.clock import from_micros, to_micros
+
+    for moment in (
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),  # before the epoch
+        datetime(2026, 11, 24, 9, 15, 30, 123_456, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    ):
+        back = from_micros(to_micros(moment))
+        assert back == moment and back.tzinfo is UTC and back.microsecond == moment.microsecond
+    assert from_micros(None) is None
+    assert from_micros(1_764_000_000_000_001) == datetime(2025, 11, 24, 16, 0, 0, 1, tzinfo=UTC)

@@ -1,4 +1,5 @@
-"""The app's Flask class: templates per language, and hooks' sync check done once."""
+"""The app's Flask class: templates per language, rows read directly, hooks' sync check
+done once."""
 
 from __future__ import annotations
 
@@ -7,11 +8,26 @@ from types import FunctionType
 
 from flask import Flask
 
+from appliance.member_view import Row
+
 from .i18n import TranslatedEnvironment
 
 
+class PageEnvironment(TranslatedEnvironment):
+    def getattr(self, obj, attribute):
+        """`row.at` on a query row (appliance.member_view.Row, a dict) reads the column
+        directly; Jinja's way tried the attribute first, through a Python-level __getattr__,
+        for each of the hundred cells of a member page. Anything else as Jinja does."""
+        if type(obj) is Row:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 class StampboxFlask(Flask):
-    jinja_environment = TranslatedEnvironment
+    jinja_environment = PageEnvironment
 
     def ensure_sync(self, func):
         """Flask asks this for every before/after-request hook and context processor on

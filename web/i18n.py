@@ -11,7 +11,7 @@ import weakref
 
 from babel import Locale
 from flask import Flask, g, request, session
-from flask.globals import _cv_request
+from flask.globals import _cv_app, _cv_request
 from flask.templating import Environment as FlaskEnvironment
 from flask_babel import Babel, get_locale, get_translations
 from jinja2 import nodes
@@ -88,13 +88,15 @@ def page_language() -> str | None:
 
     Flask-Babel's get_locale() and str() of its answer cost several microseconds and a
     page asks a dozen times (templates loaded, cached parts, dates): the locale is read
-    where Flask-Babel keeps it for the request (`force_locale` included) and its code is
+    where Flask-Babel keeps it for the request (`force_locale` included; pinned
+    flask-babel 4.0, tested in tests/test_admin_page_cache.py) and its code is
     remembered per Locale object.
     """
-    ctx = _cv_request.get(None)
-    if ctx is None:
+    if _cv_request.get(None) is None:
         return None
-    locale = getattr(ctx, "babel_locale", None) or get_locale()
+    # Flask-Babel 4 keeps it in g._flask_babel (a namespace; force_locale swaps it there)
+    kept = getattr(_cv_app.get().g, "_flask_babel", None)
+    locale = getattr(kept, "babel_locale", None) or get_locale()
     if locale is None:
         return "en"
     try:
@@ -198,10 +200,19 @@ class TranslatedEnvironment(FlaskEnvironment):
     """
 
     def _load_template(self, name, globals):
-        # Jinja's own, with the language in the cache key
+        # Jinja's own, with the language in the cache key, and a plain dictionary in front of
+        # Jinja's locked LRU cache while templates are not reloaded (a page loads three or four)
+        language = page_language()
+        if not self.auto_reload and not globals:
+            try:
+                return self._loaded[(name, language)]
+            except KeyError:
+                pass
+            except AttributeError:
+                self._loaded = {}
         if self.loader is None:
             raise TypeError("no loader for this environment specified")
-        key = (weakref.ref(self.loader), name, page_language())
+        key = (weakref.ref(self.loader), name, language)
         template = self.cache.get(key) if self.cache is not None else None
         if template is not None and (not self.auto_reload or template.is_up_to_date):
             if globals:
@@ -210,6 +221,11 @@ class TranslatedEnvironment(FlaskEnvironment):
         template = self.loader.load(self, name, self.make_globals(globals))
         if self.cache is not None:
             self.cache[key] = template
+            if not self.auto_reload and not globals:
+                loaded = self.__dict__.setdefault("_loaded", {})
+                if len(loaded) > 2000:  # templates on disk × languages: never near this
+                    loaded.clear()
+                loaded[(name, language)] = template
         return template
 
     def _parse(self, source, name, filename):

@@ -3,19 +3,35 @@ issue or void a voucher). Staff may look members up; changes are the owner's."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+import functools
+import hashlib
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup, escape
 
 from appliance.member_rights import erase_member, export_member
 from appliance.member_view import HISTORY, member_page
 from appliance.members import MemberError, merge_members, replace_card
-from appliance.models import Voucher
+from appliance.models import Member, Voucher
 from appliance.search import search_members
 from appliance.voucher_admin import issue_manual_voucher, recent_vouchers, void_voucher
 
+from .admin_wallet import wallet_link
 from .auth import login_required
 from .i18n import page_language
 from .page_cache import cached_csrf_token
+from .qr import qr_svg
 from .security import owner_required
 
 bp = Blueprint("members", __name__, url_prefix="/admin")
@@ -69,6 +85,29 @@ def detail(member_id: int):
     return render_template(
         "admin/member.html", page=page, member=page.member, owner_actions=owner_actions
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _qr_picture(url: str) -> str:
+    return str(qr_svg(url))
+
+
+@bp.get("/members/<int:member_id>/wallet-qr.svg")
+@login_required
+def wallet_qr(member_id: int):
+    """The member page's wallet QR, as its own picture (staff show it at the counter too).
+
+    Drawing it takes about 7 ms, ten times the rest of the member page: the page comes at
+    once and the browser fetches this beside it. Each address is drawn once per process,
+    and the browser keeps it (ETag; it asks again and gets 304 Not Modified)."""
+    member = Member.get_or_none(Member.id == member_id)
+    url = wallet_link(member_id) if member is not None and member.erased_at is None else ""
+    if not url:
+        abort(404)
+    response = Response(_qr_picture(url), mimetype="image/svg+xml")
+    response.set_etag(hashlib.sha256(url.encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request)
 
 
 @bp.post("/members/<int:member_id>/replace-card")
