@@ -46,13 +46,15 @@ def bare_app():
 
     from appliance import box as box_mod
     from appliance.db import database
+    from web.db import connect, read_through_map
 
     box_mod.start(upgrade=False)
+    read_through_map()  # as the web does
     app = Flask(__name__)
 
     @app.get("/bare")
     def bare():
-        database.connect(reuse_if_open=True)
+        connect()  # the web's own: a connection per thread, kept
         row = database.execute_sql(
             "SELECT name FROM member WHERE id = ?", (request.args.get("id", 1, type=int),)
         ).fetchone()

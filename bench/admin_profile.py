@@ -42,6 +42,7 @@ def _clients(shop: Path, password: str):
     from appliance.db import database
     from appliance.settings import load_settings
     from web import create_app
+    from web.db import connect
 
     settings = load_settings(environ={}, data_dir=shop, timezone="UTC")
     app = create_app({"STAMPBOX_SETTINGS": dataclasses.replace(settings)})
@@ -54,7 +55,7 @@ def _clients(shop: Path, password: str):
 
     @bare.get("/bare")
     def bare_page():
-        database.connect(reuse_if_open=True)
+        connect()
         row = database.execute_sql(
             "SELECT name FROM member WHERE id = ?", (request.args.get("id", 1, type=int),)
         ).fetchone()

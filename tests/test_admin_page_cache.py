@@ -172,3 +172,32 @@ def test_the_page_language_follows_the_request_and_force_locale(app):
     with app.test_request_context("/", headers={"Accept-Language": "he-IL,he;q=0.9"}):
         app.preprocess_request()
         assert page_language() == "he"
+
+
+def test_the_web_reads_the_database_through_a_map_and_the_core_does_not(settings, app):
+    """The web's connections are memory-mapped (web/db.py), each thread's too; the worker and
+    the bridge, which open theirs through the core, keep plain reads."""
+    import threading
+
+    from appliance.db import database, open_database
+    from web.db import MMAP_BYTES
+
+    seen = []
+
+    @app.get("/probe-mmap")
+    def probe():
+        seen.append(database.execute_sql("PRAGMA mmap_size").fetchone()[0])
+        return "ok"
+
+    client = app.test_client()
+    assert client.get("/probe-mmap").status_code == 200
+    # a request thread's own connection (gunicorn's threads each open one)
+    thread = threading.Thread(target=lambda: client.get("/probe-mmap"))
+    thread.start()
+    thread.join()
+    assert seen == [MMAP_BYTES, MMAP_BYTES]
+    core = open_database(settings, bind=False)  # what the worker and the bridge open
+    try:
+        assert core.execute_sql("PRAGMA mmap_size").fetchone()[0] == 0
+    finally:
+        core.close()
