@@ -311,3 +311,30 @@ def test_pages_load_nothing_from_another_site():
         for attribute in ('src="http', "src='http", 'src="//', 'href="//', "@import"):
             assert attribute not in text, (path, attribute)
         assert '<link rel="stylesheet" href="http' not in text, path
+
+
+def test_every_form_route_refuses_a_post_without_its_csrf_token(app, owner):
+    """web.extensions.init_csrf looks at the method first: every POST, PUT, PATCH and DELETE
+    route that is not exempt (the bearer-token API, Apple's web service, one-click
+    unsubscribe) is still checked."""
+    from web.errors import CSRF_SENTENCE
+    from web.extensions import csrf
+
+    refused = CSRF_SENTENCE.split(".")[0].encode()  # "This form has expired or did not…"
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        methods = rule.methods & {"POST", "PUT", "PATCH", "DELETE"}
+        view = app.view_functions[rule.endpoint]
+        exempt = (
+            app.blueprints.get(rule.endpoint.rpartition(".")[0]) in csrf._exempt_blueprints
+            or f"{view.__module__}.{view.__name__}" in csrf._exempt_views
+        )
+        for method in sorted(methods):
+            response = owner.open(_url(rule), method=method, data={"x": "1"})
+            if exempt:
+                assert refused not in response.data, (method, rule.rule)
+            else:
+                assert response.status_code == 400, (method, rule.rule, response.status_code)
+                assert refused in response.data, (method, rule.rule)
+                checked += 1
+    assert checked > 40  # the admin's, the counter's and the signup's forms

@@ -36,7 +36,7 @@ from . import (
     signup,
 )
 from . import wallet as wallet_service
-from .extensions import csrf
+from .extensions import csrf, init_csrf
 from .flask_app import StampboxFlask
 from .qr import qr_svg
 
@@ -73,7 +73,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(test_config)
     app.config["STAMPBOX_SETTINGS"] = settings
 
-    csrf.init_app(app)
+    init_csrf(app)
     db.init_app(app)
     errors.init_app(app)
     security.init_app(app)

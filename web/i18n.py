@@ -150,10 +150,17 @@ def _gettext(string: str, **variables) -> str:
 
 
 def _page_gettext() -> dict:
-    """`_` bound to the page's catalogue when the page renders: no request proxy per string."""
-    translations, texts = _catalogue()
+    """`_` bound to the page's catalogue when the page renders: no request proxy per string.
+
+    The catalogue is looked up at the first call: most pages' texts are all literal, and
+    those were translated when the template was compiled (TranslatedEnvironment)."""
+    catalogue = None
 
     def page_gettext(string: str, **variables) -> str:
+        nonlocal catalogue
+        if catalogue is None:
+            catalogue = _catalogue()
+        translations, texts = catalogue
         text = texts.get(string)
         if text is None:
             return _lookup(translations, texts, string, variables)

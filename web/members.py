@@ -80,7 +80,9 @@ def search():
 @bp.get("/members/<int:member_id>")
 @login_required
 def detail(member_id: int):
-    history = request.args.get("history", HISTORY, type=int)
+    # most views have no query string: it is not parsed for them
+    query = request.environ.get("QUERY_STRING")
+    history = request.args.get("history", HISTORY, type=int) if query else HISTORY
     page = member_page(member_id, history) or abort(404)
     return render_template(
         "admin/member.html", page=page, member=page.member, owner_actions=owner_actions

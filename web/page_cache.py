@@ -56,15 +56,17 @@ def cached_csrf_token() -> str:
     Only without a time limit (WTF_CSRF_TIME_LIMIT=None, as the app runs): a token signed
     earlier then stays valid, so reusing it changes nothing a check would see.
     """
-    if current_app.config.get("WTF_CSRF_TIME_LIMIT") is not None:
+    app = current_app._get_current_object()  # one proxy look-up, not five
+    if app.config.get("WTF_CSRF_TIME_LIMIT") is not None:
         return generate_csrf()
-    raw = session.get("csrf_token")
-    token = _SIGNED.get((current_app.secret_key, raw)) if isinstance(raw, str) else None
+    page_session = session._get_current_object()
+    raw = page_session.get("csrf_token")
+    token = _SIGNED.get((app.secret_key, raw)) if isinstance(raw, str) else None
     if token is None:
         token = generate_csrf()
         if len(_SIGNED) > 10_000:  # sessions come and go: keep the memory bounded
             _SIGNED.clear()
-        _SIGNED[(current_app.secret_key, session["csrf_token"])] = token
+        _SIGNED[(app.secret_key, page_session["csrf_token"])] = token
     return token
 
 

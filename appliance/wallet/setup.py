@@ -87,10 +87,19 @@ _ANSWERS: dict[tuple[int, int], tuple] = {}
 
 
 def _folder_stamp(settings) -> int | None:
+    folder = _FOLDERS.get(id(settings))
+    if folder is None or folder[0] is not settings:
+        if len(_FOLDERS) > 64:  # tests make many boxes: keep the memory bounded
+            _FOLDERS.clear()
+        # the joined path is kept: pathlib's join cost more than the stat itself
+        folder = _FOLDERS[id(settings)] = (settings, os.path.join(settings.secrets_dir, WALLET_DIR))
     try:
-        return os.stat(os.path.join(settings.secrets_dir, WALLET_DIR)).st_mtime_ns
+        return os.stat(folder[1]).st_mtime_ns
     except OSError:
         return None
+
+
+_FOLDERS: dict[int, tuple] = {}
 
 
 def setup_settings(settings, db):
