@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from peewee import DatabaseProxy, SqliteDatabase
+import peewee
+from peewee import DatabaseError, DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect
 
 from .settings import Settings
 
 database = DatabaseProxy()
+
+__all__ = ["DatabaseError", "database", "open_database"]  # DatabaseError: for the bridge
 
 # WAL lets the web read while the bridge writes; synchronous=FULL makes an acknowledged
 # stamp survive a power cut; IMMEDIATE transactions take the write lock up front, so two
@@ -39,6 +42,7 @@ def open_database(settings: Settings, bind: bool = True):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE", timeout=15)
     else:
+        load_postgres_driver()
         db = connect(url)
     if bind:
         database.initialize(db)
@@ -54,6 +58,39 @@ def checkpoint_wal(db=None) -> tuple | None:
     if not is_sqlite(db):
         return None
     return tuple(db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+
+
+def load_postgres_driver() -> None:
+    """Give peewee, playhouse and Huey the psycopg they would have found had they been
+    imported with it.
+
+    appliance/__init__.py and appliance.jobs import them with the driver hidden (it costs
+    every SQLite process 11 MB). These are all the places they read it at import (peewee
+    4.5, Huey 2.5): peewee's module names and its psycopg 3 adapter's transaction states,
+    playhouse.postgres_ext's hstore helpers, Huey's PostgreSQL storage. tests/pg runs the
+    whole PostgreSQL suite through here. Idempotent.
+    """
+    import huey.storage
+
+    if peewee.psycopg is not None and huey.storage.psycopg is not None:
+        return
+    import playhouse.postgres_ext as postgres_ext
+    import psycopg
+    from psycopg.pq import TransactionStatus
+    from psycopg.types import TypeInfo
+    from psycopg.types.hstore import register_hstore
+    from psycopg.types.json import Json, Jsonb
+
+    huey.storage.psycopg = psycopg
+    if peewee.psycopg is None:
+        peewee.TransactionStatus, peewee.Json_pg3 = TransactionStatus, Json
+        peewee.Jsonb_pg3 = Jsonb
+        adapter = peewee.Psycopg3Adapter
+        adapter.txn_idle = TransactionStatus.IDLE
+        adapter.txn_inerror = TransactionStatus.INERROR
+        adapter.txn_unknown = TransactionStatus.UNKNOWN
+        postgres_ext.TypeInfo, postgres_ext.register_hstore_pg3 = TypeInfo, register_hstore
+        peewee.psycopg = psycopg  # last: the check above reads it
 
 
 def is_sqlite(db=None) -> bool:

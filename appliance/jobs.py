@@ -21,6 +21,10 @@ def _queue(settings):
     if scheme.startswith(("postgres", "psycopg")):
         from huey import PostgresHuey
 
+        from .db import load_postgres_driver
+
+        load_postgres_driver()
+
         # peewee's URL options (pool sizes) are not libpq's
         return PostgresHuey("stampbox", dsn="postgresql://" + rest.split("?")[0])
     return SqliteHuey("stampbox", filename=str(settings.queue_path))

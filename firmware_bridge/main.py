@@ -13,9 +13,8 @@ import sys
 import threading
 import time
 
-from peewee import DatabaseError
-
 from appliance import box as box_mod
+from appliance.db import DatabaseError
 from appliance.health import beat
 from appliance.printer_status import preview_dir
 from appliance.settings import Settings, SettingsError, load_settings

@@ -3,6 +3,8 @@ languages or sessions: the cached navigation, the checked session cookie."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def _nav(client, path="/admin/members") -> str:
     page = client.get(path).get_data(as_text=True)
@@ -137,15 +139,21 @@ def test_hooks_are_checked_once_and_async_ones_as_flask_does(app):
 
 def test_the_boxs_web_workers_freeze_the_loaded_app():
     import gc
+    import sys
 
     from appliance.processes import web_command
-    from web.gunicorn_conf import post_worker_init
+    from web.gunicorn_conf import on_starting, post_worker_init
 
     command = web_command("127.0.0.1", 8000)
-    assert command[command.index("--config") + 1] == "python:web.gunicorn_conf"
+    conf = command[command.index("--config") + 1]
+    # a file path: the arbiter must not import the web package to read its settings
+    assert conf.endswith("web/gunicorn_conf.py") and Path(conf).is_file()
     before = gc.get_freeze_count()
     try:
-        post_worker_init(None)
+        on_starting(None)  # the arbiter: the app's code imported and frozen before the fork
+        assert "web" in sys.modules and gc.get_freeze_count() > before
+        gc.unfreeze()
+        post_worker_init(None)  # each worker, once its app is built
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
