@@ -456,3 +456,13 @@ def test_an_erased_member_has_no_wallet_qr(owner, settings, pki):
     assert 'id="member-wallet-qr"' not in owner.get(f"/admin/members/{member['id']}").get_data(
         as_text=True
     )
+
+
+def test_the_wallet_setup_answers_in_the_owners_language(owner, settings, pki):
+    owner.get("/admin/wallet?lang=he")  # the owner chooses Hebrew (kept in the session)
+    page = _post(owner, "/admin/wallet/apple", files=_apple_files(pki))
+    assert f"תעודת Apple Wallet נשמרה עבור {PASS_TYPE_ID}." in page
+    look = {"background": "#102030", "foreground": "#FAFAFA", "label": "#a0b0c0"}
+    assert "הצבעים והמיקום נשמרו." in _post(owner, "/admin/wallet/look", look)
+    assert "Colours and location saved" not in _post(owner, "/admin/wallet/look", look)
+    assert "הקישור לארנק נוסף ל-" in _post(owner, "/admin/wallet/welcome-link")

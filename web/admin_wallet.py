@@ -7,6 +7,7 @@ import base64
 import functools
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from appliance import box as box_mod
 from appliance.wallet import PKPASS_TYPE, WalletError, load_signer, make_apple_pass, wallet_box
@@ -130,7 +131,7 @@ def setup():
 @_setup_step
 def identifiers():
     save_identifiers(_box(), g.staff.username, request.form)
-    return "Identifiers saved."
+    return gettext("Identifiers saved.")
 
 
 @bp.post("/apple")
@@ -146,7 +147,9 @@ def apple():
         p12=_file("p12"),
         p12_password=request.form.get("p12_password", ""),
     )
-    return f"Apple Wallet certificate saved for {signer.pass_type_id}."
+    return gettext(
+        "Apple Wallet certificate saved for %(pass_type)s.", pass_type=signer.pass_type_id
+    )
 
 
 @bp.post("/apns-key")
@@ -157,7 +160,7 @@ def apns_key():
     save_apns_key(
         _box(), g.staff.username, _file("p8"), form.get("key_id", ""), form.get("team_id", "")
     )
-    return "APNs key saved: pushes now use token authentication."
+    return gettext("APNs key saved: pushes now use token authentication.")
 
 
 @bp.post("/apns-key/remove")
@@ -165,7 +168,7 @@ def apns_key():
 @_setup_step
 def apns_key_remove():
     remove_apns_key(_box(), g.staff.username)
-    return "APNs key removed: pushes use the certificate again."
+    return gettext("APNs key removed: pushes use the certificate again.")
 
 
 @bp.post("/google")
@@ -173,7 +176,7 @@ def apns_key_remove():
 @_setup_step
 def google():
     info = save_google_key(_box(), g.staff.username, _file("key"))
-    return f"Google service account {info['client_email']} saved."
+    return gettext("Google service account %(email)s saved.", email=info["client_email"])
 
 
 @bp.post("/look")
@@ -181,7 +184,7 @@ def google():
 @_setup_step
 def look():
     save_look(_box(), g.staff.username, request.form)
-    return "Colours and location saved."
+    return gettext("Colours and location saved.")
 
 
 @bp.post("/logo")
@@ -189,14 +192,19 @@ def look():
 @_setup_step
 def logo():
     save_pass_logo(_box(), g.staff.username, _file("logo"))
-    return "Pass logo saved."
+    return gettext("Pass logo saved.")
 
 
 @bp.post("/welcome-link")
 @owner_required
 def welcome_link():
     changed = add_wallet_link_to_welcome(_box(), g.staff.username)
-    return _done(f"The wallet link was added to {changed} language(s) of the welcome email.")
+    return _done(
+        gettext(
+            "The wallet link was added to %(count)s language(s) of the welcome email.",
+            count=changed,
+        )
+    )
 
 
 @bp.get("/test")
