@@ -28,3 +28,7 @@ with without_postgres_driver():
     import huey.storage  # noqa: F401
     import peewee  # noqa: F401
     import playhouse.db_url  # noqa: F401
+
+# httpx loads its command-line tool (click, rich, pygments: ~10 MB) on import whenever those
+# are installed; no Stampbox process runs that tool, and httpx falls back without it
+_sys.modules.setdefault("httpx._main", None)

@@ -74,9 +74,18 @@ def deliver_after_restart():
 @huey.periodic_task(crontab(minute="*"))
 def wallet_updates():
     """Send every dirty wallet pass's latest state (coalesced per member; retried with back-off)."""
+    box = box_mod.current()
+    # no pass issued and none waiting (a shop without wallets): nothing to send, and the
+    # wallet modules (cryptography, Pillow, httpx: ~12 MB) are not loaded into the worker
+    db = box.db
+    if all(
+        db.execute_sql(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None
+        for table in ("wallet_pass", "wallet_dirty")
+    ):
+        return {"passes": 0, "pushed": 0, "later": 0}
     from .wallet.worker import run_wallet_updates
 
-    counts = run_wallet_updates(box_mod.current())
+    counts = run_wallet_updates(box)
     return {"passes": counts.passes, "pushed": counts.pushed, "later": counts.later}
 
 

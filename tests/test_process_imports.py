@@ -3,6 +3,7 @@ opened (appliance/__init__.py; 11 MB in each of four processes, bench/memory.py)
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -44,3 +45,42 @@ def test_the_driver_is_loaded_as_peewee_would_have_loaded_it():
         " a.txn_inerror == T.INERROR, peewee.psycopg is psycopg, huey.storage.psycopg is psycopg)"
     )
     assert out.split() == ["Psycopg3Adapter", "psycopg.types.json", "True", "True", "True", "True"]
+
+
+def test_the_worker_loads_the_wallet_modules_only_for_a_shop_with_passes(tmp_path):
+    code = (
+        "import sys\n"
+        "from appliance.provision import init_box\n"
+        "from appliance.settings import load_settings\n"
+        "init_box(load_settings())\n"
+        "from appliance import jobs\n"
+        "print(jobs.wallet_updates.call_local(), 'appliance.wallet.apple' in sys.modules)\n"
+        "from appliance.db import database\n"
+        "from appliance.members import add_member\n"
+        "member = add_member('Dana')\n"
+        "database.execute_sql('INSERT INTO wallet_pass (member_id, serial, auth_token,'\n"
+        "    ' update_tag, modified_at, created_at, offer) VALUES (?, ?, ?, 0, 0, 0, ?)',\n"
+        "    (member['id'], 'serial-1', 'token-1', ''))\n"
+        "print(jobs.wallet_updates.call_local(), 'appliance.wallet.apple' in sys.modules)\n"
+    )
+    env = {
+        **os.environ,
+        "STAMPBOX_DATA_DIR": str(tmp_path),
+        "STAMPBOX_TIMEZONE": "UTC",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.strip().splitlines()
+    assert first == "{'passes': 0, 'pushed': 0, 'later': 0} False"
+    assert second.endswith("True")  # a pass exists: the round runs with the wallet modules
+
+
+def test_httpx_comes_without_its_command_line_tool():
+    out = _loaded(
+        "import sys, appliance, appliance.wallet.google, httpx\n"
+        "print(sorted(m for m in ('rich', 'pygments', 'httpx._main') if sys.modules.get(m)),"
+        " callable(httpx.main))"
+    )
+    assert out.strip() == "[] True"
