@@ -84,3 +84,23 @@ def test_httpx_comes_without_its_command_line_tool():
         " callable(httpx.main))"
     )
     assert out.strip() == "[] True"
+
+
+def test_a_shop_without_wallets_runs_the_worker_rounds_without_the_wallet_modules(tmp_path):
+    code = (
+        "import sys\n"
+        "from appliance.provision import init_box\n"
+        "from appliance.settings import load_settings\n"
+        "init_box(load_settings())\n"
+        "from appliance import jobs\n"
+        "for task in (jobs.dispatch_outbox, jobs.deliver_outbox, jobs.wallet_updates):\n"
+        "    task.call_local()\n"
+        "heavy = ('PIL', 'cryptography', 'httpx', 'appliance.wallet.apple')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "STAMPBOX_DATA_DIR": str(tmp_path), "STAMPBOX_TIMEZONE": "UTC"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

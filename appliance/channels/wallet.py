@@ -33,9 +33,13 @@ class WalletChannel(Channel):
         return bool(s.google_issuer_id and s.google_service_account)
 
     def configured(self) -> bool:
+        s = self.settings
+        if not (s.apple_cert and s.apple_key):
+            # no Apple certificate: the Apple side (cryptography, Pillow, httpx) stays unloaded
+            return self._google_set_up()
         from ..wallet.worker import apple_ready
 
-        return apple_ready(self.settings) or self._google_set_up()
+        return apple_ready(s) or self._google_set_up()
 
     def suppression_sql(self, alias: str, erased: bool) -> str:
         no_pass = f"NOT EXISTS (SELECT 1 FROM wallet_pass w WHERE w.member_id = {alias}.id)"

@@ -3,68 +3,53 @@ and Google Wallet (loyalty class and objects over the REST API).
 
 A tap marks the member's pass dirty (one upsert in the tap's transaction, see counter.py);
 the worker sends the latest state of every dirty pass (updates.py).
+
+The names below are loaded from their modules when first asked for: Apple's signing pulls
+in cryptography and Pillow (~12 MB), which a process that only needs, say, the members'
+wallet links (wallet.links, wallet.setup) need not carry (bench/memory.py).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from importlib import import_module
 
-from ..clock import utcnow
-from .apple import (
-    PKPASS_TYPE,
-    AppleSigner,
-    PassStyle,
-    build_pkpass,
-    load_signer,
-    pass_files,
-    web_service_url,
-)
-from .cards import CardState, PassRecord, WalletError, card_state, ensure_pass, pass_by_serial
-from .check import check_pkpass
-from .setup import load_look, logo_file, setup_settings, wallet_box
-
-
-def shop_name(box) -> str:
-    from ..shop import load_shop_settings
-
-    return load_shop_settings().shop_name or box.settings.shop_name or "Stampbox"
-
-
-def pass_style(box) -> PassStyle:
-    from ..shop import LANGUAGES, load_shop_settings
-
-    shop = load_shop_settings()
-    look = load_look(box.db)
-    languages = tuple(dict.fromkeys(["en", shop.language]))
-    logo = logo_file(box.settings)
-    locations = ()
-    if look.has_location:
-        place = {"latitude": look.latitude, "longitude": look.longitude}
-        if look.relevant_text:
-            place["relevantText"] = look.relevant_text
-        locations = (place,)
-    return PassStyle(
-        organization=shop.shop_name or box.settings.shop_name or "Stampbox",
-        web_service_url=web_service_url(box.settings.public_url),
-        foreground=look.foreground,
-        background=look.background,
-        label=look.label,
-        languages=tuple(lang for lang in languages if lang in LANGUAGES),
-        logo=logo.read_bytes() if logo.exists() else None,
-        locations=locations,
-    )
+_WHERE = {
+    "PKPASS_TYPE": "apple",
+    "AppleSigner": "apple",
+    "PassStyle": "apple",
+    "build_pkpass": "apple",
+    "load_signer": "apple",
+    "pass_files": "apple",
+    "web_service_url": "apple",
+    "CardState": "cards",
+    "PassRecord": "cards",
+    "WalletError": "cards",
+    "card_state": "cards",
+    "ensure_pass": "cards",
+    "pass_by_serial": "cards",
+    "check_pkpass": "check",
+    "load_look": "setup",
+    "logo_file": "setup",
+    "setup_settings": "setup",
+    "wallet_box": "setup",
+    "make_apple_pass": "passes",
+    "pass_style": "passes",
+    "shop_name": "passes",
+}
 
 
-def make_apple_pass(
-    box, member_id: int, now: datetime | None = None, signer: AppleSigner | None = None
-) -> tuple[bytes, PassRecord]:
-    """The member's signed .pkpass and its record. Raises WalletError."""
-    now = now or utcnow()
-    signer = signer or load_signer(wallet_box(box).settings)
-    state = card_state(box.db, member_id, now)
-    record = ensure_pass(box.db, member_id, now)
-    files = pass_files(state, record, signer, pass_style(box))
-    return build_pkpass(files, signer, modified=now), record
+def __getattr__(name: str):
+    try:
+        module = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
 
 
 __all__ = [
