@@ -16,6 +16,23 @@ def _loaded(code: str) -> str:
     ).stdout
 
 
+def _in_a_new_box(tmp_path, code: str) -> str:
+    """Run code in a fresh interpreter, after a new box was set up in tmp_path."""
+    setup = (
+        "import sys\n"
+        "from appliance.provision import init_box\n"
+        "from appliance.settings import load_settings\n"
+        "init_box(load_settings())\n"
+        "from appliance import jobs\n"
+    )
+    env = {**os.environ, "STAMPBOX_DATA_DIR": str(tmp_path), "STAMPBOX_TIMEZONE": "UTC"}
+    out = subprocess.run(
+        [sys.executable, "-c", setup + code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_the_sqlite_processes_never_load_the_postgres_driver():
     # each process's own first import, alone: the web (gunicorn's web:create_app), the
     # worker and the CLI (python -m appliance.cli), the bridge (python -m firmware_bridge)
@@ -48,12 +65,8 @@ def test_the_driver_is_loaded_as_peewee_would_have_loaded_it():
 
 
 def test_the_worker_loads_the_wallet_modules_only_for_a_shop_with_passes(tmp_path):
-    code = (
-        "import sys\n"
-        "from appliance.provision import init_box\n"
-        "from appliance.settings import load_settings\n"
-        "init_box(load_settings())\n"
-        "from appliance import jobs\n"
+    out = _in_a_new_box(
+        tmp_path,
         "print(jobs.wallet_updates.call_local(), 'appliance.wallet.apple' in sys.modules)\n"
         "from appliance.db import database\n"
         "from appliance.members import add_member\n"
@@ -61,18 +74,9 @@ def test_the_worker_loads_the_wallet_modules_only_for_a_shop_with_passes(tmp_pat
         "database.execute_sql('INSERT INTO wallet_pass (member_id, serial, auth_token,'\n"
         "    ' update_tag, modified_at, created_at, offer) VALUES (?, ?, ?, 0, 0, 0, ?)',\n"
         "    (member['id'], 'serial-1', 'token-1', ''))\n"
-        "print(jobs.wallet_updates.call_local(), 'appliance.wallet.apple' in sys.modules)\n"
+        "print(jobs.wallet_updates.call_local(), 'appliance.wallet.apple' in sys.modules)\n",
     )
-    env = {
-        **os.environ,
-        "STAMPBOX_DATA_DIR": str(tmp_path),
-        "STAMPBOX_TIMEZONE": "UTC",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr
-    first, second = out.stdout.strip().splitlines()
+    first, second = out.strip().splitlines()
     assert first == "{'passes': 0, 'pushed': 0, 'later': 0} False"
     assert second.endswith("True")  # a pass exists: the round runs with the wallet modules
 
@@ -87,20 +91,11 @@ def test_httpx_comes_without_its_command_line_tool():
 
 
 def test_a_shop_without_wallets_runs_the_worker_rounds_without_the_wallet_modules(tmp_path):
-    code = (
-        "import sys\n"
-        "from appliance.provision import init_box\n"
-        "from appliance.settings import load_settings\n"
-        "init_box(load_settings())\n"
-        "from appliance import jobs\n"
+    out = _in_a_new_box(
+        tmp_path,
         "for task in (jobs.dispatch_outbox, jobs.deliver_outbox, jobs.wallet_updates):\n"
         "    task.call_local()\n"
         "heavy = ('PIL', 'cryptography', 'httpx', 'appliance.wallet.apple')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n",
     )
-    env = {**os.environ, "STAMPBOX_DATA_DIR": str(tmp_path), "STAMPBOX_TIMEZONE": "UTC"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert out.strip() == "[]"

@@ -11,7 +11,6 @@ from datetime import date
 
 from babel.dates import format_date
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
-from flask_babel import get_locale
 
 from appliance import channels
 from appliance.automations import AutomationError
@@ -142,6 +141,4 @@ def _calendar_day(locale: str, day: date, pattern: str) -> str:
 @bp.app_template_filter("calendar_month")
 def calendar_month(value: str) -> str:
     """'2027-03' as the page's language writes a month and year."""
-    return format_date(
-        date.fromisoformat(f"{value}-01"), "LLLL y", locale=str(get_locale() or "en")
-    )
+    return format_date(date.fromisoformat(f"{value}-01"), "LLLL y", locale=page_language() or "en")

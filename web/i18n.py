@@ -206,6 +206,10 @@ class TranslatedEnvironment(FlaskEnvironment):
     a catalogue changed while the server runs shows after a restart.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._loaded: dict[tuple, object] = {}  # (name, language) -> compiled template
+
     def _load_template(self, name, globals):
         # Jinja's own, with the language in the cache key, and a plain dictionary in front of
         # Jinja's locked LRU cache while templates are not reloaded (a page loads three or four)
@@ -215,8 +219,6 @@ class TranslatedEnvironment(FlaskEnvironment):
                 return self._loaded[(name, language)]
             except KeyError:
                 pass
-            except AttributeError:
-                self._loaded = {}
         if self.loader is None:
             raise TypeError("no loader for this environment specified")
         key = (weakref.ref(self.loader), name, language)
@@ -229,10 +231,9 @@ class TranslatedEnvironment(FlaskEnvironment):
         if self.cache is not None:
             self.cache[key] = template
             if not self.auto_reload and not globals:
-                loaded = self.__dict__.setdefault("_loaded", {})
-                if len(loaded) > 2000:  # templates on disk × languages: never near this
-                    loaded.clear()
-                loaded[(name, language)] = template
+                if len(self._loaded) > 2000:  # templates on disk × languages: never near this
+                    self._loaded.clear()
+                self._loaded[(name, language)] = template
         return template
 
     def _parse(self, source, name, filename):
