@@ -179,9 +179,27 @@ def monthly_gifts(now: datetime | None = None, months: int = MONTHS, box=None) -
     return [{"month": f"{starts[i]:%Y-%m}", **counts[i]} for i in reversed(range(months))]
 
 
+# the member's latest birthday gift, as member_birthday and the member page read it
+GIFT_COLUMNS = ("code", "reward", "valid_from", "valid_until", "redeemed_at", "voided_at")
+GIFT_SOURCE = "FROM voucher WHERE member_id = ? AND kind = 'birthday'"
+
+
 def member_birthday(member: dict, now: datetime | None = None, box=None) -> dict | None:
     """The birthday flag on a member's page: the next birthday, and the latest birthday gift
     (available, redeemed, expired, ...). None for a member without a birthday."""
+    if not member.get("birthday_month") or member.get("erased_at"):
+        return None
+    box = box or box_mod.current()
+    db = box.db
+    row = db.execute_sql(
+        sql(f"SELECT {', '.join(GIFT_COLUMNS)} {GIFT_SOURCE} ORDER BY valid_from DESC LIMIT 1", db),
+        (member["id"],),
+    ).fetchone()
+    return birthday_flag(member, row, now, box)
+
+
+def birthday_flag(member: dict, gift, now: datetime | None = None, box=None) -> dict | None:
+    """member_birthday with the latest gift already read (GIFT_COLUMNS' values, or None)."""
     if not member.get("birthday_month") or member.get("erased_at"):
         return None
     box = box or box_mod.current()
@@ -191,17 +209,8 @@ def member_birthday(member: dict, now: datetime | None = None, box=None) -> dict
     upcoming = birthday_in(today.year, month, day)
     if upcoming < today:
         upcoming = birthday_in(today.year + 1, month, day)
-    db = box.db
-    row = db.execute_sql(
-        sql(
-            "SELECT code, reward, valid_from, valid_until, redeemed_at, voided_at FROM voucher"
-            " WHERE member_id = ? AND kind = 'birthday' ORDER BY valid_from DESC LIMIT 1",
-            db,
-        ),
-        (member["id"],),
-    ).fetchone()
     return {
         "next": upcoming.isoformat(),
         "in_days": (upcoming - today).days,
-        "gift": _gift(*row, to_micros(now)) if row else None,
+        "gift": _gift(*gift, to_micros(now)) if gift else None,
     }

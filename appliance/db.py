@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from dataclasses import dataclass
 from functools import lru_cache
 
 import peewee
@@ -12,7 +15,8 @@ from .settings import Settings
 
 database = DatabaseProxy()
 
-__all__ = ["DatabaseError", "database", "open_database"]  # DatabaseError: for the bridge
+# DatabaseError: for the bridge
+__all__ = ["DatabaseError", "RowList", "database", "open_database", "read_lists"]
 
 # WAL lets the web read while the bridge writes; synchronous=FULL makes an acknowledged
 # stamp survive a power cut; IMMEDIATE transactions take the write lock up front, so two
@@ -107,3 +111,60 @@ def sql(text: str, db=None) -> str:
     """Portable SQL: queries are written with ? placeholders, converted for the driver once."""
     db = db or database.obj
     return _convert(text, db.param)
+
+
+@dataclass(frozen=True)
+class RowList:
+    """One list of rows for read_lists: `SELECT columns source ORDER BY order [LIMIT ?]`.
+
+    `order` is (column, descending) pairs; a column it names need not be in `columns`."""
+
+    columns: tuple[str, ...]
+    source: str  # "FROM visit WHERE member_id = ?"
+    order: tuple[tuple[str, bool], ...]
+    limit: bool = False  # one more parameter, after the source's: at most that many rows
+
+
+# SQLite 3.44 reads ORDER BY inside an aggregate; before, the rows reach the aggregate in the
+# order of the sorted subquery they come from (tests/test_read_lists.py checks this)
+_AGGREGATE_ORDER = sqlite3.sqlite_version_info >= (3, 44)
+
+
+@lru_cache(maxsize=64)
+def _lists_sql(lists: tuple[RowList, ...], sqlite: bool, param: str) -> str:
+    parts = []
+    for part in lists:
+        inner = list(part.columns) + [c for c, _ in part.order if c not in part.columns]
+        order = ", ".join(f"{c} DESC" if desc else c for c, desc in part.order)
+        rows = f"SELECT {', '.join(inner)} {part.source} ORDER BY {order}" + (
+            " LIMIT ?" if part.limit else ""
+        )
+        names = ", ".join(part.columns)
+        if sqlite:
+            within = f" ORDER BY {order}" if _AGGREGATE_ORDER else ""
+            parts.append(
+                f"(SELECT json_group_array(json_array({names}){within}) FROM ({rows}) AS q)"
+            )
+        else:
+            parts.append(
+                f"(SELECT coalesce(json_agg(json_build_array({names}) ORDER BY {order}),"
+                f" '[]'::json) FROM ({rows}) AS q)"
+            )
+    return _convert("SELECT " + ", ".join(parts), param)
+
+
+def read_lists(lists: tuple[RowList, ...], params, db=None) -> list[list[list]]:
+    """Several queries' rows in one statement and one row: a list of value lists per RowList.
+
+    Each statement and each row fetched is a trip into SQLite during which Python's lock is
+    let go; while the web's threads serve other pages, each trip hands the lock to another
+    thread and back. A member page read in seven queries and thirty rows was CPU-bound on
+    those hand-overs (bench/README.md, sixth pass); read as one row of JSON arrays it makes
+    one trip, in one read transaction. Values are JSON's: numbers, text, booleans, None.
+    `params` are every part's, in order. PostgreSQL gets the same shape with json_agg.
+    """
+    db = db or database.obj
+    sqlite = is_sqlite(db)
+    row = db.execute_sql(_lists_sql(tuple(lists), sqlite, db.param), params).fetchone()
+    # SQLite answers JSON as text; psycopg parses PostgreSQL's json itself
+    return [json.loads(value) if sqlite else value for value in row]

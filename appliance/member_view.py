@@ -1,37 +1,46 @@
-"""One member's page as plain data: a few indexed queries, no ORM objects for templates."""
+"""One member's page as plain data: indexed queries read in one statement, no ORM objects."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .birthday_report import member_birthday
+from .birthday_report import GIFT_COLUMNS, GIFT_SOURCE, birthday_flag
 from .clock import from_micros
 from .codes import format_code
-from .db import database, sql
+from .db import RowList, read_lists
 
 # rows of each history on the page; more on request (?history=) up to MAX_HISTORY
 HISTORY = 20
 MAX_HISTORY = 1000
-_MEMBER = (
-    "SELECT id, name, email, phone, birthday_month, birthday_day, birthday_year, stamps, rounds,"
-    " visit_count, spend_cents, joined_at, erased_at FROM member WHERE id = ?"
-)
-_CARDS = "SELECT code, nfc_uid, created_at, blocked_at FROM card WHERE member_id = ? ORDER BY id"
-_VISITS = (
-    "SELECT at, stamps, amount_cents, source FROM visit WHERE member_id = ?"
-    " ORDER BY at DESC LIMIT ?"
-)
-_VOUCHERS = (
-    "SELECT code, reward, kind, valid_until, redeemed_at, voided_at FROM voucher"
-    " WHERE member_id = ? ORDER BY id DESC LIMIT ?"
-)
-_CONSENTS = (
-    "SELECT channel, granted, at, source, wording, version, confirmed_at FROM consent"
-    " WHERE member_id = ? ORDER BY at, id"
-)
-_MESSAGES = (
-    "SELECT created_at, kind, state FROM outbox WHERE member_id = ? ORDER BY id DESC LIMIT ?"
-)
+
+_MEMBER = RowList(
+    ("id", "name", "email", "phone", "birthday_month", "birthday_day", "birthday_year", "stamps",
+     "rounds", "visit_count", "spend_cents", "joined_at", "erased_at"),
+    "FROM member WHERE id = ?", (("id", False),),
+)  # fmt: skip
+_CARDS = RowList(
+    ("code", "nfc_uid", "created_at", "blocked_at"), "FROM card WHERE member_id = ?",
+    (("id", False),),
+)  # fmt: skip
+_VOUCHERS = RowList(
+    ("code", "reward", "kind", "valid_until", "redeemed_at", "voided_at"),
+    "FROM voucher WHERE member_id = ?", (("id", True),), limit=True,
+)  # fmt: skip
+_VISITS = RowList(
+    ("at", "stamps", "amount_cents", "source"), "FROM visit WHERE member_id = ?",
+    (("at", True),), limit=True,
+)  # fmt: skip
+_CONSENTS = RowList(
+    ("channel", "granted", "at", "source", "wording", "version", "confirmed_at"),
+    "FROM consent WHERE member_id = ?", (("at", False), ("id", False)),
+)  # fmt: skip
+_MESSAGES = RowList(
+    ("created_at", "kind", "state"), "FROM outbox WHERE member_id = ?", (("id", True),),
+    limit=True,
+)  # fmt: skip
+_GIFT = RowList(GIFT_COLUMNS, GIFT_SOURCE, (("valid_from", True),), limit=True)
+# the whole page in one statement (appliance.db.read_lists)
+_PAGE = (_MEMBER, _CARDS, _VOUCHERS, _VISITS, _CONSENTS, _MESSAGES, _GIFT)
 
 
 @dataclass(frozen=True)
@@ -62,9 +71,10 @@ class Row(dict):
             raise AttributeError(name) from None
 
 
-def _rows(query: str, params: tuple, names: tuple[str, ...], moments: tuple[str, ...] = ()):
+def _rows(values: list[list], part: RowList, moments: tuple[str, ...] = ()) -> list[Row]:
+    names = part.columns
     out = []
-    for row in database.execute_sql(sql(query), params):
+    for row in values:
         item = Row(zip(names, row, strict=True))
         for key in moments:
             item[key] = from_micros(item[key])
@@ -74,42 +84,26 @@ def _rows(query: str, params: tuple, names: tuple[str, ...], moments: tuple[str,
 
 def member_page(member_id: int, history: int = HISTORY) -> MemberPage | None:
     history = max(1, min(history, MAX_HISTORY))
-    found = _rows(
-        _MEMBER,
-        (member_id,),
-        ("id", "name", "email", "phone", "birthday_month", "birthday_day", "birthday_year",
-         "stamps", "rounds", "visit_count", "spend_cents", "joined_at", "erased_at"),
-        ("joined_at", "erased_at"),
-    )  # fmt: skip
+    m = member_id
+    found, cards, vouchers, visits, consents, messages, gift = read_lists(
+        _PAGE, (m, m, m, history, m, history, m, m, history, m, 1)
+    )
     if not found:
         return None
-    cards = _rows(_CARDS, (member_id,), ("code", "nfc_uid", "created_at", "blocked_at"),
-                  ("created_at", "blocked_at"))  # fmt: skip
+    member = _rows(found, _MEMBER, ("joined_at", "erased_at"))[0]
+    cards = _rows(cards, _CARDS, ("created_at", "blocked_at"))
     for card in cards:
         card["code"] = format_code(card["code"])
-    vouchers = _rows(
-        _VOUCHERS, (member_id, history),
-        ("code", "reward", "kind", "valid_until", "redeemed_at", "voided_at"),
-        ("valid_until", "redeemed_at", "voided_at"),
-    )  # fmt: skip
+    vouchers = _rows(vouchers, _VOUCHERS, ("valid_until", "redeemed_at", "voided_at"))
     for voucher in vouchers:
         voucher["code"] = format_code(voucher["code"])
     return MemberPage(
-        member=found[0],
-        birthday=member_birthday(found[0]),
+        member=member,
+        birthday=birthday_flag(member, gift[0] if gift else None),
         cards=cards,
-        visits=_rows(
-            _VISITS, (member_id, history), ("at", "stamps", "amount_cents", "source"), ("at",)
-        ),  # fmt: skip
+        visits=_rows(visits, _VISITS, ("at",)),
         vouchers=vouchers,
-        consents=_rows(
-            _CONSENTS,
-            (member_id,),
-            ("channel", "granted", "at", "source", "wording", "version", "confirmed_at"),
-            ("at", "confirmed_at"),
-        ),  # fmt: skip
-        messages=_rows(
-            _MESSAGES, (member_id, history), ("created_at", "kind", "state"), ("created_at",)
-        ),  # fmt: skip
+        consents=_rows(consents, _CONSENTS, ("at", "confirmed_at")),
+        messages=_rows(messages, _MESSAGES, ("created_at",)),
         history=history,
     )

@@ -79,46 +79,24 @@ def store_values(db, values: dict[str, str]) -> None:
 
 
 # Every member page asks (its wallet QR): the answer is kept per (settings, database) for a
-# few seconds, and dropped at once when this process writes a value or an upload, or when the
-# wallet folder's entries change (another process's upload). Another worker's saved value
-# shows here within ANSWER_SECONDS.
+# few seconds, and dropped at once when this process writes a value or an upload. Another
+# process's saved value or upload shows here within ANSWER_SECONDS. (The wallet folder was
+# stat'ed on every page to catch another process's upload at once: a system call per page,
+# during which the page's thread let the other threads take Python's lock; bench/README.md.)
 ANSWER_SECONDS = 2.0
 _ANSWERS: dict[tuple[int, int], tuple] = {}
-
-
-def _folder_stamp(settings) -> int | None:
-    folder = _FOLDERS.get(id(settings))
-    if folder is None or folder[0] is not settings:
-        if len(_FOLDERS) > 64:  # tests make many boxes: keep the memory bounded
-            _FOLDERS.clear()
-        # the joined path is kept: pathlib's join cost more than the stat itself
-        folder = _FOLDERS[id(settings)] = (settings, os.path.join(settings.secrets_dir, WALLET_DIR))
-    try:
-        return os.stat(folder[1]).st_mtime_ns
-    except OSError:
-        return None
-
-
-_FOLDERS: dict[int, tuple] = {}
 
 
 def setup_settings(settings, db):
     """The box's settings with the admin's uploads and values filling the empty wallet ones."""
     key = (id(settings), id(db))
-    stamp = _folder_stamp(settings)
     kept = _ANSWERS.get(key)
-    if (
-        kept is not None
-        and kept[0] is settings
-        and kept[1] is db
-        and kept[2] == stamp
-        and kept[3] > time.monotonic()
-    ):
-        return kept[4]
+    if kept is not None and kept[0] is settings and kept[1] is db and kept[2] > time.monotonic():
+        return kept[3]
     answer = _setup_settings(settings, db)
     if len(_ANSWERS) > 64:  # tests make many boxes: keep the memory bounded
         _ANSWERS.clear()
-    _ANSWERS[key] = (settings, db, stamp, time.monotonic() + ANSWER_SECONDS, answer)
+    _ANSWERS[key] = (settings, db, time.monotonic() + ANSWER_SECONDS, answer)
     return answer
 
 
