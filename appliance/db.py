@@ -115,14 +115,16 @@ def sql(text: str, db=None) -> str:
 
 @dataclass(frozen=True)
 class RowList:
-    """One list of rows for read_lists: `SELECT columns source ORDER BY order [LIMIT ?]`.
+    """One list of rows for read_lists: `SELECT columns source ORDER BY order [LIMIT ?] [OFFSET ?]`.
 
-    `order` is (column, descending) pairs; a column it names need not be in `columns`."""
+    `order` is (expression, descending) pairs: columns or expressions over the source's
+    columns (`lower(name)`), returned or not."""
 
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # plain column names
     source: str  # "FROM visit WHERE member_id = ?"
     order: tuple[tuple[str, bool], ...]
     limit: bool = False  # one more parameter, after the source's: at most that many rows
+    offset: bool = False  # and one more after it: rows skipped first
 
 
 # SQLite 3.44 reads ORDER BY inside an aggregate; before, the rows reach the aggregate in the
@@ -130,24 +132,31 @@ class RowList:
 _AGGREGATE_ORDER = sqlite3.sqlite_version_info >= (3, 44)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _lists_sql(lists: tuple[RowList, ...], sqlite: bool, param: str) -> str:
     parts = []
     for part in lists:
-        inner = list(part.columns) + [c for c, _ in part.order if c not in part.columns]
-        order = ", ".join(f"{c} DESC" if desc else c for c, desc in part.order)
-        rows = f"SELECT {', '.join(inner)} {part.source} ORDER BY {order}" + (
-            " LIMIT ?" if part.limit else ""
+        # the sort keys travel with the rows (as _o0, _o1, ...) to order the aggregate too
+        keys = [f"{expr} AS _o{i}" for i, (expr, _) in enumerate(part.order)]
+        inner = ", ".join((*part.columns, *keys))
+        order = ", ".join(f"{expr}{' DESC' if desc else ''}" for expr, desc in part.order)
+        within = ", ".join(
+            f"_o{i}{' DESC' if desc else ''}" for i, (_, desc) in enumerate(part.order)
+        )
+        rows = (
+            f"SELECT {inner} {part.source} ORDER BY {order}"
+            + (" LIMIT ?" if part.limit else "")
+            + (" OFFSET ?" if part.offset else "")
         )
         names = ", ".join(part.columns)
         if sqlite:
-            within = f" ORDER BY {order}" if _AGGREGATE_ORDER else ""
+            within = f" ORDER BY {within}" if _AGGREGATE_ORDER else ""
             parts.append(
                 f"(SELECT json_group_array(json_array({names}){within}) FROM ({rows}) AS q)"
             )
         else:
             parts.append(
-                f"(SELECT coalesce(json_agg(json_build_array({names}) ORDER BY {order}),"
+                f"(SELECT coalesce(json_agg(json_build_array({names}) ORDER BY {within}),"
                 f" '[]'::json) FROM ({rows}) AS q)"
             )
     return _convert("SELECT " + ", ".join(parts), param)
@@ -164,7 +173,12 @@ def read_lists(lists: tuple[RowList, ...], params, db=None) -> list[list[list]]:
     `params` are every part's, in order. PostgreSQL gets the same shape with json_agg.
     """
     db = db or database.obj
-    sqlite = is_sqlite(db)
-    row = db.execute_sql(_lists_sql(tuple(lists), sqlite, db.param), params).fetchone()
+    row = db.execute_sql(lists_statement(lists, db), params).fetchone()
     # SQLite answers JSON as text; psycopg parses PostgreSQL's json itself
-    return [json.loads(value) if sqlite else value for value in row]
+    return [json.loads(value) if type(value) is str else value for value in row]
+
+
+def lists_statement(lists: tuple[RowList, ...], db=None) -> str:
+    """The statement read_lists runs (for its query plan, say)."""
+    db = db or database.obj
+    return _lists_sql(tuple(lists), is_sqlite(db), db.param)

@@ -1,7 +1,8 @@
 """Member search for the admin: each kind of match is an index lookup, never a table scan.
 
 A query may be a card code, an NFC UID, the start of an email address, of a phone number or
-of a name. Each becomes an indexed range or equality; the union is paged in SQL.
+of a name. Each becomes an indexed range or equality; the union is paged in SQL. The
+matches are read in one statement, the page's members in a second (appliance.db.read_lists).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from dataclasses import dataclass
 
 from .clock import from_micros
 from .codes import looks_like_code, normalize
-from .db import database, sql
+from .db import RowList, read_lists
 from .tokens import normalize_uid
 
 PER_PAGE = 20  # a page people read at the counter; "Next" for more
 _TOP = chr(0x10FFFF)  # sorts after every character: [q, q+_TOP) is "starts with q"
-_COLUMNS = "m.id, m.name, m.email, m.phone, m.stamps, m.visit_count, m.last_visit_at, m.erased_at"
+_COLUMNS = ("id", "name", "email", "phone", "stamps", "visit_count", "last_visit_at", "erased_at")
 
 
 @dataclass(frozen=True)
@@ -43,45 +44,63 @@ def _ascii_lower(text: str) -> str:
     return "".join(ch.lower() if ch.isascii() else ch for ch in text)
 
 
-def _sources(query: str) -> list[tuple[str, list]]:
-    """Each kind of match as an index-ordered query: exact card matches first, then names,
-    emails and phone numbers starting with the query."""
+def _sources(query: str) -> list[tuple[RowList, list]]:
+    """Each kind of match as an index-ordered list of member ids: exact card matches first,
+    then names, emails and phone numbers starting with the query."""
     sources = []
     if looks_like_code(query):
-        sources.append(("SELECT member_id FROM card WHERE code = ?", [normalize(query)]))
+        sources.append((_BY_CODE, [normalize(query)]))
     uid = normalize_uid(query)
     if uid:
-        sources.append(("SELECT member_id FROM card WHERE nfc_uid = ?", [uid]))
+        sources.append((_BY_UID, [uid]))
     folded = _ascii_lower(query)
-    sources.append((
-        "SELECT id FROM member WHERE lower(name) >= ? AND lower(name) < ?"
-        " ORDER BY lower(name), id",
-        [folded, folded + _TOP],
-    ))  # fmt: skip
+    sources.append((_BY_NAME, [folded, folded + _TOP]))
     if "@" in query or "." in query or query.isalpha():
-        sources.append((
-            "SELECT id FROM member WHERE lower(email) >= ? AND lower(email) < ?"
-            " ORDER BY lower(email), id",
-            [folded, folded + _TOP],
-        ))  # fmt: skip
+        sources.append((_BY_EMAIL, [folded, folded + _TOP]))
     if query.lstrip("+").replace(" ", "").isdigit():
-        sources.append((
-            "SELECT id FROM member WHERE phone >= ? AND phone < ? ORDER BY phone, id",
-            [query, query + _TOP],
-        ))  # fmt: skip
+        sources.append((_BY_PHONE, [query, query + _TOP]))
     return sources
+
+
+_BY_CODE = RowList(("member_id",), "FROM card WHERE code = ?", (("id", False),), limit=True)
+_BY_UID = RowList(("member_id",), "FROM card WHERE nfc_uid = ?", (("id", False),), limit=True)
+_BY_NAME = RowList(
+    ("id",), "FROM member WHERE lower(name) >= ? AND lower(name) < ?",
+    (("lower(name)", False), ("id", False)), limit=True,
+)  # fmt: skip
+_BY_EMAIL = RowList(
+    ("id",), "FROM member WHERE lower(email) >= ? AND lower(email) < ?",
+    (("lower(email)", False), ("id", False)), limit=True,
+)  # fmt: skip
+_BY_PHONE = RowList(
+    ("id",), "FROM member WHERE phone >= ? AND phone < ?", (("phone", False), ("id", False)),
+    limit=True,
+)  # fmt: skip
+_NEWEST = RowList(_COLUMNS, "FROM member", (("id", True),), limit=True, offset=True)
+
+
+def matches_query(query: str, wanted: int) -> tuple[tuple[RowList, ...], list]:
+    """The lists of matching member ids (card, name, email, phone) and their parameters."""
+    sources = _sources(query)
+    params = [value for _, source_params in sources for value in (*source_params, wanted)]
+    return tuple(part for part, _ in sources), params
 
 
 def _matching_ids(query: str, wanted: int) -> list[int]:
     # every source stops after `wanted` rows of its own index order, so a common prefix
-    # ("an") costs a page, not a sort of thousands of matches
+    # ("an") costs a page, not a sort of thousands of matches; all are read in one statement
+    lists, params = matches_query(query, wanted)
     ids: dict[int, None] = {}
-    for text, params in _sources(query):
-        for (member_id,) in database.execute_sql(sql(text + " LIMIT ?"), [*params, wanted]):
+    for found in read_lists(lists, params):
+        for (member_id,) in found:
             ids.setdefault(member_id, None)
-        if len(ids) >= wanted:
-            break
     return list(ids)[:wanted]
+
+
+def _by_ids(count: int) -> RowList:
+    return RowList(
+        _COLUMNS, f"FROM member WHERE id IN ({', '.join('?' * count)})", (("id", False),)
+    )
 
 
 def search_members(query: str = "", page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
@@ -90,15 +109,13 @@ def search_members(query: str = "", page: int = 1, per_page: int = PER_PAGE) -> 
     page = max(1, page)
     offset = (page - 1) * per_page
     if not query:
-        text = f"SELECT {_COLUMNS} FROM member m ORDER BY m.id DESC LIMIT ? OFFSET ?"
-        rows = database.execute_sql(sql(text), [per_page + 1, offset]).fetchall()
+        (rows,) = read_lists((_NEWEST,), [per_page + 1, offset])
     else:
         ids = _matching_ids(query, offset + per_page + 1)[offset:]
-        marks = ", ".join("?" * len(ids))
         found = {}
         if ids:
-            text = f"SELECT {_COLUMNS} FROM member m WHERE m.id IN ({marks})"
-            found = {row[0]: row for row in database.execute_sql(sql(text), ids)}
+            (listed,) = read_lists((_by_ids(len(ids)),), ids)
+            found = {row[0]: row for row in listed}
         rows = [found[i] for i in ids if i in found]
     members = [
         MemberRow(r[0], r[1], r[2], r[3], r[4], r[5], from_micros(r[6]), r[7] is not None)

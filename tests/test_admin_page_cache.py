@@ -159,6 +159,72 @@ def test_the_boxs_web_workers_freeze_the_loaded_app():
         gc.unfreeze()
 
 
+def test_each_web_worker_is_given_a_processor_of_its_own(monkeypatch):
+    """web.gunicorn_conf.pre_fork (in the arbiter) picks, post_fork (in the worker) pins."""
+    from types import SimpleNamespace
+
+    from web import gunicorn_conf
+
+    monkeypatch.setattr(gunicorn_conf.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    server = SimpleNamespace(WORKERS={})
+    picked = []
+    for pid in range(5):
+        worker = SimpleNamespace()
+        gunicorn_conf.pre_fork(server, worker)
+        server.WORKERS[pid] = worker
+        picked.append(worker.stampbox_cpu)
+    # the last processors first, each once; a fifth worker shares, round the same way
+    assert picked == [3, 2, 1, 0, 3]
+    # a worker that died and is replaced: its successor gets the processor it left
+    del server.WORKERS[1], server.WORKERS[4]
+    successor = SimpleNamespace()
+    gunicorn_conf.pre_fork(server, successor)
+    assert successor.stampbox_cpu == 2
+    # one processor: nothing to choose, nothing pinned
+    monkeypatch.setattr(gunicorn_conf.os, "sched_getaffinity", lambda pid: {0})
+    alone = SimpleNamespace()
+    gunicorn_conf.pre_fork(SimpleNamespace(WORKERS={}), alone)
+    assert not hasattr(alone, "stampbox_cpu")
+
+
+def test_the_boxs_gunicorn_pins_its_two_workers_to_two_processors(cli_env, init_info, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import time
+
+    from appliance.processes import web_command
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = tmp_path / "gunicorn.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            web_command("127.0.0.1", port), env=cli_env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            assert proc.poll() is None, log.read_text()
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            workers = [int(pid) for pid in children]
+            time.sleep(0.2)
+        assert len(workers) == 2, log.read_text()
+        time.sleep(0.5)  # post_fork runs first thing in the worker
+        cpus = sorted(os.sched_getaffinity(0))
+        pinned = [os.sched_getaffinity(pid) for pid in workers]
+        if len(cpus) >= 2:
+            assert all(len(one) == 1 for one in pinned), pinned
+            assert set.union(*pinned) == {cpus[-1], cpus[-2]}
+        else:
+            assert pinned == [set(cpus), set(cpus)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_the_page_language_follows_the_request_and_force_locale(app):
     """web.i18n.page_language reads where Flask-Babel keeps the locale: a forced one (the
     counter speaks the member's language) and the request's own after it."""

@@ -7,6 +7,7 @@ of the app, so reading it costs the arbiter nothing.
 from __future__ import annotations
 
 import gc
+import os
 
 
 def on_starting(server) -> None:
@@ -34,3 +35,27 @@ def post_worker_init(worker) -> None:
     (bench/README.md, fifth pass).
     """
     gc.freeze()
+
+
+def pre_fork(server, worker) -> None:
+    """Each web worker gets a processor of its own (picked here, in the arbiter).
+
+    A worker runs Python in one thread at a time (the GIL), and its threads hand the lock to
+    each other at every SQLite call. Handed between two cores, each hand-over woke a thread
+    on the other core and moved the page's working set with it: with two pages at once in a
+    worker, a member page took 25–55 % more CPU than alone. Kept on one core, the hand-overs
+    cost almost nothing (bench/README.md, sixth pass). Workers take the last processors
+    first, away from the first, where the kernel and the bridge's interrupts tend to land.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return
+    taken = [getattr(w, "stampbox_cpu", None) for w in server.WORKERS.values()]
+    free = [c for c in reversed(cpus) if c not in taken]
+    worker.stampbox_cpu = free[0] if free else cpus[-1 - len(taken) % len(cpus)]
+
+
+def post_fork(server, worker) -> None:
+    cpu = getattr(worker, "stampbox_cpu", None)
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
