@@ -275,3 +275,39 @@ def test_the_web_reads_the_database_through_a_map_and_the_core_does_not(settings
         assert core.execute_sql("PRAGMA mmap_size").fetchone()[0] == 0
     finally:
         core.close()
+
+
+def test_template_attribute_reads_are_jinjas(app):
+    """web.flask_app.PageEnvironment.getattr answers as Jinja's own, rows aside."""
+    from types import SimpleNamespace
+
+    from jinja2 import Environment, Undefined
+
+    from appliance.member_view import Row
+
+    ours, jinjas = app.jinja_env, Environment()
+    cases = [
+        (SimpleNamespace(name="Anna"), "name"),
+        ({"name": "Bob"}, "name"),
+        ({"items": 3}, "items"),  # the attribute wins over the key, as in Jinja
+        (Row(at=5, name="Row"), "at"),
+        (Row(at=5), "keys"),  # not a column: the dict's method, as Jinja finds it
+        ([1, 2], "missing"),
+        (None, "anything"),
+    ]
+    for obj, name in cases:
+        mine, theirs = ours.getattr(obj, name), jinjas.getattr(obj, name)
+        if isinstance(theirs, Undefined):
+            assert isinstance(mine, Undefined) and mine._undefined_name == name
+        elif callable(theirs):
+            assert mine == theirs
+        else:
+            assert mine == theirs, (obj, name)
+
+
+def test_templates_get_the_apps_globals_and_their_own(app):
+    env = app.jinja_env
+    with app.test_request_context("/"):
+        template = env.from_string("{{ url_for('members.search') }} {{ extra }}", {"extra": 7})
+        assert template.render() == "/admin/members 7"
+    assert type(template.globals) is dict and template.globals["url_for"] is env.globals["url_for"]
