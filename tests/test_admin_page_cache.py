@@ -311,3 +311,28 @@ def test_templates_get_the_apps_globals_and_their_own(app):
         template = env.from_string("{{ url_for('members.search') }} {{ extra }}", {"extra": 7})
         assert template.render() == "/admin/members 7"
     assert type(template.globals) is dict and template.globals["url_for"] is env.globals["url_for"]
+
+
+def test_output_escaping_is_jinjas_markupsafe_escaping():
+    """web.flask_app's templates escape output as text without Markup wrappers: the same page
+    as Jinja's own, for text, numbers, None, Markup, macros, call and set blocks."""
+    from jinja2 import Environment
+    from markupsafe import Markup
+
+    from web.flask_app import PageEnvironment, StampboxFlask
+
+    source = (
+        "{% macro cell(x) %}<td>{{ x }}</td>{% endmacro %}"
+        "{% macro wrap() %}<p>{{ caller() }}</p>{% endmacro %}"
+        "{% set kept %}<i>{{ a }}</i>{% endset %}"
+        "{{ a }} {{ b }} {{ c }} {{ d }} {{ e }} {{ cell(a) }} {{ kept }} {{ a ~ b }} {{ a|e }}"
+        " {{ m }} {% call wrap() %}{{ b }}{{ a }}{% endcall %}"
+        "{% for v in [a, b, m] %}[{{ v }}]{% endfor %}{{ a|upper }}{{ '<s>'|safe }}"
+    )
+    values = {"a": "<b>&'\"", "b": 5, "c": None, "d": Markup("<ok>"), "e": 3.5,
+              "m": Markup("<u>x</u>") + "<"}  # fmt: skip
+    ours = PageEnvironment(StampboxFlask("probe"), autoescape=True).from_string(source)
+    jinjas = Environment(autoescape=True).from_string(source)
+    page = ours.render(**values)
+    assert page == jinjas.render(**values)
+    assert "&lt;b&gt;&amp;&#39;&#34;" in page and "<b>" not in page and "<u>x</u>&lt;" in page

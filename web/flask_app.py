@@ -7,13 +7,40 @@ from inspect import iscoroutinefunction
 from types import FunctionType
 
 from flask import Flask
+from jinja2 import Template
+from markupsafe import _escape_inner  # markupsafe's C escaping (pinned 3.0)
 
 from appliance.member_view import Row
 
 from .i18n import TranslatedEnvironment
 
 
+def _output_text(value) -> str:
+    """A template's `{{ value }}`, escaped, as text.
+
+    Jinja's compiled templates call markupsafe.escape for each value they output, which
+    wraps its text in a Markup object (a Python-level constructor) only for the page to join
+    it into plain text: a hundred wrappings on a member list. Markup keeps its own text, as
+    markupsafe.escape does."""
+    if value.__class__ is str:
+        return _escape_inner(value)
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return _escape_inner(str(value))
+
+
+class PageTemplate(Template):
+    @classmethod
+    def from_code(cls, environment, code, globals, uptodate=None):
+        template = super().from_code(environment, code, globals, uptodate)
+        # the compiled module's own name for output escaping (jinja2.runtime.escape)
+        template.root_render_func.__globals__["escape"] = _output_text
+        return template
+
+
 class PageEnvironment(TranslatedEnvironment):
+    template_class = PageTemplate
+
     def make_globals(self, d):
         """A template's globals as a plain dict: the environment's, then its own.
 
