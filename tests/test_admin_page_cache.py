@@ -336,3 +336,38 @@ def test_output_escaping_is_jinjas_markupsafe_escaping():
     page = ours.render(**values)
     assert page == jinjas.render(**values)
     assert "&lt;b&gt;&amp;&#39;&#34;" in page and "<b>" not in page and "<u>x</u>&lt;" in page
+
+
+def test_template_calls_pass_the_context_only_to_functions_that_ask():
+    from jinja2 import Environment, pass_context, pass_environment
+
+    from web.flask_app import PageEnvironment, StampboxFlask
+
+    def plain(a, b=0):
+        return f"plain {a} {b}"
+
+    @pass_context
+    def with_context(context, a):
+        return f"context {context['name']} {a}"
+
+    @pass_environment
+    def with_environment(environment, a):
+        return f"environment {type(environment).__name__ != ''} {a}"
+
+    def stops():
+        raise StopIteration
+
+    class Callable:
+        def __call__(self, a):
+            return f"object {a}"
+
+    source = (
+        "{{ plain(1, b=2) }}|{{ with_context(3) }}|{{ with_environment(4) }}|{{ thing(5) }}"
+        "|{% for i in [6] %}{{ with_context(i) }}{% endfor %}|{{ stops() is undefined }}"
+    )
+    names = {"plain": plain, "with_context": with_context, "with_environment": with_environment,
+             "thing": Callable(), "stops": stops, "name": "Anna"}  # fmt: skip
+    ours = PageEnvironment(StampboxFlask("probe"), autoescape=True)
+    page = ours.from_string(source).render(**names)
+    assert page == Environment(autoescape=True).from_string(source).render(**names)
+    assert page == "plain 1 2|context Anna 3|environment True 4|object 5|context Anna 6|True"

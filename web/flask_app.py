@@ -8,6 +8,7 @@ from types import FunctionType
 
 from flask import Flask
 from jinja2 import Template
+from jinja2.runtime import Context
 from markupsafe import _escape_inner  # markupsafe's C escaping (pinned 3.0)
 
 from appliance.member_view import Row
@@ -38,8 +39,27 @@ class PageTemplate(Template):
         return template
 
 
+class PageContext(Context):
+    def call(__self, __obj, *args, **kwargs):  # noqa: N805 (Jinja's own signature)
+        """A template's call of a plain function (url_for, csrf_token, a cached part) made
+        directly. Jinja's way first asked the function and its __call__ for a pass_context
+        mark, a dozen look-ups per call, for each link on a page. Functions carrying the mark,
+        and every other callable, go Jinja's way."""
+        if type(__obj) is FunctionType and "jinja_pass_arg" not in __obj.__dict__:
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:  # as Jinja answers it
+                return __self.environment.undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
+        return super().call(__obj, *args, **kwargs)
+
+
 class PageEnvironment(TranslatedEnvironment):
     template_class = PageTemplate
+    context_class = PageContext
 
     def make_globals(self, d):
         """A template's globals as a plain dict: the environment's, then its own.
