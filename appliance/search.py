@@ -8,6 +8,7 @@ matches are read in one statement, the page's members in a second (appliance.db.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .clock import from_micros
 from .codes import looks_like_code, normalize
@@ -19,8 +20,9 @@ _TOP = chr(0x10FFFF)  # sorts after every character: [q, q+_TOP) is "starts with
 _COLUMNS = ("id", "name", "email", "phone", "stamps", "visit_count", "last_visit_at", "erased_at")
 
 
-@dataclass(frozen=True)
-class MemberRow:
+class MemberRow(NamedTuple):
+    """One member in a list (a tuple: a page makes twenty, a frozen dataclass cost 4x more)."""
+
     id: int
     name: str
     email: str | None
