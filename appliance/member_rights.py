@@ -32,6 +32,7 @@ from .codes import format_code
 from .db import database, sql
 from .members import MemberError, member_dict
 from .models import Card, Consent, Member, Outbox, Visit, Voucher
+from .refusal import N_
 
 
 def _moment(value):
@@ -42,7 +43,7 @@ def export_member(member_id: int, actor: str, now=None) -> dict:
     """One member's data as plain JSON-ready data (audited: someone took a copy)."""
     member = Member.get_or_none(Member.id == member_id)
     if member is None:
-        raise MemberError(f"There is no member {member_id}.")
+        raise MemberError(N_("There is no member %(id)s."), id=member_id)
     data = {
         "member": member_dict(member)
         | {
@@ -114,7 +115,7 @@ def erase_member(member_id: int, actor: str, now=None) -> None:
     with database.atomic():
         member = Member.get_or_none(Member.id == member_id)
         if member is None or member.erased_at is not None:
-            raise MemberError(f"There is no member {member_id} to erase.")
+            raise MemberError(N_("There is no member %(id)s to erase."), id=member_id)
         # the addresses go, but not the promise to leave them alone: a re-import or a new
         # signup with them gets no marketing (only their hashes are kept)
         box = box_mod.current()

@@ -14,6 +14,7 @@ from .clock import iso, utcnow
 from .codes import format_code, make_code
 from .db import database, sql
 from .models import Card, Member
+from .refusal import N_, Refusal
 from .tokens import is_random_uid, normalize_uid
 
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']+\.[^@\s<>\"']{2,}$")
@@ -21,8 +22,15 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-/]{4,24}$")
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-class MemberError(ValueError):
+class MemberError(Refusal):
     """Enrolment data a person has to correct; the message says what."""
+
+
+def _card_taken(uid: str, owner) -> MemberError:
+    if owner.name:
+        name = owner.name
+        return MemberError(N_("Card %(uid)s already belongs to %(name)s."), uid=uid, name=name)
+    return MemberError(N_("Card %(uid)s already belongs to member %(id)s."), uid=uid, id=owner.id)
 
 
 @dataclass(frozen=True)
@@ -46,16 +54,20 @@ def parse_birthday(text: str | None) -> Birthday | None:
     elif len(numbers) == 3 and 1900 <= numbers[0] <= 2100:
         year, month, day = numbers
     else:
-        raise MemberError(f"Birthday {text!r} must be MM-DD or YYYY-MM-DD.")
+        raise MemberError(N_("Birthday %(text)r must be MM-DD or YYYY-MM-DD."), text=text)
     if not (1 <= month <= 12 and 1 <= day <= _DAYS[month - 1]):
-        raise MemberError(f"Birthday {text!r} is not a date.")
+        raise MemberError(N_("Birthday %(text)r is not a date."), text=text)
     if (
         year is not None
         and month == 2
         and day == 29
         and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))
     ):
-        raise MemberError(f"Birthday {text!r} is not a date: {year} has no 29 February.")
+        raise MemberError(
+            N_("Birthday %(text)r is not a date: %(year)s has no 29 February."),
+            text=text,
+            year=year,
+        )
     return Birthday(month, day, year)
 
 
@@ -64,7 +76,7 @@ def clean_email(text: str | None) -> str | None:
         return None
     value = text.strip()
     if len(value) > 254 or not _EMAIL.match(value):
-        raise MemberError(f"{value!r} is not an email address.")
+        raise MemberError(N_("%(value)r is not an email address."), value=value)
     return value
 
 
@@ -73,26 +85,28 @@ def clean_phone(text: str | None) -> str | None:
         return None
     value = text.strip()
     if not _PHONE.match(value):
-        raise MemberError(f"{value!r} is not a phone number.")
+        raise MemberError(N_("%(value)r is not a phone number."), value=value)
     return value
 
 
 def clean_name(text: str | None) -> str:
     value = " ".join((text or "").split())
     if len(value) > 120:
-        raise MemberError("A name may have at most 120 characters.")
+        raise MemberError(N_("A name may have at most 120 characters."))
     if any(ord(ch) < 32 for ch in value):
-        raise MemberError("A name may not contain control characters.")
+        raise MemberError(N_("A name may not contain control characters."))
     return value
 
 
 def clean_uid(text: str) -> str:
     uid = normalize_uid(text)
     if uid is None:
-        raise MemberError(f"{text!r} is not an NFC card number (4, 7 or 10 bytes in hex).")
+        raise MemberError(
+            N_("%(text)r is not an NFC card number (4, 7 or 10 bytes in hex)."), text=text
+        )
     if is_random_uid(uid):
         raise MemberError(
-            "That is a phone or bank card with a changing number: use a loyalty card."
+            N_("That is a phone or bank card with a changing number: use a loyalty card.")
         )
     return uid
 
@@ -112,9 +126,7 @@ def new_card(
             )
     except IntegrityError:
         owner = Card.get(Card.nfc_uid == nfc_uid).member
-        raise MemberError(
-            f"Card {nfc_uid} already belongs to {owner.name or 'member ' + str(owner.id)}."
-        ) from None
+        raise _card_taken(nfc_uid, owner) from None
 
 
 def add_member(
@@ -136,9 +148,7 @@ def add_member(
     with database.atomic():
         if uid and Card.select().where(Card.nfc_uid == uid).exists():
             owner = Card.get(Card.nfc_uid == uid).member
-            raise MemberError(
-                f"Card {uid} already belongs to {owner.name or 'member ' + str(owner.id)}."
-            )
+            raise _card_taken(uid, owner)
         member = Member.create(
             name=clean_name(name),
             email=clean_email(email),
@@ -203,7 +213,7 @@ def replace_card(member_id: int, nfc_uid: str, actor: str, now=None) -> dict:
 def _live_member(member_id: int) -> Member:
     member = Member.get_or_none(Member.id == member_id)
     if member is None or member.erased_at is not None:
-        raise MemberError(f"There is no member {member_id}.")
+        raise MemberError(N_("There is no member %(id)s."), id=member_id)
     return member
 
 
@@ -211,7 +221,7 @@ def merge_members(keep_id: int, other_id: int, actor: str, now=None) -> dict:
     """Fold `other` into `keep`: cards, visits, vouchers, consents and counters; `other` goes."""
     now = now or utcnow()
     if keep_id == other_id:
-        raise MemberError("A member cannot be merged with itself.")
+        raise MemberError(N_("A member cannot be merged with itself."))
     with database.atomic():
         keep, other = _live_member(keep_id), _live_member(other_id)
         for table in ("card", "visit", "voucher", "consent", "outbox", "counter_event"):

@@ -8,14 +8,15 @@ from .audit import audit
 from .clock import utcnow
 from .db import database, sql
 from .models import Program, RewardTier
+from .refusal import N_, Refusal
 
 DEFAULT_TIERS = ((10, "Free coffee"),)
 DEFAULT_VOUCHER_DAYS = 90
 MAX_STAMPS = 1000
 
 
-class ProgramError(ValueError):
-    pass
+class ProgramError(Refusal):
+    """A program the owner has to correct; the message says what."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,15 @@ def parse_tier(text: str) -> Tier:
         stamps = 0
     if not sep or not reward or not 1 <= stamps <= MAX_STAMPS:
         raise ProgramError(
-            f"{text!r} is not a tier: write stamps and reward like 10:Free coffee "
-            f"(stamps from 1 to {MAX_STAMPS})."
+            N_(
+                "%(text)r is not a tier: write stamps and reward like 10:Free coffee"
+                " (stamps from 1 to %(most)s)."
+            ),
+            text=text,
+            most=MAX_STAMPS,
         )
     if len(reward) > 120:
-        raise ProgramError("A reward name may have at most 120 characters.")
+        raise ProgramError(N_("A reward name may have at most 120 characters."))
     return Tier(stamps, reward)
 
 
@@ -83,11 +88,11 @@ def set_program(
 ) -> ProgramState:
     """Replace the tiers (and optionally the voucher lifetime) of the active program."""
     if not tiers:
-        raise ProgramError("A program needs at least one tier.")
+        raise ProgramError(N_("A program needs at least one tier."))
     if len({t.stamps for t in tiers}) != len(tiers):
-        raise ProgramError("Two tiers have the same number of stamps.")
+        raise ProgramError(N_("Two tiers have the same number of stamps."))
     if voucher_days is not None and not 1 <= voucher_days <= 3650:
-        raise ProgramError("Vouchers must last between 1 and 3650 days.")
+        raise ProgramError(N_("Vouchers must last between 1 and 3650 days."))
     now = now or utcnow()
     with database.atomic():
         program = Program.get_or_none(Program.active == True)  # noqa: E712

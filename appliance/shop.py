@@ -12,13 +12,14 @@ from babel.numbers import get_currency_name
 from .audit import audit
 from .db import database
 from .models import ShopSetting
+from .refusal import N_, Refusal
 from .shop_zone import invalidate_current
 
 LANGUAGES = ("en", "he", "kk", "zh")
 
 
-class ShopSettingsError(ValueError):
-    pass
+class ShopSettingsError(Refusal):
+    """Settings the owner has to correct; the message says what."""
 
 
 @dataclass(frozen=True)
@@ -71,16 +72,21 @@ def save_shop_settings(values: dict, actor: str, now=None) -> ShopSettings:
             ZoneInfo(settings.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ShopSettingsError(
-                f"{settings.timezone!r} is not a time zone: write it like Europe/Berlin."
+                N_("%(zone)r is not a time zone: write it like Europe/Berlin."),
+                zone=settings.timezone,
             ) from None
     if settings.language not in LANGUAGES:
-        raise ShopSettingsError(f"The language must be one of {', '.join(LANGUAGES)}.")
+        raise ShopSettingsError(
+            N_("The language must be one of %(languages)s."), languages=", ".join(LANGUAGES)
+        )
     try:
         known = get_currency_name(settings.currency, locale=Locale("en")) != settings.currency
     except UnknownLocaleError:
         known = False
     if len(settings.currency) != 3 or not known:
-        raise ShopSettingsError(f"{settings.currency!r} is not a currency code like EUR or ILS.")
+        raise ShopSettingsError(
+            N_("%(code)r is not a currency code like EUR or ILS."), code=settings.currency
+        )
     with database.atomic():
         for key, value in asdict(settings).items():
             ShopSetting.insert(key=key, value=value).on_conflict(
@@ -104,9 +110,9 @@ def save_logo(settings, data: bytes, actor: str, now=None) -> str:
     """Store the shop's logo (PNG or JPEG, small); returns its media type."""
     kind = next((t for magic, t in LOGO_TYPES.items() if data.startswith(magic)), None)
     if kind is None:
-        raise ShopSettingsError("The logo must be a PNG or JPEG picture.")
+        raise ShopSettingsError(N_("The logo must be a PNG or JPEG picture."))
     if len(data) > MAX_LOGO_BYTES:
-        raise ShopSettingsError("The logo may be at most 60 kB: make it smaller.")
+        raise ShopSettingsError(N_("The logo may be at most 60 kB: make it smaller."))
     path = logo_path(settings)
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(data)

@@ -21,6 +21,7 @@ from .db import database
 from .members import MemberError, add_member
 from .models import Consent, EnrolmentCode, Member
 from .outbox import add_outbox
+from .refusal import N_
 from .tokens import normalize_uid
 
 # no 0/O, 1/I/L: a code read off a slip and typed on a phone
@@ -61,7 +62,7 @@ def create_enrolment_code(nfc_uid: str, actor: str, now=None) -> str:
     now = now or utcnow()
     uid = normalize_uid(nfc_uid)
     if uid is None:
-        raise MemberError(f"{nfc_uid!r} is not an NFC card number.")
+        raise MemberError(N_("%(uid)r is not an NFC card number."), uid=nfc_uid)
     with database.atomic():
         while True:
             code = "".join(secrets.choice(SLIP_ALPHABET) for _ in range(SLIP_LEN))
@@ -89,12 +90,12 @@ def signup(
     """Create the member (and its card); raises MemberError with a sentence to show."""
     now = now or utcnow()
     if not (email or "").strip() and not (phone or "").strip():
-        raise MemberError("Give an email address or a phone number.")
+        raise MemberError(N_("Give an email address or a phone number."))
     for consent in consents:
         if consent.channel == "email" and not (email or "").strip():
-            raise MemberError("Email offers need an email address.")
+            raise MemberError(N_("Email offers need an email address."))
         if consent.channel == "sms" and not (phone or "").strip():
-            raise MemberError("SMS offers need a phone number.")
+            raise MemberError(N_("SMS offers need a phone number."))
     with database.atomic():
         slip = None
         if slip_code:
@@ -104,7 +105,7 @@ def signup(
                 & (EnrolmentCode.expires_at > now)
             )
             if slip is None:
-                raise MemberError("That code is unknown or already used. Ask at the counter.")
+                raise MemberError(N_("That code is unknown or already used. Ask at the counter."))
         member = add_member(
             name, email, phone, birthday, slip.nfc_uid if slip else None,
             locale=locale, now=now, actor="signup",

@@ -23,6 +23,7 @@ from .audit import audit
 from .clock import utcnow
 from .db import database, sql
 from .models import DeviceToken, LoginAttempt, StaffUser
+from .refusal import N_, Refusal
 
 ROLES = ("owner", "staff")
 _HASHER = PasswordHasher()
@@ -44,7 +45,7 @@ BACKOFF_AFTER = 5
 MAX_BACKOFF = timedelta(seconds=60)
 
 
-class StaffError(ValueError):
+class StaffError(Refusal):
     """Account data the owner has to correct; the message says what."""
 
 
@@ -210,9 +211,9 @@ _DUMMY_HASH = _HASHER.hash(secrets.token_hex(8))
 
 def _check_new_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise StaffError(f"A password needs at least {MIN_PASSWORD} characters.")
+        raise StaffError(N_("A password needs at least %(count)s characters."), count=MIN_PASSWORD)
     if len(password) > 200:
-        raise StaffError("A password may have at most 200 characters.")
+        raise StaffError(N_("A password may have at most 200 characters."))
 
 
 def create_staff(
@@ -222,14 +223,17 @@ def create_staff(
     username = username.strip().lower()
     if not _USERNAME.match(username):
         raise StaffError(
-            "A username has 2 to 40 characters: lower-case letters, digits, dot, dash, underscore."
+            N_(
+                "A username has 2 to 40 characters: lower-case letters, digits, dot, dash,"
+                " underscore."
+            )
         )
     if role not in ROLES:
-        raise StaffError("The role must be owner or staff.")
+        raise StaffError(N_("The role must be owner or staff."))
     _check_new_password(password)
     with database.atomic():
         if StaffUser.select().where(StaffUser.username == username).exists():
-            raise StaffError(f"There is already an account named {username}.")
+            raise StaffError(N_("There is already an account named %(name)s."), name=username)
         user = StaffUser.create(
             username=username,
             password_hash=hash_password(password),
@@ -258,21 +262,23 @@ _RUNS = ("abcdefghijklmnopqrstuvwxyz", "0123456789" * 3, "qwertyuiopasdfghjklzxc
 _COMMON = ("password", "passw0rd", "stampbox", "letmein", "welcome", "admin", "owner")
 
 
-def password_problem(password: str, username: str = "") -> str | None:
-    """Why a chosen password is too weak, as a sentence; None when it is acceptable."""
+def password_problem(password: str, username: str = "") -> StaffError | None:
+    """Why a chosen password is too weak (a StaffError saying it); None when it is acceptable."""
     lowered = password.lower()
     if len(password) < MIN_PASSWORD:
-        return f"A password needs at least {MIN_PASSWORD} characters."
+        return StaffError(N_("A password needs at least %(count)s characters."), count=MIN_PASSWORD)
     if len(password) > 200:
-        return "A password may have at most 200 characters."
+        return StaffError(N_("A password may have at most 200 characters."))
     if len(set(password)) < 5:
-        return "Use at least 5 different characters: this password repeats too much."
+        return StaffError(
+            N_("Use at least 5 different characters: this password repeats too much.")
+        )
     if any(lowered in run or lowered in run[::-1] for run in _RUNS):
-        return "A run of keys or digits is guessed first: choose something else."
+        return StaffError(N_("A run of keys or digits is guessed first: choose something else."))
     if len(username) >= 3 and username.lower() in lowered:
-        return "The password must not contain the username."
+        return StaffError(N_("The password must not contain the username."))
     if any(word in lowered for word in _COMMON) and len(set(lowered)) < 10:
-        return "That password is too common: add words only you would think of."
+        return StaffError(N_("That password is too common: add words only you would think of."))
     return None
 
 
@@ -285,19 +291,19 @@ def change_own_password(user_id: int, current: str, new: str, address: str = "",
     now = now or utcnow()
     user = StaffUser.get_or_none(StaffUser.id == user_id)
     if user is None:
-        raise StaffError("There is no such account.")
+        raise StaffError(N_("There is no such account."))
     address = (address or "unknown")[:64]
     # a logged-in session: the account-wide back-off is for guessers who never got in
     if throttled(user.username, address, now, known_device=True):
-        raise StaffError("Too many wrong passwords. Wait 15 minutes and try again.")
+        raise StaffError(N_("Too many wrong passwords. Wait 15 minutes and try again."))
     if not check_password(current, user.password_hash):
         record_failure(user.username, address, now)
-        raise StaffError("The current password is not right.")
+        raise StaffError(N_("The current password is not right."))
     if new == current:
-        raise StaffError("The new password must differ from the one you were given.")
+        raise StaffError(N_("The new password must differ from the one you were given."))
     problem = password_problem(new, user.username)
     if problem:
-        raise StaffError(problem)
+        raise problem
     with database.atomic():
         StaffUser.update(password_hash=hash_password(new), must_change_password=False).where(
             StaffUser.id == user_id
@@ -316,10 +322,10 @@ def delete_staff(user_id: int, actor: str, now=None) -> None:
     with database.atomic():
         user = StaffUser.get_or_none(StaffUser.id == user_id)
         if user is None:
-            raise StaffError("There is no such account.")
+            raise StaffError(N_("There is no such account."))
         owners = StaffUser.select().where(StaffUser.role == "owner").count()
         if user.role == "owner" and owners <= 1:
-            raise StaffError("The last owner account cannot be removed.")
+            raise StaffError(N_("The last owner account cannot be removed."))
         user.delete_instance()
         audit(actor, "staff.delete", now, username=user.username)
 
@@ -328,16 +334,16 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class TokenError(ValueError):
-    pass
+class TokenError(Refusal):
+    """A device token the owner cannot have as asked; the message says why."""
 
 
 def create_device_token(name: str, now=None, actor: str = "owner") -> str:
     name = name.strip()
     if not name or len(name) > 64:
-        raise TokenError("Give the device a name of 1 to 64 characters.")
+        raise TokenError(N_("Give the device a name of 1 to 64 characters."))
     if DeviceToken.select().where(DeviceToken.name == name).exists():
-        raise TokenError(f"A device named {name!r} already has a token.")
+        raise TokenError(N_("A device named %(name)r already has a token."), name=name)
     token = "sbx_" + secrets.token_urlsafe(32)
     DeviceToken.create(name=name, token_hash=_token_hash(token), created_at=now or utcnow())
     audit(actor, "device_token.create", now, name=name)

@@ -12,6 +12,7 @@ from .codes import CodeError, parse_code
 from .db import database
 from .members import MemberError
 from .models import Member, Voucher
+from .refusal import N_
 from .vouchers import issue_voucher_sql
 
 MAX_DAYS = 3650
@@ -22,14 +23,14 @@ def issue_manual_voucher(member_id: int, reward: str, days: int, actor: str, now
     now = now or utcnow()
     reward = " ".join((reward or "").split())
     if not reward or len(reward) > 120:
-        raise MemberError("Name the reward in 1 to 120 characters.")
+        raise MemberError(N_("Name the reward in 1 to 120 characters."))
     if not 1 <= days <= MAX_DAYS:
-        raise MemberError(f"A voucher lasts from 1 to {MAX_DAYS} days.")
+        raise MemberError(N_("A voucher lasts from 1 to %(most)s days."), most=MAX_DAYS)
     box = box_mod.current()
     with database.atomic():
         member = Member.get_or_none(Member.id == member_id)
         if member is None or member.erased_at is not None:
-            raise MemberError(f"There is no member {member_id}.")
+            raise MemberError(N_("There is no member %(id)s."), id=member_id)
         voucher = issue_voucher_sql(
             box.db, box.code_key, member.id, "manual", reward, now, now + timedelta(days=days),
             f"manual:{member.id}:{secrets.token_hex(8)}",
@@ -45,7 +46,7 @@ def void_voucher(code: str, actor: str, now=None) -> None:
     try:
         kind, canonical = parse_code(box_mod.current().code_key, code)
     except CodeError as exc:
-        raise MemberError(str(exc)) from None
+        raise MemberError.wrapping(exc) from None
     with database.atomic():
         changed = (
             Voucher.update(valid_until=now, voided_at=now, voided_by=str(actor)[:80])
@@ -57,7 +58,7 @@ def void_voucher(code: str, actor: str, now=None) -> None:
             .execute()
         )
         if not changed:
-            raise MemberError("That voucher is unknown, already redeemed or already void.")
+            raise MemberError(N_("That voucher is unknown, already redeemed or already void."))
         audit(actor, "voucher.void", now, code=canonical)
 
 

@@ -175,3 +175,21 @@ def test_links_made_by_the_campaign_code_work_here_and_suppress_queued_messages(
     assert client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
     member = Member.get_by_id(member.id)
     assert member.email_unsubscribed_at is not None and member.email_consent_at is None
+
+
+@pytest.mark.parametrize(
+    ("lang", "no_contact", "bad_email"),
+    [
+        ("he", "תנו כתובת אימייל או מספר טלפון.", "אינה כתובת אימייל"),
+        ("kk", "Электрондық пошта мекенжайын немесе телефон нөмірін көрсетіңіз.", "мекенжайы емес"),
+        ("zh", "请填写电子邮件地址或电话号码。", "不是电子邮件地址"),
+    ],
+)
+def test_the_cores_refusals_reach_customers_in_their_language(client, lang, no_contact, bad_email):
+    """appliance raises English templates (appliance.refusal); /join shows them translated."""
+    page = _join(client, f"?lang={lang}", name="Dana").get_data(as_text=True)
+    assert no_contact in page and "Give an email address" not in page
+    page = _join(client, f"?lang={lang}", name="Dana", email="no-at-sign").get_data(as_text=True)
+    assert bad_email in page and "&#39;no-at-sign&#39;" in page  # the value itself, escaped
+    assert "is not an email address" not in page
+    assert Member.select().count() == 0

@@ -25,8 +25,13 @@ CUSTOMER_FILES = [
 ADMIN_FILES = [p.relative_to(WEB).as_posix() for p in (WEB / "templates/admin").glob("*.html")]
 AUTH_FILES = [p.relative_to(WEB).as_posix() for p in (WEB / "templates/auth").glob("*.html")]
 # admin views whose own sentences (flashed after a form) are marked for translation
-ADMIN_VIEWS = ["admin_wallet.py"]
-KEYWORDS = {"_": None, "gettext": None, "N_": None}
+ADMIN_VIEWS = ["admin_wallet.py", "admin.py", "members.py", "auth.py"]
+# the core's refusals (appliance.refusal: N_ templates) those views show, via web.refusals
+ADMIN_CORE = [
+    f"../appliance/{name}.py"
+    for name in ("staff", "members", "program", "shop", "signup", "member_rights", "voucher_admin")
+]
+KEYWORDS = {"_": None, "gettext": None, "N_": None, "lazy_gettext": None}
 
 
 def _messages(files) -> set[str]:
@@ -65,7 +70,8 @@ def test_every_customer_message_is_translated(lang):
 
 def test_the_admin_is_translated_into_hebrew():
     catalog = _catalog("he")
-    assert _untranslated(catalog, _messages(ADMIN_FILES + AUTH_FILES + ADMIN_VIEWS)) == []
+    messages = _messages(ADMIN_FILES + AUTH_FILES + ADMIN_VIEWS + ADMIN_CORE)
+    assert _untranslated(catalog, messages) == []
 
 
 @pytest.mark.parametrize("lang", ["he", "kk", "zh"])
@@ -90,3 +96,20 @@ def test_pages_speak_the_chosen_language(settings, init_info):
     assert 'dir="rtl"' in page and "חיפוש" in page
     # the admin keeps the language chosen once
     assert "חיפוש" in client.get("/admin/members").get_data(as_text=True)
+
+
+def test_the_owner_reads_the_cores_refusals_and_the_views_sentences_in_hebrew(owner):
+    from .test_web import csrf_token
+
+    token = csrf_token(owner.get("/admin/staff?lang=he"))
+    taken = {"username": "owner", "password": "a-long-enough-pass", "role": "staff"}
+    page = owner.post("/admin/staff", data={**taken, "csrf_token": token}, follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert "כבר יש חשבון בשם owner." in text and "There is already an account" not in text
+    fresh = {"username": "dana", "password": "a-long-enough-pass", "role": "staff"}
+    page = owner.post("/admin/staff", data={**fresh, "csrf_token": token}, follow_redirects=True)
+    assert "החשבון dana נוצר." in page.get_data(as_text=True)
+    # the same refusal in English for an English page, and on the command line (str)
+    token = csrf_token(owner.get("/admin/staff?lang=en"))
+    page = owner.post("/admin/staff", data={**taken, "csrf_token": token}, follow_redirects=True)
+    assert "There is already an account named owner." in page.get_data(as_text=True)

@@ -32,6 +32,7 @@ from flask import (
     url_for,
 )
 from flask.globals import _cv_request
+from flask_babel import gettext
 
 from appliance import box as box_mod
 from appliance.dashboard import build_dashboard
@@ -70,6 +71,7 @@ from appliance.staff import (
 from . import page_cache
 from .charts import svg_bars
 from .page_cache import page_locale
+from .refusals import explain
 from .security import owner_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -108,8 +110,8 @@ def staff_create():
             form.get("username", ""), form.get("password", ""), form.get("role", ""), _actor()
         )
     except StaffError as exc:
-        return _back("admin.staff", str(exc), "error")
-    return _back("admin.staff", f"Account {user.username} created.")
+        return _back("admin.staff", explain(exc), "error")
+    return _back("admin.staff", gettext("Account %(name)s created.", name=user.username))
 
 
 @bp.post("/staff/<int:user_id>/password")
@@ -118,8 +120,9 @@ def staff_password(user_id: int):
     try:
         set_password(user_id, request.form.get("password", ""), _actor())
     except (StaffError, StaffUser.DoesNotExist) as exc:
-        return _back("admin.staff", str(exc) or "There is no such account.", "error")
-    return _back("admin.staff", "Password changed.")
+        message = explain(exc) if isinstance(exc, StaffError) else ""
+        return _back("admin.staff", message or gettext("There is no such account."), "error")
+    return _back("admin.staff", gettext("Password changed."))
 
 
 @bp.post("/staff/<int:user_id>/delete")
@@ -128,8 +131,8 @@ def staff_delete(user_id: int):
     try:
         delete_staff(user_id, _actor())
     except StaffError as exc:
-        return _back("admin.staff", str(exc), "error")
-    return _back("admin.staff", "Account removed.")
+        return _back("admin.staff", explain(exc), "error")
+    return _back("admin.staff", gettext("Account removed."))
 
 
 @bp.get("/devices")
@@ -157,9 +160,14 @@ def devices_create():
     try:
         token = create_device_token(name, actor=_actor())
     except TokenError as exc:
-        return _back("admin.devices", str(exc), "error")
+        return _back("admin.devices", explain(exc), "error")
     # shown once, like the owner's first password: only its hash is stored
-    flash(f"Token for {name.strip()} (shown only this once): {token}", "info")
+    flash(
+        gettext(
+            "Token for %(name)s (shown only this once): %(token)s", name=name.strip(), token=token
+        ),
+        "info",
+    )
     return redirect(url_for("admin.devices"))
 
 
@@ -168,8 +176,8 @@ def devices_create():
 def devices_revoke():
     name = request.form.get("name", "")
     if revoke_device_token(name, actor=_actor()):
-        return _back("admin.devices", f"The token of {name} no longer works.")
-    return _back("admin.devices", f"{name} has no active token.", "error")
+        return _back("admin.devices", gettext("The token of %(name)s no longer works.", name=name))
+    return _back("admin.devices", gettext("%(name)s has no active token.", name=name), "error")
 
 
 @bp.get("/program")
@@ -187,9 +195,12 @@ def program_save():
         days = int(request.form.get("voucher_days") or 0) or None
         set_program(tiers, days, actor=_actor())
     except ValueError as exc:
-        message = str(exc) if isinstance(exc, ProgramError) else "Days must be a whole number."
+        if isinstance(exc, ProgramError):
+            message = explain(exc)
+        else:
+            message = gettext("Days must be a whole number.")
         return _back("admin.program", message, "error")
-    return _back("admin.program", "Program saved.")
+    return _back("admin.program", gettext("Program saved."))
 
 
 @bp.get("/settings")
@@ -209,8 +220,8 @@ def settings_save():
     try:
         save_shop_settings(request.form, _actor())
     except ShopSettingsError as exc:
-        return _back("admin.settings", str(exc), "error")
-    return _back("admin.settings", "Settings saved.")
+        return _back("admin.settings", explain(exc), "error")
+    return _back("admin.settings", gettext("Settings saved."))
 
 
 @bp.post("/settings/logo")
@@ -220,8 +231,8 @@ def logo_upload():
     try:
         save_logo(_settings(), upload.read() if upload else b"", _actor())
     except ShopSettingsError as exc:
-        return _back("admin.settings", str(exc), "error")
-    return _back("admin.settings", "Logo saved.")
+        return _back("admin.settings", explain(exc), "error")
+    return _back("admin.settings", gettext("Logo saved."))
 
 
 def _settings():

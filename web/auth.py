@@ -17,6 +17,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms import PasswordField, StringField
@@ -24,6 +25,8 @@ from wtforms.validators import EqualTo, InputRequired, Length
 
 from appliance.staff import StaffError, change_own_password, staff_by_id
 from appliance.staff import login as check_login
+
+from .refusals import explain
 
 bp = Blueprint("auth", __name__)
 
@@ -38,7 +41,10 @@ class PasswordChangeForm(FlaskForm):
     new = PasswordField("New password", validators=[InputRequired(), Length(max=200)])
     confirm = PasswordField(
         "New password again",
-        validators=[InputRequired(), EqualTo("new", message="The two new passwords differ.")],
+        validators=[
+            InputRequired(),
+            EqualTo("new", message=lazy_gettext("The two new passwords differ.")),
+        ],
     )
 
 
@@ -126,11 +132,7 @@ def login():
             known_device=username in known_accounts(),
         )
         if result.throttled:
-            flash(
-                f"Too many wrong passwords. Try again in {_duration(result.retry_after)}, "
-                "or ask the owner to check the account.",
-                "error",
-            )
+            flash(_throttled(result.retry_after), "error")
             page = render_template("auth/login.html", form=form)
             return page, 429, {"Retry-After": str(result.retry_after)}
         user = result.user
@@ -145,15 +147,23 @@ def login():
             response = redirect(target)
             _remember_device(response, user.username)
             return response
-        flash("Wrong username or password. Check the caps lock and try again.", "error")
+        flash(gettext("Wrong username or password. Check the caps lock and try again."), "error")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form)
 
 
-def _duration(seconds: int) -> str:
+def _throttled(seconds: int) -> str:
     if seconds < 90:
-        return f"{seconds} seconds"
-    return f"{math.ceil(seconds / 60)} minutes"
+        return gettext(
+            "Too many wrong passwords. Try again in %(count)s seconds, or ask the owner to check"
+            " the account.",
+            count=seconds,
+        )
+    return gettext(
+        "Too many wrong passwords. Try again in %(count)s minutes, or ask the owner to check"
+        " the account.",
+        count=math.ceil(seconds / 60),
+    )
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -167,10 +177,10 @@ def change_password():
         try:
             change_own_password(g.staff.id, form.current.data, form.new.data, request.remote_addr)
         except StaffError as exc:
-            flash(str(exc), "error")
+            flash(explain(exc), "error")
             status = 400
         else:
-            flash("Your new password is set.", "info")
+            flash(gettext("Your new password is set."), "info")
             return redirect(_safe_next(request.args.get("next")))
     elif form.is_submitted():
         flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
@@ -183,5 +193,5 @@ def change_password():
 @bp.post("/logout")
 def logout():
     session.clear()
-    flash("You are logged out.", "info")
+    flash(gettext("You are logged out."), "info")
     return redirect(url_for("auth.login"))

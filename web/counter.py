@@ -43,6 +43,7 @@ from .auth import login_required
 from .errors import wants_json
 from .i18n import CUSTOMER_LOCALES
 from .i18n import _gettext as _
+from .refusals import explain
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
 
@@ -242,7 +243,7 @@ def enrol_slip():
     try:
         code = create_enrolment_code(form.card_uid.data, g.staff.username)
     except MemberError as exc:
-        return _reply({"status": "refused", "message": str(exc)}, 400)
+        return _reply({"status": "refused", "message": explain(exc)}, 400)
     settings = current_app.config["STAMPBOX_SETTINGS"]
     link = settings.public_url.rstrip("/") + url_for("signup.join", code=code)
     box = box_mod.current()
@@ -302,7 +303,7 @@ def enrol():
             actor=g.staff.username,
         )
     except MemberError as exc:
-        return _reply({"status": "refused", "message": str(exc)}, 400)
+        return _reply({"status": "refused", "message": explain(exc)}, 400)
     who = member["name"] or _("The new member")
     message = _("%(who)s is enrolled. Tap the card again for the first stamp.", who=who)
     reply = {"status": "enrolled", "member": member, "message": message}

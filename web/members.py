@@ -18,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from appliance.member_rights import erase_member, export_member
@@ -32,6 +33,7 @@ from .auth import login_required
 from .i18n import page_language
 from .page_cache import cached_csrf_token
 from .qr import qr_svg
+from .refusals import explain
 from .security import owner_required
 
 bp = Blueprint("members", __name__, url_prefix="/admin")
@@ -118,8 +120,11 @@ def replace(member_id: int):
     try:
         card = replace_card(member_id, request.form.get("nfc_uid", ""), g.staff.username)
     except MemberError as exc:
-        return _done(member_id, str(exc), "error")
-    return _done(member_id, f"New card {card['nfc_uid']} given; the old cards are blocked.")
+        return _done(member_id, explain(exc), "error")
+    return _done(
+        member_id,
+        gettext("New card %(uid)s given; the old cards are blocked.", uid=card["nfc_uid"]),
+    )
 
 
 @bp.post("/members/<int:member_id>/merge")
@@ -127,12 +132,13 @@ def replace(member_id: int):
 def merge(member_id: int):
     other = request.form.get("other_id", type=int)
     if not other:
-        return _done(member_id, "Give the number of the member to merge into this one.", "error")
+        message = gettext("Give the number of the member to merge into this one.")
+        return _done(member_id, message, "error")
     try:
         merge_members(member_id, other, g.staff.username)
     except MemberError as exc:
-        return _done(member_id, str(exc), "error")
-    return _done(member_id, f"Member {other} was merged into this one.")
+        return _done(member_id, explain(exc), "error")
+    return _done(member_id, gettext("Member %(id)s was merged into this one.", id=other))
 
 
 @bp.get("/members/<int:member_id>/export.json")
@@ -151,12 +157,12 @@ def export(member_id: int):
 @owner_required
 def erase(member_id: int):
     if request.form.get("confirm") != "erase":
-        return _done(member_id, "Type erase in the box to confirm.", "error")
+        return _done(member_id, gettext("Type erase in the box to confirm."), "error")
     try:
         erase_member(member_id, g.staff.username)
     except MemberError as exc:
-        return _done(member_id, str(exc), "error")
-    return _done(member_id, "The member's personal data is erased; visit counts are kept.")
+        return _done(member_id, explain(exc), "error")
+    return _done(member_id, gettext("The member's personal data is erased; visit counts are kept."))
 
 
 @bp.post("/members/<int:member_id>/vouchers")
@@ -170,8 +176,13 @@ def issue(member_id: int):
             g.staff.username,
         )
     except MemberError as exc:
-        return _done(member_id, str(exc), "error")
-    return _done(member_id, f"Voucher {voucher['code']} issued: {voucher['reward']}.")
+        return _done(member_id, explain(exc), "error")
+    return _done(
+        member_id,
+        gettext(
+            "Voucher %(code)s issued: %(reward)s.", code=voucher["code"], reward=voucher["reward"]
+        ),
+    )
 
 
 @bp.get("/vouchers")
@@ -190,9 +201,9 @@ def void():
     try:
         void_voucher(request.form.get("code", ""), g.staff.username)
     except MemberError as exc:
-        flash(str(exc), "error")
+        flash(explain(exc), "error")
     else:
-        flash("The voucher is void.", "info")
+        flash(gettext("The voucher is void."), "info")
     return redirect(url_for("members.vouchers"))
 
 

@@ -30,6 +30,7 @@ from .auth import login_required
 from .extensions import csrf
 from .i18n import CUSTOMER_LOCALES, customer_pages
 from .qr import qr_svg
+from .refusals import explain
 
 
 def N_(text: str) -> str:
@@ -97,7 +98,7 @@ def join():
             )
         except MemberError as exc:
             return render_template(
-                "signup/join.html", texts=texts, form=form, error=str(exc),
+                "signup/join.html", texts=texts, form=form, error=explain(exc),
                 privacy=privacy_text(),
             ), 400  # fmt: skip
         if result.confirmation_queued:
@@ -195,7 +196,7 @@ def slip():
             request.form.get("nfc_uid") or request.form.get("card_uid", ""), g.staff.username
         )
     except MemberError as exc:
-        return render_template("errors/error.html", code=400, message=str(exc)), 400
+        return render_template("errors/error.html", code=400, message=explain(exc)), 400
     link = _public(url_for("signup.join", code=code))
     return render_template("signup/slip.html", code=code, link=link, qr=qr_svg(link))
 
