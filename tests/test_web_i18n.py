@@ -25,11 +25,20 @@ CUSTOMER_FILES = [
 ADMIN_FILES = [p.relative_to(WEB).as_posix() for p in (WEB / "templates/admin").glob("*.html")]
 AUTH_FILES = [p.relative_to(WEB).as_posix() for p in (WEB / "templates/auth").glob("*.html")]
 # admin views whose own sentences (flashed after a form) are marked for translation
-ADMIN_VIEWS = ["admin_wallet.py", "admin.py", "members.py", "auth.py"]
+ADMIN_VIEWS = ["admin_wallet.py", "admin.py", "members.py", "auth.py", "admin_birthdays.py"]
 # the core's refusals (appliance.refusal: N_ templates) those views show, via web.refusals
 ADMIN_CORE = [
     f"../appliance/{name}.py"
-    for name in ("staff", "members", "program", "shop", "signup", "member_rights", "voucher_admin")
+    for name in (
+        "staff",
+        "members",
+        "program",
+        "shop",
+        "signup",
+        "member_rights",
+        "voucher_admin",
+        "wallet/uploads",
+    )
 ]
 KEYWORDS = {"_": None, "gettext": None, "N_": None, "lazy_gettext": None}
 

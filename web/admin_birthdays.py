@@ -11,6 +11,7 @@ from datetime import date
 
 from babel.dates import format_date
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from appliance import channels
 from appliance.automations import AutomationError
@@ -88,7 +89,7 @@ def settings_save():
     try:
         lead, after = int(form.get("lead_days", "")), int(form.get("after_days", ""))
     except ValueError:
-        return _back("Days before and after the birthday are whole numbers.", "error")
+        return _back(gettext("Days before and after the birthday are whole numbers."), "error")
     wanted = BirthdayGift(
         gift=form.get("gift", ""),
         kind=form.get("kind", ""),
@@ -100,7 +101,7 @@ def settings_save():
         save_gift(wanted, actor=g.staff.username)
     except BirthdayError as exc:
         return _back(explain(exc), "error")
-    return _back("Birthday gift saved.")
+    return _back(gettext("Birthday gift saved."))
 
 
 @bp.post("/announcement")
@@ -122,7 +123,7 @@ def announcement_save():
         )
     except AutomationError as exc:
         return _back(explain(exc), "error")
-    return _back("Birthday announcement saved.")
+    return _back(gettext("Birthday announcement saved."))
 
 
 @bp.app_template_filter("calendar_day")

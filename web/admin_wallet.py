@@ -37,6 +37,7 @@ from appliance.wallet.uploads import (
     save_pass_logo,
 )
 
+from .refusals import explain
 from .security import owner_required
 
 bp = Blueprint("admin_wallet", __name__, url_prefix="/admin/wallet")
@@ -57,7 +58,7 @@ def _done(message: str, endpoint: str = "admin_wallet.setup", **values):
 
 
 def _refused(exc: Exception, endpoint: str = "admin_wallet.setup", **values):
-    flash(str(exc), "error")
+    flash(explain(exc), "error")
     return redirect(url_for(endpoint, **values))
 
 

@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..audit import audit
 from ..clock import utcnow
+from ..refusal import N_, Refusal
 from .apple import AppleSigner
 from .setup import (
     WalletLook,
@@ -40,7 +41,7 @@ COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 MAX_LOGO_PIXELS = 4000 * 4000
 
 
-class SetupError(ValueError):
+class SetupError(Refusal):
     """An upload or value the wallet cannot work with; the message is for the owner."""
 
 
@@ -48,7 +49,46 @@ def _refuse_fixed(settings, names) -> None:
     fixed = fixed_by_box(settings) & set(names)
     if fixed:
         env = ", ".join(sorted(f"STAMPBOX_{n.upper()}" for n in fixed))
-        raise SetupError(f"The box's configuration sets {env}: change it there, not here.")
+        raise SetupError(
+            N_("The box's configuration sets %(names)s: change it there, not here."), names=env
+        )
+
+
+# each refusal about one of the files, whole for each file (a sentence is translated whole)
+_NOT_A_CERTIFICATE = {
+    "Pass Type ID certificate": N_(
+        "The Pass Type ID certificate is not a certificate (a .cer or .pem file)."
+    ),
+    "WWDR certificate": N_("The WWDR certificate is not a certificate (a .cer or .pem file)."),
+    "certificate": N_("The certificate is not a certificate (a .cer or .pem file)."),
+}
+_PROTECTED = {
+    "private key": N_(
+        "The private key is protected by a password: export it without one, or upload the"
+        " .p12 file with its password."
+    ),
+    "Google key's private key": N_(
+        "The Google key's private key is protected by a password: export it without one, or"
+        " upload the .p12 file with its password."
+    ),
+    "APNs key": N_(
+        "The APNs key is protected by a password: export it without one, or upload the .p12"
+        " file with its password."
+    ),
+}
+_NOT_A_KEY = {
+    "private key": N_("The private key is not a private key file (.pem or .key)."),
+    "Google key's private key": N_(
+        "The Google key's private key is not a private key file (.pem or .key)."
+    ),
+    "APNs key": N_("The APNs key is not a private key file (.pem or .key)."),
+}
+_MISSING = {
+    "Pass Type ID certificate": N_(
+        "The Pass Type ID certificate is missing: upload it together with the others."
+    ),
+    "WWDR certificate": N_("The WWDR certificate is missing: upload it together with the others."),
+}
 
 
 def load_certificate(data: bytes, what: str) -> x509.Certificate:
@@ -57,7 +97,7 @@ def load_certificate(data: bytes, what: str) -> x509.Certificate:
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
     except ValueError:
-        raise SetupError(f"The {what} is not a certificate (a .cer or .pem file).") from None
+        raise SetupError(_NOT_A_CERTIFICATE[what]) from None
 
 
 def load_private_key(data: bytes, what: str = "private key"):
@@ -66,12 +106,9 @@ def load_private_key(data: bytes, what: str = "private key"):
             return serialization.load_pem_private_key(data, password=None)
         return serialization.load_der_private_key(data, password=None)
     except TypeError:
-        raise SetupError(
-            f"The {what} is protected by a password: export it without one, "
-            "or upload the .p12 file with its password."
-        ) from None
+        raise SetupError(_PROTECTED[what]) from None
     except ValueError:
-        raise SetupError(f"The {what} is not a private key file (.pem or .key).") from None
+        raise SetupError(_NOT_A_KEY[what]) from None
 
 
 def _public(key) -> bytes:
@@ -85,33 +122,52 @@ def check_apple(cert, key, wwdr, pass_type_id: str, team_id: str, now=None) -> A
     signer = AppleSigner(cert, key, wwdr)
     if not signer.pass_type_id:
         raise SetupError(
-            "This is not a Pass Type ID certificate: it names no pass type identifier."
+            N_("This is not a Pass Type ID certificate: it names no pass type identifier.")
         )
-    for label, wanted, actual in (
-        ("pass type identifier", pass_type_id, signer.pass_type_id),
-        ("team identifier", team_id, signer.team_id),
+    for template, wanted, actual in (
+        (
+            N_(
+                "The certificate is for the pass type identifier %(actual)r, but the box uses"
+                " %(wanted)r: upload the certificate made for %(wanted)r or change the"
+                " identifier."
+            ),
+            pass_type_id,
+            signer.pass_type_id,
+        ),
+        (
+            N_(
+                "The certificate is for the team identifier %(actual)r, but the box uses"
+                " %(wanted)r: upload the certificate made for %(wanted)r or change the"
+                " identifier."
+            ),
+            team_id,
+            signer.team_id,
+        ),
     ):
         if wanted and wanted != actual:
-            raise SetupError(
-                f"The certificate is for the {label} {actual!r}, but the box uses {wanted!r}: "
-                f"upload the certificate made for {wanted!r} or change the identifier."
-            )
+            raise SetupError(template, actual=actual, wanted=wanted)
     if _public(key.public_key()) != _public(cert.public_key()):
         raise SetupError(
-            "The private key does not belong to this certificate: upload the key that was "
-            "made with its signing request (or the .p12 exported with it)."
+            N_(
+                "The private key does not belong to this certificate: upload the key that was"
+                " made with its signing request (or the .p12 exported with it)."
+            )
         )
     try:
         cert.verify_directly_issued_by(wwdr)
     except (ValueError, TypeError, InvalidSignature):
         raise SetupError(
-            "The WWDR certificate did not issue this Pass Type ID certificate: download the "
-            "intermediate named in it (Apple's WWDR G4) and upload that."
+            N_(
+                "The WWDR certificate did not issue this Pass Type ID certificate: download the"
+                " intermediate named in it (Apple's WWDR G4) and upload that."
+            )
         ) from None
     now = now or utcnow()
     if cert.not_valid_after_utc < now.astimezone(UTC):
         day = cert.not_valid_after_utc.date().isoformat()
-        raise SetupError(f"The certificate expired on {day}: make a new one at Apple.")
+        raise SetupError(
+            N_("The certificate expired on %(day)s: make a new one at Apple."), day=day
+        )
     return signer
 
 
@@ -126,7 +182,7 @@ def save_apple(
     names = [n for n, d in (("apple_cert", cert or p12), ("apple_key", key or p12),
                             ("apple_wwdr", wwdr)) if d]  # fmt: skip
     if not names:
-        raise SetupError("Choose the files to upload.")
+        raise SetupError(N_("Choose the files to upload."))
     _refuse_fixed(box.settings, names)
     current = setup_settings(box.settings, box.db)
     if p12:
@@ -135,9 +191,11 @@ def save_apple(
                 p12, p12_password.encode() or None
             )
         except ValueError:
-            raise SetupError("Cannot open the .p12 file: wrong password or not a .p12.") from None
+            raise SetupError(
+                N_("Cannot open the .p12 file: wrong password or not a .p12.")
+            ) from None
         if p12_key is None or p12_cert is None:
-            raise SetupError("The .p12 file must hold the certificate and its private key.")
+            raise SetupError(N_("The .p12 file must hold the certificate and its private key."))
         cert_obj, key_obj = p12_cert, p12_key
     else:
         cert_obj = load_certificate(cert, "Pass Type ID certificate") if cert else None
@@ -172,13 +230,13 @@ def save_apple(
 
 def _stored_cert(path: str, what: str) -> x509.Certificate:
     if not path:
-        raise SetupError(f"The {what} is missing: upload it together with the others.")
+        raise SetupError(_MISSING[what])
     return load_certificate(Path(path).read_bytes(), what)
 
 
 def _stored_key(path: str):
     if not path:
-        raise SetupError("The private key is missing: upload it together with the certificate.")
+        raise SetupError(N_("The private key is missing: upload it together with the certificate."))
     return load_private_key(Path(path).read_bytes())
 
 
@@ -187,16 +245,19 @@ def check_google_key(data: bytes) -> dict:
     try:
         info = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise SetupError("The Google key is not a JSON file: download the JSON key.") from None
+        raise SetupError(N_("The Google key is not a JSON file: download the JSON key.")) from None
     if not isinstance(info, dict) or info.get("type") != "service_account":
-        raise SetupError("The Google key must be a service account's JSON key.")
+        raise SetupError(N_("The Google key must be a service account's JSON key."))
     missing = [k for k in ("client_email", "private_key", "token_uri")
                if not isinstance(info.get(k), str) or not info[k]]  # fmt: skip
     if missing:
-        raise SetupError(f"The Google key lacks {', '.join(missing)}: download a new JSON key.")
+        raise SetupError(
+            N_("The Google key lacks %(fields)s: download a new JSON key."),
+            fields=", ".join(missing),
+        )
     key = load_private_key(info["private_key"].encode(), "Google key's private key")
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise SetupError("The Google key's private key must be an RSA key.")
+        raise SetupError(N_("The Google key's private key must be an RSA key."))
     return info
 
 
@@ -214,10 +275,12 @@ def save_apns_key(box, actor: str, data: bytes, key_id: str, team_id: str, now=N
     _refuse_fixed(box.settings, ["apns_key_file"])
     key = load_private_key(data, "APNs key")
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise SetupError("The APNs key must be the .p8 file Apple gives (an ES256 key).")
+        raise SetupError(N_("The APNs key must be the .p8 file Apple gives (an ES256 key)."))
     values = _checked_ids(box, {"apns_key_id": key_id, "apns_team_id": team_id})
     if not values.get("apns_key_id") and not box.settings.apns_key_id:
-        raise SetupError("Give the key's Key ID (10 characters, shown next to the key at Apple).")
+        raise SetupError(
+            N_("Give the key's Key ID (10 characters, shown next to the key at Apple).")
+        )
     write_secret(upload_path(box.settings, "apns_key_file"), data)
     with box.db.atomic():
         store_values(box.db, values)
@@ -234,13 +297,13 @@ def remove_apns_key(box, actor: str, now=None) -> None:
 
 
 _ID_FORMATS = {
-    "apple_pass_type_id": (PASS_TYPE_ID, "The pass type identifier looks like "
-                                         "pass.com.example.cafe."),
-    "apple_team_id": (TEAM_ID, "The team identifier is 10 capital letters and digits."),
-    "google_issuer_id": (ISSUER_ID, "The Google issuer ID is the number shown in the Google Pay & "
-                                    "Wallet console."),
-    "apns_key_id": (KEY_ID, "The key ID is 10 capital letters and digits."),
-    "apns_team_id": (TEAM_ID, "The team identifier is 10 capital letters and digits."),
+    "apple_pass_type_id": (PASS_TYPE_ID, N_("The pass type identifier looks like "
+                                            "pass.com.example.cafe.")),
+    "apple_team_id": (TEAM_ID, N_("The team identifier is 10 capital letters and digits.")),
+    "google_issuer_id": (ISSUER_ID, N_("The Google issuer ID is the number shown in the Google "
+                                       "Pay & Wallet console.")),
+    "apns_key_id": (KEY_ID, N_("The key ID is 10 capital letters and digits.")),
+    "apns_team_id": (TEAM_ID, N_("The team identifier is 10 capital letters and digits.")),
 }  # fmt: skip
 
 
@@ -269,8 +332,12 @@ def save_identifiers(box, actor: str, values: dict, now=None) -> dict:
                              ("apple_team_id", signer.team_id)):  # fmt: skip
             if checked.get(name) and checked[name] != actual:
                 raise SetupError(
-                    f"The uploaded certificate is for {actual!r}, not {checked[name]!r}: "
-                    "upload the certificate made for it first."
+                    N_(
+                        "The uploaded certificate is for %(actual)r, not %(wanted)r: upload the"
+                        " certificate made for it first."
+                    ),
+                    actual=actual,
+                    wanted=checked[name],
                 )
     with box.db.atomic():
         store_values(box.db, checked)
@@ -284,21 +351,21 @@ def save_look(box, actor: str, values: dict, now=None) -> WalletLook:
     for name in ("background", "foreground", "label"):
         value = str(values.get(name, "")).strip() or getattr(WalletLook, name)
         if not COLOUR.match(value):
-            raise SetupError("Colours are written like #3c2415.")
+            raise SetupError(N_("Colours are written like #3c2415."))
         colours[name] = value.lower()
     lat, lon = (str(values.get(n, "")).strip().replace(",", ".") for n in ("latitude", "longitude"))
     if bool(lat) != bool(lon):
-        raise SetupError("Give both latitude and longitude of the shop, or neither.")
+        raise SetupError(N_("Give both latitude and longitude of the shop, or neither."))
     place = {"latitude": "", "longitude": ""}
     if lat:
         try:
             latitude, longitude = float(lat), float(lon)
         except ValueError:
             raise SetupError(
-                "Latitude and longitude are numbers like 52.5200 and 13.4050."
+                N_("Latitude and longitude are numbers like 52.5200 and 13.4050.")
             ) from None
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-            raise SetupError("Latitude is between -90 and 90, longitude between -180 and 180.")
+            raise SetupError(N_("Latitude is between -90 and 90, longitude between -180 and 180."))
         place = {"latitude": f"{latitude:.6f}", "longitude": f"{longitude:.6f}"}
     text = " ".join(str(values.get("relevant_text", "")).split())[:80]
     stored = {**colours, **place, "relevant_text": text}
@@ -313,14 +380,14 @@ def save_pass_logo(box, actor: str, data: bytes, now=None) -> None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in ("PNG", "JPEG"):
-                raise SetupError("The logo must be a PNG or JPEG picture.")
+                raise SetupError(N_("The logo must be a PNG or JPEG picture."))
             if image.width * image.height > MAX_LOGO_PIXELS:
-                raise SetupError("The logo is too large: at most 4000 by 4000 pixels.")
+                raise SetupError(N_("The logo is too large: at most 4000 by 4000 pixels."))
             picture = image.convert("RGBA")
     except Image.DecompressionBombError:
-        raise SetupError("The logo is too large: at most 4000 by 4000 pixels.") from None
+        raise SetupError(N_("The logo is too large: at most 4000 by 4000 pixels.")) from None
     except (UnidentifiedImageError, OSError):
-        raise SetupError("The logo must be a PNG or JPEG picture.") from None
+        raise SetupError(N_("The logo must be a PNG or JPEG picture.")) from None
     picture.thumbnail((480, 150))
     out = io.BytesIO()
     picture.save(out, "PNG")
