@@ -34,4 +34,14 @@ class Refusal(ValueError):
         return cls(str(other))
 
 
-__all__ = ["N_", "Refusal"]
+class Sentence(str):
+    """A message that is not a refusal (a check passed, a test sent), kept the same way: the
+    English text as the string itself, its template and values for an adapter to translate."""
+
+    def __new__(cls, template: str, **values) -> Sentence:
+        text = super().__new__(cls, template % values if values else template)
+        text.template, text.values = template, values
+        return text
+
+
+__all__ = ["N_", "Refusal", "Sentence"]

@@ -25,7 +25,14 @@ CUSTOMER_FILES = [
 ADMIN_FILES = [p.relative_to(WEB).as_posix() for p in (WEB / "templates/admin").glob("*.html")]
 AUTH_FILES = [p.relative_to(WEB).as_posix() for p in (WEB / "templates/auth").glob("*.html")]
 # admin views whose own sentences (flashed after a form) are marked for translation
-ADMIN_VIEWS = ["admin_wallet.py", "admin.py", "members.py", "auth.py", "admin_birthdays.py"]
+ADMIN_VIEWS = [
+    "admin_wallet.py",
+    "admin.py",
+    "members.py",
+    "auth.py",
+    "admin_birthdays.py",
+    "admin_chain.py",
+]
 # the core's refusals (appliance.refusal: N_ templates) those views show, via web.refusals
 ADMIN_CORE = [
     f"../appliance/{name}.py"
@@ -38,6 +45,12 @@ ADMIN_CORE = [
         "member_rights",
         "voucher_admin",
         "wallet/uploads",
+        "wallet/cards",
+        "wallet/apple",
+        "wallet/google",
+        "wallet/preview",
+        "wallet/worker",
+        "chain/conflicts",
     )
 ]
 KEYWORDS = {"_": None, "gettext": None, "N_": None, "lazy_gettext": None}
@@ -122,3 +135,22 @@ def test_the_owner_reads_the_cores_refusals_and_the_views_sentences_in_hebrew(ow
     token = csrf_token(owner.get("/admin/staff?lang=en"))
     page = owner.post("/admin/staff", data={**taken, "csrf_token": token}, follow_redirects=True)
     assert "There is already an account named owner." in page.get_data(as_text=True)
+
+
+def test_the_cores_sentences_read_in_english_and_explain_in_the_page_language(app):
+    from appliance.refusal import N_, Sentence
+    from appliance.wallet import WalletError
+    from web.refusals import explain
+
+    said = Sentence(N_("Apple accepted the push (apns-id %(id)s)."), id="A1")
+    refused = WalletError(N_("Apple Wallet is not set up: %(name)s is empty."), name="X")
+    assert said == "Apple accepted the push (apns-id A1)." and isinstance(said, str)
+    assert str(refused) == "Apple Wallet is not set up: X is empty."
+    with app.test_request_context("/admin/wallet?lang=he"):
+        app.preprocess_request()
+        assert explain(said) == "\u200fApple קיבלה את ההתראה (apns-id A1)."
+        assert explain(refused) == "\u200fApple Wallet לא הוגדר: X ריק."
+        # a plain message from elsewhere (an outside service's words) reads as it came
+        assert explain(WalletError.wrapping(ValueError("APNs answered 403"))) == (
+            "APNs answered 403"
+        )

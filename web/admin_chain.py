@@ -18,6 +18,7 @@ from appliance.chain.conflicts import (
 )
 from appliance.chain.status import sync_state
 
+from .refusals import explain
 from .security import owner_required
 
 bp = Blueprint("admin_chain", __name__, url_prefix="/admin/chain")
@@ -43,7 +44,7 @@ def policy():
     try:
         set_default_policy(box_mod.current().db, request.form.get("policy", ""), g.staff.username)
     except ConflictError as exc:
-        flash(str(exc), "error")
+        flash(explain(exc), "error")
     return redirect(url_for("admin_chain.overview"))
 
 
@@ -55,7 +56,7 @@ def settle(conflict_id: int):
             box_mod.current().db, conflict_id, request.form.get("policy", ""), g.staff.username
         )
     except ConflictError as exc:
-        flash(str(exc), "error")
+        flash(explain(exc), "error")
     else:
         if note:
             flash(note, "info")

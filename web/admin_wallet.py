@@ -10,6 +10,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from flask_babel import gettext
 
 from appliance import box as box_mod
+from appliance.refusal import Sentence
 from appliance.wallet import PKPASS_TYPE, WalletError, load_signer, make_apple_pass, wallet_box
 from appliance.wallet.apple import web_service_url
 from appliance.wallet.google import box_google_config
@@ -53,7 +54,7 @@ def _file(name: str) -> bytes:
 
 
 def _done(message: str, endpoint: str = "admin_wallet.setup", **values):
-    flash(message)
+    flash(explain(message) if isinstance(message, Sentence) else message)
     return redirect(url_for(endpoint, **values))
 
 
@@ -83,7 +84,7 @@ def _apple_status(settings) -> dict:
     try:
         signer = load_signer(settings)
     except WalletError as exc:
-        status["problem"] = str(exc)
+        status["problem"] = explain(exc)
         return status
     status.update(
         ready=True,
@@ -98,7 +99,7 @@ def _google_status(box) -> dict:
     try:
         config = box_google_config(box)
     except WalletError as exc:
-        return {"ready": False, "problem": str(exc)}
+        return {"ready": False, "problem": explain(exc)}
     return {"ready": True, "issuer": config.issuer_id, "email": config.account["client_email"]}
 
 
@@ -216,7 +217,7 @@ def test_page():
     try:
         preview = preview_pass(box, member_id)
     except WalletError as exc:
-        flash(str(exc), "error")
+        flash(explain(exc), "error")
         preview = preview_pass(box)
     settings = wallet_box(box).settings
     return render_template(

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from flask_babel import gettext
 
-from appliance.refusal import Refusal
+from appliance.refusal import Refusal, Sentence
 
 
-def explain(exc: Exception) -> str:
-    """The exception's message for the person who made the request."""
-    if isinstance(exc, Refusal):
+def explain(exc: Exception | Sentence) -> str:
+    """The exception's (or the core's sentence's) message for the person who made the request."""
+    if isinstance(exc, (Refusal, Sentence)):
         try:
             return gettext(exc.template, **exc.values)
         except (KeyError, ValueError, TypeError):  # a translation with a broken placeholder

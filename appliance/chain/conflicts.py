@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..audit import audit
 from ..clock import from_micros, iso, to_micros, utcnow
 from ..db import sql
+from ..refusal import N_, Refusal
 
 POLICIES = ("absorb", "claw_back", "alert")
 DEFAULT_POLICY = "alert"
@@ -41,7 +42,7 @@ _SET = (
 )
 
 
-class ConflictError(ValueError):
+class ConflictError(Refusal):
     """A policy or conflict the owner cannot apply (unknown, or already closed)."""
 
 
@@ -97,7 +98,7 @@ def default_policy(db) -> str:
 
 def set_default_policy(db, policy: str, actor: str, now=None) -> None:
     if policy not in POLICIES:
-        raise ConflictError(f"Choose one of: {', '.join(POLICIES)}.")
+        raise ConflictError(N_("Choose one of: %(policies)s."), policies=", ".join(POLICIES))
     now = now or utcnow()
     with db.atomic():
         db.execute_sql(
@@ -114,13 +115,13 @@ def set_default_policy(db, policy: str, actor: str, now=None) -> None:
 def resolve(db, conflict_id: int, policy: str, actor: str, now=None) -> str:
     """Apply a policy to one open conflict; returns the note recorded. Raises ConflictError."""
     if policy not in POLICIES:
-        raise ConflictError(f"Choose one of: {', '.join(POLICIES)}.")
+        raise ConflictError(N_("Choose one of: %(policies)s."), policies=", ".join(POLICIES))
     now = now or utcnow()
     now_us = to_micros(now)
     with db.atomic():
         row = db.execute_sql(sql(_ONE, db), (conflict_id,)).fetchone()
         if row is None or row[2] is not None:
-            raise ConflictError("That conflict is unknown or already closed.")
+            raise ConflictError(N_("That conflict is unknown or already closed."))
         _id, code, _resolved, member_id = row
         closed, note = now_us, ""
         if policy == "claw_back":

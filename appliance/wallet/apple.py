@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
 from ..codes import format_code
+from ..refusal import N_
 from .cards import CardState, PassRecord, WalletError
 from .images import hex_rgb, pass_images, stamp_colours
 
@@ -78,17 +79,24 @@ def load_signer(settings) -> AppleSigner:
     data = {}
     for name, path in names.items():
         if not path:
-            raise WalletError(f"Apple Wallet is not set up: {name} is empty.")
+            raise WalletError(N_("Apple Wallet is not set up: %(name)s is empty."), name=name)
         try:
             data[name] = Path(path).read_bytes()
         except OSError as exc:
-            raise WalletError(f"{name}: cannot read {path}: {exc.strerror}") from None
+            raise WalletError(
+                N_("%(name)s: cannot read %(path)s: %(problem)s"),
+                name=name,
+                path=path,
+                problem=exc.strerror,
+            ) from None
     try:
         cert = _load_cert(data["STAMPBOX_APPLE_CERT"])
         wwdr = _load_cert(data["STAMPBOX_APPLE_WWDR"])
         key = serialization.load_pem_private_key(data["STAMPBOX_APPLE_KEY"], password=None)
     except ValueError as exc:
-        raise WalletError(f"Apple Wallet certificate files are not usable: {exc}") from None
+        raise WalletError(
+            N_("Apple Wallet certificate files are not usable: %(problem)s"), problem=str(exc)
+        ) from None
     signer = AppleSigner(cert, key, wwdr)
     # identifiers typed into the settings must be the certificate's, or every phone refuses
     for name, wanted, actual in (
@@ -96,7 +104,12 @@ def load_signer(settings) -> AppleSigner:
         ("STAMPBOX_APPLE_TEAM_ID", settings.apple_team_id, signer.team_id),
     ):
         if wanted and wanted != actual:
-            raise WalletError(f"{name} is {wanted!r} but the certificate is for {actual!r}.")
+            raise WalletError(
+                N_("%(name)s is %(wanted)r but the certificate is for %(actual)r."),
+                name=name,
+                wanted=wanted,
+                actual=actual,
+            )
     return signer
 
 

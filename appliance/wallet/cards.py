@@ -9,10 +9,11 @@ from datetime import datetime
 from ..clock import to_micros, utcnow
 from ..db import sql
 from ..program import load_program
+from ..refusal import N_, Refusal
 from ..vouchers import usable_vouchers
 
 
-class WalletError(ValueError):
+class WalletError(Refusal):
     """A pass cannot be made (unknown member, no card, wallet not set up): says what to do."""
 
 
@@ -100,9 +101,11 @@ def card_state(
     if row is not None and row[4] is not None and closed_ok:
         return CardState(member_id, "", "", 0, 0, "", 0, closed=True)
     if row is None or row[4] is not None:
-        raise WalletError(f"There is no member {member_id}.")
+        raise WalletError(N_("There is no member %(id)s."), id=member_id)
     if row[5] is None:
-        raise WalletError(f"Member {member_id} has no usable card: give them a card first.")
+        raise WalletError(
+            N_("Member %(id)s has no usable card: give them a card first."), id=member_id
+        )
     program = load_program(db)
     stamps = row[2]
     upcoming = [t for t in program.tiers if t.stamps > stamps] or [program.tiers[-1]]

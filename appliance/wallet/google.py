@@ -24,6 +24,7 @@ from google.oauth2 import service_account
 from ..clock import to_micros, utcnow
 from ..codes import format_code
 from ..db import sql
+from ..refusal import N_
 from .apns import PushFailed
 from .cards import CardState, WalletError, card_state, ensure_pass
 
@@ -55,21 +56,33 @@ class GoogleConfig:
 def google_config(settings, shop_name: str = "") -> GoogleConfig:
     """Read the issuer id and the key file named by the settings. Raises WalletError."""
     if not settings.google_issuer_id:
-        raise WalletError("Google Wallet is not set up: STAMPBOX_GOOGLE_ISSUER_ID is empty.")
+        raise WalletError(
+            N_("Google Wallet is not set up: %(name)s is empty."), name="STAMPBOX_GOOGLE_ISSUER_ID"
+        )
     path = settings.google_service_account
     if not path:
-        raise WalletError("Google Wallet is not set up: STAMPBOX_GOOGLE_SERVICE_ACCOUNT is empty.")
+        raise WalletError(
+            N_("Google Wallet is not set up: %(name)s is empty."),
+            name="STAMPBOX_GOOGLE_SERVICE_ACCOUNT",
+        )
     try:
         account = json.loads(Path(path).read_text())
     except OSError as exc:
         raise WalletError(
-            f"STAMPBOX_GOOGLE_SERVICE_ACCOUNT: cannot read {path}: {exc.strerror}"
+            N_("%(name)s: cannot read %(path)s: %(problem)s"),
+            name="STAMPBOX_GOOGLE_SERVICE_ACCOUNT",
+            path=path,
+            problem=exc.strerror,
         ) from None
     except ValueError:
-        raise WalletError(f"STAMPBOX_GOOGLE_SERVICE_ACCOUNT: {path} is not a JSON key") from None
+        raise WalletError(
+            N_("STAMPBOX_GOOGLE_SERVICE_ACCOUNT: %(path)s is not a JSON key"), path=path
+        ) from None
     for key in ("client_email", "private_key", "token_uri"):
         if key not in account:
-            raise WalletError(f"STAMPBOX_GOOGLE_SERVICE_ACCOUNT: the key file lacks {key}")
+            raise WalletError(
+                N_("STAMPBOX_GOOGLE_SERVICE_ACCOUNT: the key file lacks %(field)s"), field=key
+            )
     return GoogleConfig(
         settings.google_issuer_id,
         account,
@@ -246,14 +259,21 @@ class GoogleWallet:
         except (httpx.HTTPError, auth_exceptions.TransportError) as exc:
             raise PushFailed(f"Google Wallet unreachable: {exc}") from None
         except auth_exceptions.RefreshError as exc:
-            raise WalletError(f"Google refused the service account: {exc}") from None
+            raise WalletError(
+                N_("Google refused the service account: %(problem)s"), problem=str(exc)
+            ) from None
 
     def _check(self, response: httpx.Response, what: str) -> dict:
         if response.status_code < 300:
             return response.json() if response.content else {}
         if response.status_code == 429 or response.status_code >= 500:
             raise PushFailed(f"Google Wallet said later ({response.status_code}) for {what}")
-        raise WalletError(f"Google Wallet refused {what}: {response.status_code} {response.text}")
+        raise WalletError(
+            N_("Google Wallet refused %(what)s: %(status)s %(text)s"),
+            what=what,
+            status=response.status_code,
+            text=response.text,
+        )
 
     def _upsert(self, kind: str, body: dict) -> str:
         """Insert; when it exists already (409), patch it. Returns "inserted" or "patched"."""

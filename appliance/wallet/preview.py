@@ -10,6 +10,7 @@ from datetime import datetime
 from ..clock import utcnow
 from ..db import sql
 from ..program import load_program
+from ..refusal import N_, Sentence
 from . import pass_style
 from .apns import PushFailed, PushUnregistered
 from .apple import STRINGS, AppleSigner, build_pkpass, load_signer, pass_files, pass_json
@@ -143,23 +144,27 @@ def send_test_push(box, registration_id: int) -> str:
         (registration_id,),
     ).fetchone()
     if row is None:
-        raise WalletError("That device is no longer registered.")
+        raise WalletError(N_("That device is no longer registered."))
     try:
         client = apns_client(wbox.settings)
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: unusable files
-        raise WalletError(f"The APNs connection cannot be set up: {exc}") from None
+        raise WalletError(
+            N_("The APNs connection cannot be set up: %(problem)s"), problem=str(exc)
+        ) from None
     try:
         apns_id = client.push(row[0])
     except PushUnregistered:
         box.db.execute_sql(
             sql("DELETE FROM wallet_registration WHERE id = ?", box.db), (registration_id,)
         )
-        return "Apple says this device removed the pass: its registration was deleted."
+        return Sentence(
+            N_("Apple says this device removed the pass: its registration was deleted.")
+        )
     except PushFailed as exc:
         raise WalletError(str(exc)) from None
     finally:
         client.close()
-    return f"Apple accepted the push (apns-id {apns_id or '-'})."
+    return Sentence(N_("Apple accepted the push (apns-id %(id)s)."), id=apns_id or "-")
 
 
 def check_google(box) -> str:
@@ -170,14 +175,20 @@ def check_google(box) -> str:
     try:
         client = GoogleWallet(config)
     except ValueError as exc:  # a key file set in the configuration, never checked by us
-        raise WalletError(f"The Google service account key is not usable: {exc}") from None
+        raise WalletError(
+            N_("The Google service account key is not usable: %(problem)s"), problem=str(exc)
+        ) from None
     try:
         done = client.upsert_class(loyalty_class(config))
     except PushFailed as exc:
         raise WalletError(str(exc)) from None
     finally:
         client.close()
-    return f"Google Wallet accepted the loyalty class {config.class_id} ({done})."
+    return Sentence(
+        N_("Google Wallet accepted the loyalty class %(name)s (%(done)s)."),
+        name=config.class_id,
+        done=done,
+    )
 
 
 __all__ = [

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..clock import utcnow
+from ..refusal import N_
 from .apns import ApnsClient, PushFailed, TokenAuth
 from .apple import web_service_url
 from .cards import WalletError
@@ -30,12 +31,15 @@ def apns_client(settings) -> ApnsClient:
             settings.apns_url, topic, cert=settings.apple_cert, key=settings.apple_key
         )
     if not settings.apns_key_id:
-        raise WalletError("APNs token key: STAMPBOX_APNS_KEY_ID (the key's Key ID) is empty.")
+        raise WalletError(N_("APNs token key: STAMPBOX_APNS_KEY_ID (the key's Key ID) is empty."))
     try:
         key_pem = Path(settings.apns_key_file).read_bytes()
     except OSError as exc:
         raise WalletError(
-            f"STAMPBOX_APNS_KEY_FILE: cannot read {settings.apns_key_file}: {exc.strerror}"
+            N_("%(name)s: cannot read %(path)s: %(problem)s"),
+            name="STAMPBOX_APNS_KEY_FILE",
+            path=settings.apns_key_file,
+            problem=exc.strerror,
         ) from None
     token = TokenAuth(key_pem, settings.apns_key_id, settings.apns_team_id or signer.team_id)
     return ApnsClient(settings.apns_url, topic, token=token)
