@@ -59,5 +59,5 @@ def settle(conflict_id: int):
         flash(explain(exc), "error")
     else:
         if note:
-            flash(note, "info")
+            flash(explain(note), "info")
     return redirect(url_for("admin_chain.overview"))

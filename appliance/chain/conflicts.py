@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..audit import audit
 from ..clock import from_micros, iso, to_micros, utcnow
 from ..db import sql
-from ..refusal import N_, Refusal
+from ..refusal import N_, Refusal, Sentence
 
 POLICIES = ("absorb", "claw_back", "alert")
 DEFAULT_POLICY = "alert"
@@ -133,9 +133,9 @@ def resolve(db, conflict_id: int, policy: str, actor: str, now=None) -> str:
                 db.execute_sql(
                     sql(_VOID, db), (now_us, now_us, f"claw back: {code}"[:80], other[0])
                 )
-                note = f"voided {other[1]}"
+                note = Sentence(N_("voided %(code)s"), code=other[1])
             else:
-                closed, note = None, "no other voucher to take back yet"
+                closed, note = None, Sentence(N_("no other voucher to take back yet"))
         elif policy == "alert":
             closed = None
         db.execute_sql(
