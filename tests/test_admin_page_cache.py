@@ -180,6 +180,16 @@ def test_each_web_worker_is_given_a_processor_of_its_own(monkeypatch):
     successor = SimpleNamespace()
     gunicorn_conf.pre_fork(server, successor)
     assert successor.stampbox_cpu == 2
+    # a machine that forbids pinning: the worker serves unpinned, and says so
+    logged = []
+    log = SimpleNamespace(warning=lambda *args: logged.append(args))
+
+    def refuse(pid, cpus):
+        raise PermissionError("not allowed")
+
+    monkeypatch.setattr(gunicorn_conf.os, "sched_setaffinity", refuse)
+    gunicorn_conf.post_fork(SimpleNamespace(log=log), successor)
+    assert logged and logged[0][1] == 2
     # one processor: nothing to choose, nothing pinned
     monkeypatch.setattr(gunicorn_conf.os, "sched_getaffinity", lambda pid: {0})
     alone = SimpleNamespace()

@@ -57,5 +57,9 @@ def pre_fork(server, worker) -> None:
 
 def post_fork(server, worker) -> None:
     cpu = getattr(worker, "stampbox_cpu", None)
-    if cpu is not None:
+    if cpu is None:
+        return
+    try:
         os.sched_setaffinity(0, {cpu})
+    except OSError as exc:  # a container or policy that forbids it: serve unpinned
+        server.log.warning("web worker not pinned to processor %s: %s", cpu, exc)
