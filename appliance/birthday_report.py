@@ -14,7 +14,7 @@ from . import box as box_mod
 from .birthdays import _local_midnight, birthday_in, local_date, members_born_on, shop_zone
 from .clock import from_micros, to_micros, utcnow
 from .codes import format_code
-from .db import is_sqlite, sql
+from .db import RowList, is_sqlite, read_lists, sql
 
 UPCOMING_DAYS = 30
 UPCOMING_LIMIT = 500
@@ -180,27 +180,31 @@ def monthly_gifts(now: datetime | None = None, months: int = MONTHS, box=None) -
 
 
 # the member's latest birthday gift, as member_birthday and the member page read it
-GIFT_COLUMNS = ("code", "reward", "valid_from", "valid_until", "redeemed_at", "voided_at")
-GIFT_SOURCE = "FROM voucher WHERE member_id = ? AND kind = 'birthday'"
+LATEST_GIFT = RowList(
+    ("code", "reward", "valid_from", "valid_until", "redeemed_at", "voided_at"),
+    "FROM voucher WHERE member_id = ? AND kind = 'birthday'",
+    (("valid_from", True),),
+    limit=True,
+)
+
+
+def _has_birthday(member: dict) -> bool:
+    return bool(member.get("birthday_month")) and not member.get("erased_at")
 
 
 def member_birthday(member: dict, now: datetime | None = None, box=None) -> dict | None:
     """The birthday flag on a member's page: the next birthday, and the latest birthday gift
     (available, redeemed, expired, ...). None for a member without a birthday."""
-    if not member.get("birthday_month") or member.get("erased_at"):
+    if not _has_birthday(member):
         return None
     box = box or box_mod.current()
-    db = box.db
-    row = db.execute_sql(
-        sql(f"SELECT {', '.join(GIFT_COLUMNS)} {GIFT_SOURCE} ORDER BY valid_from DESC LIMIT 1", db),
-        (member["id"],),
-    ).fetchone()
-    return birthday_flag(member, row, now, box)
+    (gift,) = read_lists((LATEST_GIFT,), (member["id"], 1), box.db)
+    return birthday_flag(member, gift[0] if gift else None, now, box)
 
 
 def birthday_flag(member: dict, gift, now: datetime | None = None, box=None) -> dict | None:
-    """member_birthday with the latest gift already read (GIFT_COLUMNS' values, or None)."""
-    if not member.get("birthday_month") or member.get("erased_at"):
+    """member_birthday with the latest gift already read (LATEST_GIFT's values, or None)."""
+    if not _has_birthday(member):
         return None
     box = box or box_mod.current()
     now = now or utcnow()

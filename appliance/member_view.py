@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .birthday_report import GIFT_COLUMNS, GIFT_SOURCE, birthday_flag
+from .birthday_report import LATEST_GIFT, birthday_flag
 from .clock import from_micros
 from .codes import format_code
 from .db import RowList, read_lists
@@ -38,9 +38,8 @@ _MESSAGES = RowList(
     ("created_at", "kind", "state"), "FROM outbox WHERE member_id = ?", (("id", True),),
     limit=True,
 )  # fmt: skip
-_GIFT = RowList(GIFT_COLUMNS, GIFT_SOURCE, (("valid_from", True),), limit=True)
 # the whole page in one statement (appliance.db.read_lists)
-_PAGE = (_MEMBER, _CARDS, _VOUCHERS, _VISITS, _CONSENTS, _MESSAGES, _GIFT)
+_PAGE = (_MEMBER, _CARDS, _VOUCHERS, _VISITS, _CONSENTS, _MESSAGES, LATEST_GIFT)
 
 
 @dataclass(frozen=True)
