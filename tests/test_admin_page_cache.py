@@ -238,7 +238,7 @@ def test_the_boxs_gunicorn_pins_its_two_workers_to_two_processors(cli_env, init_
 def test_the_page_language_follows_the_request_and_force_locale(app):
     """web.i18n.page_language reads where Flask-Babel keeps the locale: a forced one (the
     counter speaks the member's language) and the request's own after it."""
-    from flask_babel import force_locale
+    from flask_babel import force_locale, get_locale, gettext
 
     from web.i18n import page_language
 
@@ -256,6 +256,14 @@ def test_the_page_language_follows_the_request_and_force_locale(app):
     with app.test_request_context("/", headers={"Accept-Language": "he-IL,he;q=0.9"}):
         app.preprocess_request()
         assert page_language() == "he"
+        # chosen once, where Flask-Babel keeps it: its own gettext and get_locale agree
+        assert get_locale() is get_locale() and str(get_locale()) == "he"
+        assert gettext("Log out") != "Log out"
+    for asked_first in (get_locale, page_language):  # whichever asks first, one choice
+        with app.test_request_context("/?lang=he"):
+            app.preprocess_request()
+            asked_first()
+            assert page_language() == "he" and str(get_locale()) == "he"
 
 
 def test_the_web_reads_the_database_through_a_map_and_the_core_does_not(settings, app):

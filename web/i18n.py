@@ -8,12 +8,13 @@ Hebrew pages are laid out right to left (<html dir="rtl">).
 from __future__ import annotations
 
 import weakref
+from types import SimpleNamespace
 
 from babel import Locale
-from flask import Flask, g, request, session
+from flask import Flask, g, request
 from flask.globals import _cv_app, _cv_request
 from flask.templating import Environment as FlaskEnvironment
-from flask_babel import Babel, get_locale, get_translations
+from flask_babel import Babel, get_translations
 from jinja2 import nodes
 from jinja2.visitor import NodeTransformer
 
@@ -39,17 +40,22 @@ _LOCALES: dict[str, Locale] = {}
 
 
 def _choose_code() -> str:
-    offered = g.get("locales") or ADMIN_LOCALES
-    environ = request.environ
+    # the request's own objects, not Flask's proxies (a context look-up at each use)
+    ctx = _cv_request.get()
+    page_session = ctx.session
+    offered = _cv_app.get().g.get("locales") or ADMIN_LOCALES
+    environ = ctx.request.environ
     query = environ.get("QUERY_STRING", "")
     # most pages have no ?lang=: their query string is not parsed for it
-    asked = request.args.get("lang", "") if ("lang" in query or "%" in query) else ""
+    asked = ctx.request.args.get("lang", "") if ("lang" in query or "%" in query) else ""
     if asked in offered:
         if offered is ADMIN_LOCALES:
-            session["lang"] = asked
+            page_session["lang"] = asked
         return asked
-    if offered is ADMIN_LOCALES and session.get("lang") in offered:
-        return session["lang"]
+    if offered is ADMIN_LOCALES:
+        kept = page_session.get("lang")
+        if kept in offered:
+            return kept
     best = _best_match(offered, environ.get("HTTP_ACCEPT_LANGUAGE", ""))
     if best is None and offered is CUSTOMER_LOCALES:
         from appliance.shop import load_shop_settings
@@ -95,10 +101,15 @@ def page_language() -> str | None:
     if _cv_request.get(None) is None:
         return None
     # Flask-Babel 4 keeps it in g._flask_babel (a namespace; force_locale swaps it there)
-    kept = getattr(_cv_app.get().g, "_flask_babel", None)
-    locale = getattr(kept, "babel_locale", None) or get_locale()
+    page_g = _cv_app.get().g
+    kept = getattr(page_g, "_flask_babel", None)
+    locale = getattr(kept, "babel_locale", None)
     if locale is None:
-        return "en"
+        # the page's first question: chosen as Flask-Babel's get_locale() would (its selector
+        # is _choose, see init_app) and kept where it keeps it, without its proxies
+        if kept is None:
+            kept = page_g._flask_babel = SimpleNamespace()
+        locale = kept.babel_locale = _choose()
     try:
         kept, code = _CODES[id(locale)]
         if kept is locale:
