@@ -106,3 +106,30 @@ def test_the_status_json_carries_the_sync_state_in_chain_mode(settings, init_inf
     chain = client.get("/admin/status.json").get_json()["chain"]
     assert chain["pending_events"] == 3 and chain["open_conflicts"] == 0  # enrolment: 2
     assert chain["box_id"] == box_id(_db())
+
+
+def test_a_settled_conflicts_note_reads_in_the_owners_language_and_is_kept_in_english(client):
+    codes = _lost_redemption()
+    [cid] = _db().execute_sql("SELECT id FROM chain_conflict").fetchone()
+    token = csrf_token(client.get("/admin/chain"))
+    client.post(f"/admin/chain/conflicts/{cid}", data={"policy": "claw_back", "csrf_token": token})
+    second = codes[1].replace("-", "")
+    [note] = _db().execute_sql("SELECT note FROM chain_conflict").fetchone()
+    assert note == f"voided {second}"  # the record, as the audit log, in English
+    assert f"(voided {second})" in client.get("/admin/chain").get_data(as_text=True)
+    hebrew = client.get("/admin/chain?lang=he").get_data(as_text=True)
+    assert f"(בוטל {second})" in hebrew and "voided" not in hebrew
+    # a note the box does not know how to read back shows as it was written
+    _db().execute_sql("UPDATE chain_conflict SET note = 'set by hand <b>'")
+    page = client.get("/admin/chain?lang=en").get_data(as_text=True)
+    assert "(set by hand &lt;b&gt;)" in page
+
+
+def test_nothing_to_take_back_yet_reads_in_hebrew_too(client):
+    _lost_redemption(rounds=1)
+    [cid] = _db().execute_sql("SELECT id FROM chain_conflict").fetchone()
+    token = csrf_token(client.get("/admin/chain"))
+    client.post(f"/admin/chain/conflicts/{cid}", data={"policy": "claw_back", "csrf_token": token})
+    hebrew = client.get("/admin/chain?lang=he").get_data(as_text=True)
+    assert "(עדיין אין שובר אחר לקחת בחזרה)" in hebrew
+    assert open_conflicts(_db()) == 1  # still open: nothing was taken back

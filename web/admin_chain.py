@@ -35,6 +35,7 @@ def overview():
         policy=default_policy(db),
         policies=POLICIES,
         conflicts=list_conflicts(db),
+        explain=explain,  # each conflict's note in the owner's language
     )
 
 

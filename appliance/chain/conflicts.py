@@ -42,6 +42,23 @@ _SET = (
 )
 
 
+# the notes a settled conflict records (in English, as the audit log does) and its readers
+# see in their own language (_read_note)
+_VOIDED = N_("voided %(code)s")
+_NOTHING_YET = N_("no other voucher to take back yet")
+
+
+def _read_note(text: str | None) -> str:
+    """A recorded note as the sentence it was written from: the record stays English, the
+    chain page translates it (web.refusals.explain). Any other text reads as it was."""
+    if text == _NOTHING_YET:
+        return Sentence(_NOTHING_YET)
+    prefix = _VOIDED.split("%(", 1)[0]
+    if text and text.startswith(prefix) and len(text) > len(prefix):
+        return Sentence(_VOIDED, code=text[len(prefix) :])
+    return text or ""
+
+
 class ConflictError(Refusal):
     """A policy or conflict the owner cannot apply (unknown, or already closed)."""
 
@@ -75,7 +92,7 @@ def list_conflicts(db, limit: int = 200) -> list[Conflict]:
             r[5],
             iso(from_micros(r[6])) if r[6] else None,
             r[7],
-            r[8],
+            _read_note(r[8]),
             r[9],
             r[10],
             r[11],
@@ -133,9 +150,9 @@ def resolve(db, conflict_id: int, policy: str, actor: str, now=None) -> str:
                 db.execute_sql(
                     sql(_VOID, db), (now_us, now_us, f"claw back: {code}"[:80], other[0])
                 )
-                note = Sentence(N_("voided %(code)s"), code=other[1])
+                note = Sentence(_VOIDED, code=other[1])
             else:
-                closed, note = None, Sentence(N_("no other voucher to take back yet"))
+                closed, note = None, Sentence(_NOTHING_YET)
         elif policy == "alert":
             closed = None
         db.execute_sql(
