@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 
 def _nav(client, path="/admin/members") -> str:
     page = client.get(path).get_data(as_text=True)
@@ -357,7 +359,9 @@ def test_output_escaping_is_jinjas_markupsafe_escaping():
 
 
 def test_template_calls_pass_the_context_only_to_functions_that_ask():
-    from jinja2 import Environment, pass_context, pass_environment
+    """web.flask_app: a plain function called by name is called directly, everything else
+    through the context (PageContext.call), with Jinja's results."""
+    from jinja2 import Environment, UndefinedError, pass_context, pass_environment
 
     from web.flask_app import PageEnvironment, StampboxFlask
 
@@ -381,14 +385,27 @@ def test_template_calls_pass_the_context_only_to_functions_that_ask():
 
     source = (
         "{{ plain(1, b=2) }}|{{ with_context(3) }}|{{ with_environment(4) }}|{{ thing(5) }}"
-        "|{% for i in [6] %}{{ with_context(i) }}{% endfor %}|{{ stops() is undefined }}"
+        "|{% for i in [6] %}{{ with_context(i) }}{% endfor %}|{{ plain(plain(7), b=plain(8)) }}"
+        "|{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(plain(9)) }}|{{ maybe is undefined }}"
+        "|{{ things.stops() is undefined }}"
     )
     names = {"plain": plain, "with_context": with_context, "with_environment": with_environment,
-             "thing": Callable(), "stops": stops, "name": "Anna"}  # fmt: skip
+             "thing": Callable(), "things": {"stops": stops}, "name": "Anna"}  # fmt: skip
     ours = PageEnvironment(StampboxFlask("probe"), autoescape=True)
     page = ours.from_string(source).render(**names)
     assert page == Environment(autoescape=True).from_string(source).render(**names)
-    assert page == "plain 1 2|context Anna 3|environment True 4|object 5|context Anna 6|True"
+    assert page == (
+        "plain 1 2|context Anna 3|environment True 4|object 5|context Anna 6"
+        "|plain plain 7 0 plain 8 0|<plain 9 0>|True|True"
+    )
+    with pytest.raises(UndefinedError):  # an undefined name called: Jinja's error
+        ours.from_string("{{ nothing(1) }}").render()
+    # a plain function called by name is called directly: one that raises StopIteration
+    # fails the page, where Jinja would have given an undefined value
+    with pytest.raises(RuntimeError):
+        ours.from_string("{{ stops() }}").render(stops=stops)
+    direct = ours.compile("{{ plain(1) }}", raw=True)
+    assert "_page_callee1(1) if type(_page_callee1 :=" in direct
 
 
 def test_runs_of_output_are_handed_on_whole_and_pages_are_unchanged():

@@ -8,7 +8,7 @@ from types import FunctionType
 
 from flask import Flask
 from jinja2 import Template, nodes
-from jinja2.compiler import CodeGenerator
+from jinja2.compiler import CodeGenerator, is_python_keyword
 from jinja2.runtime import Context
 from markupsafe import _escape_inner  # markupsafe's C escaping (pinned 3.0)
 
@@ -37,6 +37,8 @@ class PageTemplate(Template):
         template = super().from_code(environment, code, globals, uptodate)
         # the compiled module's own name for output escaping (jinja2.runtime.escape)
         template.root_render_func.__globals__["escape"] = _output_text
+        # what PageCodeGenerator.visit_Call's direct calls check a callee against
+        template.root_render_func.__globals__[_FUNCTION] = FunctionType
         return template
 
 
@@ -84,9 +86,46 @@ class PageCodeGenerator(CodeGenerator):
             frame.buffer = None
         self.writeline(f"yield concat({_RUN})")
 
+    def visit_Call(self, node, frame, forward_caller: bool = False) -> None:
+        """`name(...)` calls a plain function directly when that is what the name holds.
 
-# not a name Jinja gives template variables (l_…, t_…) or uses itself
+        Jinja sends every call through the context (context.call), which looks for a
+        pass_context mark and then makes the call: two calls, a keyword dict built, filled
+        and emptied, for each link of a member list (`url_for(...)`). A call of a variable
+        or global by name now checks the value it finds: a plain function without Jinja's
+        mark is called at once; anything else (marked functions, objects, macros, undefined
+        names) goes through context.call as before. Unlike Jinja, a function raising
+        StopIteration fails the page instead of giving an undefined value. Calls with a
+        caller, * or ** arguments, or keywords Python reserves stay Jinja's."""
+        if (
+            forward_caller
+            or self.environment.is_async
+            or self.environment.sandboxed
+            or not isinstance(node.node, nodes.Name)
+            or node.dyn_args is not None
+            or node.dyn_kwargs is not None
+            or any(is_python_keyword(keyword.key) for keyword in node.kwargs)
+        ):
+            super().visit_Call(node, frame, forward_caller=forward_caller)
+            return
+        # a name per call site: a call among another's arguments keeps its own
+        self._page_calls = getattr(self, "_page_calls", 0) + 1
+        callee = f"_page_callee{self._page_calls}"
+        self.write(f"({callee}(")
+        for i, argument in enumerate((*node.args, *node.kwargs)):
+            if i:
+                self.write(", ")
+            self.visit(argument, frame)
+        self.write(f") if type({callee} := ")
+        self.visit(node.node, frame)
+        self.write(f") is {_FUNCTION} and 'jinja_pass_arg' not in {callee}.__dict__ else ")
+        super().visit_Call(node, frame)
+        self.write(")")
+
+
+# not names Jinja gives template variables (l_…, t_…) or uses itself
 _RUN = "_page_run"
+_FUNCTION = "_page_function"
 
 
 class PageEnvironment(TranslatedEnvironment):
