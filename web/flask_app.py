@@ -61,6 +61,8 @@ class PageContext(Context):
 
 
 class PageCodeGenerator(CodeGenerator):
+    _page_calls = 0  # call sites compiled so far (visit_Call names each callee after it)
+
     def visit_Output(self, node, frame) -> None:
         """A run of text and values between two tags is handed on as one piece.
 
@@ -109,7 +111,7 @@ class PageCodeGenerator(CodeGenerator):
             super().visit_Call(node, frame, forward_caller=forward_caller)
             return
         # a name per call site: a call among another's arguments keeps its own
-        self._page_calls = getattr(self, "_page_calls", 0) + 1
+        self._page_calls += 1
         callee = f"_page_callee{self._page_calls}"
         self.write(f"({callee}(")
         for i, argument in enumerate((*node.args, *node.kwargs)):
