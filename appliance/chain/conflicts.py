@@ -46,6 +46,7 @@ _SET = (
 # see in their own language (_read_note)
 _VOIDED = N_("voided %(code)s")
 _NOTHING_YET = N_("no other voucher to take back yet")
+_VOIDED_PREFIX = _VOIDED.split("%(", 1)[0]  # "voided "
 
 
 def _read_note(text: str | None) -> str:
@@ -53,9 +54,8 @@ def _read_note(text: str | None) -> str:
     chain page translates it (web.refusals.explain). Any other text reads as it was."""
     if text == _NOTHING_YET:
         return Sentence(_NOTHING_YET)
-    prefix = _VOIDED.split("%(", 1)[0]
-    if text and text.startswith(prefix) and len(text) > len(prefix):
-        return Sentence(_VOIDED, code=text[len(prefix) :])
+    if text and text.startswith(_VOIDED_PREFIX) and len(text) > len(_VOIDED_PREFIX):
+        return Sentence(_VOIDED, code=text[len(_VOIDED_PREFIX) :])
     return text or ""
 
 
