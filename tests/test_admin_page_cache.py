@@ -426,13 +426,17 @@ def test_runs_of_output_are_handed_on_whole_and_pages_are_unchanged():
         "part.html": "<i>{{ a }}</i>{% macro m(x) %}<b>{{ x }}</b>{% endmacro %}{{ m(a) }}",
         "maybe.html": "{% if parent %}{% extends parent %}{% endif %}"
         "outside {{ a }}{% block body %}own {{ a }}{% endblock %}",
+        "nested.html": "{% extends 'base.html' %}{% block body %}{% set n = a ~ '!' %}"
+        "{% for v in rows %}{% block row scoped %}<{{ v }}>{% endblock %}{% endfor %}"
+        "{% filter upper %}up {{ n }}{% endfilter %}{% macro box() %}[{{ caller() }}]"
+        "{% endmacro %}{% call box() %}called {{ a }}{% endcall %}{% endblock %}",
     }
     values = {"title": "T<", "a": "<a>&", "rows": ["r1", 2, None, "<r>"]}
     ours = PageEnvironment(StampboxFlask("probe"), autoescape=True, loader=DictLoader(templates))
     jinjas = Environment(autoescape=True, loader=DictLoader(templates))
     cases = [("child.html", values), ("child.html", {**values, "rows": []}),
              ("maybe.html", {**values, "parent": "base.html"}),
-             ("maybe.html", {**values, "parent": None})]  # fmt: skip
+             ("maybe.html", {**values, "parent": None}), ("nested.html", values)]  # fmt: skip
     for name, given in cases:
         page = ours.get_template(name).render(**given)
         assert page == jinjas.get_template(name).render(**given), name
@@ -440,3 +444,7 @@ def test_runs_of_output_are_handed_on_whole_and_pages_are_unchanged():
     pieces = list(ours.get_template("child.html").generate(**values))
     assert len(pieces) < len(list(jinjas.get_template("child.html").generate(**values))) / 2
     assert "".join(pieces) == jinjas.get_template("child.html").render(**values)
+    # each block hands on its output once (PageCodeGenerator.blockvisit): base's heading,
+    # the block body whatever its loops and conditions, then the footer
+    assert len(pieces) == 3 and pieces[1].startswith("[base ") and pieces[1].endswith("</b>")
+    assert len(list(ours.get_template("nested.html").generate(**values))) == 3

@@ -88,6 +88,31 @@ class PageCodeGenerator(CodeGenerator):
             frame.buffer = None
         self.writeline(f"yield concat({_RUN})")
 
+    def blockvisit(self, body, frame) -> None:
+        """A `{% block %}` hands on its whole output as one piece.
+
+        Each piece a block yields travels up through the generators of every template it
+        extends and of the render; a member page's content block yielded thirty (one per
+        run of output, per row of each table). The block's function now gathers its output
+        the way Jinja gathers a macro's (a buffer, inherited by the loops and conditions
+        inside it) and yields it joined once at its end. Only the block's own body: Jinja
+        visits the bodies of conditions with copies of the block's frame (soft frames)."""
+        if (
+            not frame.block_frame
+            or frame.soft_frame
+            or frame.buffer is not None
+            or self.environment.is_async
+        ):
+            super().blockvisit(body, frame)
+            return
+        frame.buffer = _BLOCK
+        self.writeline(f"{_BLOCK} = []")
+        try:
+            super().blockvisit(body, frame)
+        finally:
+            frame.buffer = None
+        self.writeline(f"yield concat({_BLOCK})")
+
     def visit_Call(self, node, frame, forward_caller: bool = False) -> None:
         """`name(...)` calls a plain function directly when that is what the name holds.
 
@@ -127,6 +152,7 @@ class PageCodeGenerator(CodeGenerator):
 
 # not names Jinja gives template variables (l_…, t_…) or uses itself
 _RUN = "_page_run"
+_BLOCK = "_page_block"
 _FUNCTION = "_page_function"
 
 
