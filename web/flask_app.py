@@ -7,8 +7,10 @@ from inspect import iscoroutinefunction
 from types import FunctionType
 
 from flask import Flask
+from flask.globals import _cv_request
+from flask.templating import _default_template_ctx_processor
 from jinja2 import Template, nodes
-from jinja2.compiler import CodeGenerator, is_python_keyword
+from jinja2.compiler import CodeGenerator, is_python_keyword, optimizeconst
 from jinja2.runtime import Context
 from markupsafe import _escape_inner  # markupsafe's C escaping (pinned 3.0)
 
@@ -39,6 +41,9 @@ class PageTemplate(Template):
         template.root_render_func.__globals__["escape"] = _output_text
         # what PageCodeGenerator.visit_Call's direct calls check a callee against
         template.root_render_func.__globals__[_FUNCTION] = FunctionType
+        # what visit_Getattr's and the output's inlined code use
+        template.root_render_func.__globals__[_ROW] = Row
+        template.root_render_func.__globals__[_ESCAPE_TEXT] = _escape_inner
         return template
 
 
@@ -62,6 +67,59 @@ class PageContext(Context):
 
 class PageCodeGenerator(CodeGenerator):
     _page_calls = 0  # call sites compiled so far (visit_Call names each callee after it)
+    _page_names = 0  # inlined attribute reads and outputs so far (each has its own name)
+
+    def _page_name(self, kind: str) -> str:
+        self._page_names += 1
+        return f"_page_{kind}{self._page_names}"
+
+    @optimizeconst
+    def visit_Getattr(self, node, frame) -> None:
+        """`row.at` is read in the template's own code, not by a call of environment.getattr.
+
+        A member list reads a couple of hundred attributes, each a Python call. The same
+        steps are now written out where the attribute is read: a query row's column
+        (appliance.member_view.Row), else the attribute (getattr with a default: only an
+        AttributeError, as Jinja catches), else the item through the environment
+        (PageEnvironment.page_item), else undefined. Async and sandboxed templates stay
+        Jinja's."""
+        if self.environment.is_async or self.environment.sandboxed:
+            super().visit_Getattr(node, frame)
+            return
+        value, found, name = self._page_name("obj"), self._page_name("attr"), repr(node.attr)
+        self.write(f"({value}[{name}] if type({value} := ")
+        self.visit(node.node, frame)
+        self.write(
+            f") is {_ROW} and {name} in {value} else {found}"
+            f" if ({found} := getattr({value}, {name}, missing)) is not missing"
+            f" else environment.page_item({value}, {name}))"
+        )
+
+    def _output_child_pre(self, node, frame, finalize) -> None:
+        """An output value that is text is escaped in place; anything else through escape
+        (_output_text), as before: a call less per value (a member list outputs 170)."""
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape or finalize.src:
+            self._page_outputs.append(None)
+            super()._output_child_pre(node, frame, finalize)
+            return
+        value = self._page_name("out")
+        self._page_outputs.append(value)
+        self.write(f"({_ESCAPE_TEXT}({value}) if ({value} := ")
+
+    def _output_child_post(self, node, frame, finalize) -> None:
+        value = self._page_outputs.pop()
+        if value is None:
+            super()._output_child_post(node, frame, finalize)
+            return
+        self.write(f").__class__ is str else escape({value}))")
+
+    @property
+    def _page_outputs(self) -> list:
+        # the inlined outputs still open (pre written, post not yet)
+        try:
+            return self.__dict__["_page_open_outputs"]
+        except KeyError:
+            return self.__dict__.setdefault("_page_open_outputs", [])
 
     def visit_Output(self, node, frame) -> None:
         """A run of text and values between two tags is handed on as one piece.
@@ -89,16 +147,18 @@ class PageCodeGenerator(CodeGenerator):
         self.writeline(f"yield concat({_RUN})")
 
     def blockvisit(self, body, frame) -> None:
-        """A `{% block %}` hands on its whole output as one piece.
+        """A `{% block %}`, and a template that extends none, hands on its output as one piece.
 
         Each piece a block yields travels up through the generators of every template it
         extends and of the render; a member page's content block yielded thirty (one per
         run of output, per row of each table). The block's function now gathers its output
         the way Jinja gathers a macro's (a buffer, inherited by the loops and conditions
-        inside it) and yields it joined once at its end. Only the block's own body: Jinja
-        visits the bodies of conditions with copies of the block's frame (soft frames)."""
+        inside it) and yields it joined once at its end; so does the root of a template
+        without `extends` (a base template, an include). Only the block's or the root's own
+        body: Jinja visits the bodies of conditions with copies of their frame (soft
+        frames). A root whose output Jinja checks against an `extends` stays Jinja's."""
         if (
-            not frame.block_frame
+            not (frame.block_frame or (frame.rootlevel and not frame.require_output_check))
             or frame.soft_frame
             or frame.buffer is not None
             or self.environment.is_async
@@ -153,6 +213,8 @@ class PageCodeGenerator(CodeGenerator):
 # not names Jinja gives template variables (l_…, t_…) or uses itself
 _RUN = "_page_run"
 _BLOCK = "_page_block"
+_ROW = "_page_row"
+_ESCAPE_TEXT = "_page_escape_text"
 _FUNCTION = "_page_function"
 
 
@@ -170,6 +232,14 @@ class PageEnvironment(TranslatedEnvironment):
         page, bench/README.md). The app adds its globals while it is built (create_app), before
         any template is loaded, so each template takes a copy once."""
         return {**self.globals, **d} if d else dict(self.globals)
+
+    def page_item(self, obj, attribute):
+        """The last steps of getattr (PageCodeGenerator.visit_Getattr writes the first ones
+        into the template): the item, else undefined."""
+        try:
+            return obj[attribute]
+        except (TypeError, LookupError, AttributeError):
+            return self.undefined(obj=obj, name=attribute)
 
     def getattr(self, obj, attribute):
         """`row.at` on a query row (appliance.member_view.Row, a dict) reads the column
@@ -193,6 +263,23 @@ class PageEnvironment(TranslatedEnvironment):
 
 class StampboxFlask(Flask):
     jinja_environment = PageEnvironment
+
+    def update_template_context(self, context: dict) -> None:
+        """Flask's own (3.1), less a repeat: each blueprint carries Flask's default context
+        processor (g, request) as well as the app, so a blueprint's page ran it twice, each
+        time through the request proxy. It runs once, for the app; every other processor as
+        Flask runs them, app first, then the page's blueprints, innermost last; the values
+        given to render_template win."""
+        ctx = _cv_request.get(None)
+        names = (None,) if ctx is None else (None, *reversed(ctx.request.blueprints))
+        given = context.copy()
+        processors = self.template_context_processors
+        for name in names:
+            for func in processors.get(name, ()):
+                if name is not None and func is _default_template_ctx_processor:
+                    continue
+                context.update(self.ensure_sync(func)())
+        context.update(given)
 
     def ensure_sync(self, func):
         """Flask asks this for every before/after-request hook and context processor on
