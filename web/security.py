@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, abort, g, request
@@ -30,6 +31,31 @@ HEADERS = {
 _SERIALIZERS: dict[tuple, object] = {}
 _OPENED: dict[tuple, tuple] = {}  # (serializer, cookie) -> (its data, when it was signed)
 _PLAIN = (str, int, float, bool, type(None))
+# a signed session as itsdangerous writes it: URL-safe base64 and dots, nothing to unquote
+_SIGNED = re.compile(r"[A-Za-z0-9_.\-]+\Z")
+
+
+def _session_cookie(request, name: str) -> str | None:
+    """The named cookie's value, as request.cookies would give it.
+
+    Werkzeug parses every cookie of the header into a dictionary (about 9 µs, on every
+    page) for the one the session needs. A header without quotes is split here; the first
+    cookie of that name wins, as in Werkzeug's parse. A header with quotes, or a value that
+    is not a plain signed token, goes Werkzeug's way."""
+    header = request.environ.get("HTTP_COOKIE")
+    if not header:
+        return None
+    if '"' not in header:
+        for part in header.split(";"):
+            key, _, value = part.partition("=")
+            if key.strip() == name:
+                value = value.strip()
+                if not value or _SIGNED.match(value):
+                    return value
+                break
+        else:
+            return None
+    return request.cookies.get(name)
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -63,7 +89,7 @@ class SessionInterface(SecureCookieSessionInterface):
         serializer = self.get_signing_serializer(app)
         if serializer is None:
             return None
-        value = request.cookies.get(self.get_cookie_name(app))
+        value = _session_cookie(request, self.get_cookie_name(app))
         if not value:
             return self.session_class()
         max_age = int(app.permanent_session_lifetime.total_seconds())
@@ -134,9 +160,10 @@ class SecurityHeaders:
 def _no_store(response):
     # pages with members' data must not be kept by a shared browser's cache (a view may
     # have said otherwise: that stays)
+    # (getlist, not `in`: Werkzeug's `in` raises and catches a KeyError when it is absent)
     if (
         g.get("staff") is not None or request.path.startswith("/admin")
-    ) and "Cache-Control" not in response.headers:
+    ) and not response.headers.getlist("Cache-Control"):
         response.headers.add("Cache-Control", "no-store")
     return response
 
@@ -169,8 +196,13 @@ class LoopbackProxyFix:
         self.plain = wsgi_app
         self.proxied = ProxyFix(wsgi_app, x_for=1, x_proto=1)
 
+    # what ProxyFix(x_for=1, x_proto=1) reads: a request without them it leaves unchanged
+    FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO")
+
     def __call__(self, environ, start_response):
-        if environ.get("REMOTE_ADDR") in self.LOOPBACK:
+        if environ.get("REMOTE_ADDR") in self.LOOPBACK and (
+            self.FORWARDED[0] in environ or self.FORWARDED[1] in environ
+        ):
             return self.proxied(environ, start_response)
         return self.plain(environ, start_response)
 
