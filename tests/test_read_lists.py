@@ -90,3 +90,13 @@ def test_the_member_page_reads_every_history_newest_first(box, app):
     assert shown == sorted(shown, reverse=True)
     assert page.member["name"] == "Order"
     assert member_page(member.id + 1000) is None
+
+
+def test_a_member_page_part_with_other_columns_than_its_rows_fails_loudly():
+    # appliance.member_view._rows checks the column count once per part, not per row
+    from appliance.member_view import _VISITS, _rows
+
+    row = [1_790_000_000_000_000, 1, None, "nfc"]
+    assert _rows([list(row)], _VISITS, ("at",))[0].at.year == 2026
+    with pytest.raises(ValueError, match="3 values for 4 columns"):
+        _rows([row[:3], row[:3]], _VISITS)
