@@ -249,8 +249,8 @@ def _top_customers(a, p, **_):
     # set (the first ceil(percent% of |S|), ties with the last included) iff rank <= that size.
     # `+at` keeps SQLite off visit_at (a window's visits sorted by member in a temporary
     # B-tree, which outgrows the page cache: cost grew ~20x for 10x the data) and on the
-    # covering index visit (member_id, at, amount_cents) of schema 18: visits read in member
-    # order, no sort (bench/README.md). PostgreSQL reads `+at` as at.
+    # covering index visit (member_id, at, amount_cents, …) of schemas 18 and 19: visits read
+    # in member order, no sort (bench/README.md). PostgreSQL reads `+at` as at.
     return (
         "m.id IN (SELECT member_id FROM (SELECT member_id, n,"
         " RANK() OVER (ORDER BY spend DESC) AS rk, COUNT(*) OVER () AS total FROM"

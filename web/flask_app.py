@@ -28,6 +28,8 @@ def _output_text(value) -> str:
     markupsafe.escape does."""
     if value.__class__ is str:
         return _escape_inner(value)
+    if value.__class__ is int:  # digits and a sign: nothing to escape (ids, counts)
+        return str(value)
     if hasattr(value, "__html__"):
         return value.__html__()
     return _escape_inner(str(value))
