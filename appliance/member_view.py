@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
 from .birthday_report import LATEST_GIFT, birthday_flag
-from .clock import from_micros
+from .clock import from_micros_in
 from .codes import format_code
 from .db import RowList, read_lists
 
@@ -70,8 +71,11 @@ class Row(dict):
             raise AttributeError(name) from None
 
 
-def _rows(values: list[list], part: RowList, moments: tuple[str, ...] = ()) -> list[Row]:
-    """Each row's values named by its part's columns, the moments among them as datetimes.
+def _rows(
+    values: list[list], part: RowList, moments: tuple[str, ...] = (), zone: tzinfo = UTC
+) -> list[Row]:
+    """Each row's values named by its part's columns, the moments among them as datetimes
+    in `zone`.
 
     The moments are converted in the decoded lists, before the rows are made, and the
     column count is checked once per part (every row of a part comes from one SELECT): a
@@ -84,11 +88,12 @@ def _rows(values: list[list], part: RowList, moments: tuple[str, ...] = ()) -> l
         at = [names.index(key) for key in moments]
         for row in values:
             for i in at:
-                row[i] = from_micros(row[i])
-    return [Row(zip(names, row)) for row in values]
+                row[i] = from_micros_in(row[i], zone)
+    return [Row(zip(names, row, strict=False)) for row in values]  # lengths checked above
 
 
-def member_page(member_id: int, history: int = HISTORY) -> MemberPage | None:
+def member_page(member_id: int, history: int = HISTORY, zone: tzinfo = UTC) -> MemberPage | None:
+    """The member's page, its moments in `zone` (the zone the page shows them in)."""
     history = max(1, min(history, MAX_HISTORY))
     m = member_id
     found, cards, vouchers, visits, consents, messages, gift = read_lists(
@@ -96,20 +101,20 @@ def member_page(member_id: int, history: int = HISTORY) -> MemberPage | None:
     )
     if not found:
         return None
-    member = _rows(found, _MEMBER, ("joined_at", "erased_at"))[0]
-    cards = _rows(cards, _CARDS, ("created_at", "blocked_at"))
+    member = _rows(found, _MEMBER, ("joined_at", "erased_at"), zone)[0]
+    cards = _rows(cards, _CARDS, ("created_at", "blocked_at"), zone)
     for card in cards:
         card["code"] = format_code(card["code"])
-    vouchers = _rows(vouchers, _VOUCHERS, ("valid_until", "redeemed_at", "voided_at"))
+    vouchers = _rows(vouchers, _VOUCHERS, ("valid_until", "redeemed_at", "voided_at"), zone)
     for voucher in vouchers:
         voucher["code"] = format_code(voucher["code"])
     return MemberPage(
         member=member,
         birthday=birthday_flag(member, gift[0] if gift else None),
         cards=cards,
-        visits=_rows(visits, _VISITS, ("at",)),
+        visits=_rows(visits, _VISITS, ("at",), zone),
         vouchers=vouchers,
-        consents=_rows(consents, _CONSENTS, ("at", "confirmed_at")),
-        messages=_rows(messages, _MESSAGES, ("created_at",)),
+        consents=_rows(consents, _CONSENTS, ("at", "confirmed_at"), zone),
+        messages=_rows(messages, _MESSAGES, ("created_at",), zone),
         history=history,
     )

@@ -8,9 +8,10 @@ matches are read in one statement, the page's members in a second (appliance.db.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import NamedTuple
 
-from .clock import from_micros
+from .clock import from_micros_in
 from .codes import looks_like_code, normalize
 from .db import RowList, read_lists
 from .tokens import normalize_uid
@@ -105,8 +106,11 @@ def _by_ids(count: int) -> RowList:
     )
 
 
-def search_members(query: str = "", page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
-    """Members matching `query` (newest first when empty), one page at a time."""
+def search_members(
+    query: str = "", page: int = 1, per_page: int = PER_PAGE, zone: tzinfo = UTC
+) -> SearchPage:
+    """Members matching `query` (newest first when empty), one page at a time; last visits
+    in `zone` (the zone the page shows them in)."""
     query = " ".join(query.split())[:120]
     page = max(1, page)
     offset = (page - 1) * per_page
@@ -120,7 +124,7 @@ def search_members(query: str = "", page: int = 1, per_page: int = PER_PAGE) -> 
             found = {row[0]: row for row in listed}
         rows = [found[i] for i in ids if i in found]
     members = [
-        MemberRow(r[0], r[1], r[2], r[3], r[4], r[5], from_micros(r[6]), r[7] is not None)
+        MemberRow(r[0], r[1], r[2], r[3], r[4], r[5], from_micros_in(r[6], zone), r[7] is not None)
         for r in rows[:per_page]
     ]
     return SearchPage(query, page, members, len(rows) > per_page)

@@ -383,8 +383,10 @@ def test_attribute_reads_written_into_templates_are_jinjas():
         def __getitem__(self, key):
             return f"item {key}"
 
-    source = ("{{ o.label }}|{{ o.fails }}|{{ d.name }}|{{ d.items is defined }}|{{ l.nothing }}|"
-              "{{ n.anything }}|{{ o.label.upper }}|{{ d.inner.name }}|{{ (d.inner or o).name }}")  # fmt: skip
+    source = (
+        "{{ o.label }}|{{ o.fails }}|{{ d.name }}|{{ d.items is defined }}|{{ l.nothing }}|"
+        "{{ n.anything }}|{{ o.label.upper }}|{{ d.inner.name }}|{{ (d.inner or o).name }}"
+    )
     values = {"o": Probe(), "d": {"name": "<D>", "inner": {"name": 7}}, "l": [1], "n": None}
     ours = PageEnvironment(StampboxFlask("probe"), autoescape=True)
     jinjas = Environment(autoescape=True)
@@ -398,8 +400,8 @@ def test_attribute_reads_written_into_templates_are_jinjas():
         with pytest.raises(UndefinedError):
             env.from_string("{{ nobody.name }}").render()
     row = Row(at="<5>", keys="column", name=None)
-    assert ours.from_string("{{ r.at }} {{ r.keys }} {{ r.name }} {{ r.values is defined }}"
-                            " {{ r.gone is defined }}").render(r=row) == "&lt;5&gt; column None True False"  # fmt: skip
+    reads = "{{ r.at }} {{ r.keys }} {{ r.name }} {{ r.values is defined }} {{ r.gone is defined }}"
+    assert ours.from_string(reads).render(r=row) == "&lt;5&gt; column None True False"
     assert "_page_row" in ours.compile("{{ r.at }}", raw=True)
 
 
@@ -427,6 +429,7 @@ def test_output_escaping_is_jinjas_markupsafe_escaping():
         " {{ m }} {% call wrap() %}{{ b }}{{ a }}{% endcall %}"
         "{% for v in [a, b, m] %}[{{ v }}]{% endfor %}{{ a|upper }}{{ '<s>'|safe }}"
     )
+
     class Text(str):  # a str of another class: escaped as str, not taken as text as-is
         pass
 
@@ -559,8 +562,12 @@ def test_the_session_cookie_is_read_as_werkzeug_reads_it():
     rng = Random(9)
     names, values = ["s", "t", "s2", " s", "s "], [signed, "", "x y", "a\\b", '"q;s=x"', "a=b", "é"]
     for _ in range(1000):
-        parts = [rng.choice(names) + rng.choice(["=", " = "]) + rng.choice(values)
-                 if rng.random() > 0.1 else rng.choice(names) for _ in range(rng.randint(0, 4))]
+        parts = [
+            rng.choice(names) + rng.choice(["=", " = "]) + rng.choice(values)
+            if rng.random() > 0.1
+            else rng.choice(names)
+            for _ in range(rng.randint(0, 4))
+        ]
         header = rng.choice(["; ", ";", " ;  "]).join(parts)
         ours, werkzeugs = both(header)
         assert ours == werkzeugs, header

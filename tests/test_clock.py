@@ -74,3 +74,34 @@ def test_microseconds_come_back_as_the_same_aware_utc_moment():
         assert back == moment and back.tzinfo is UTC and back.microsecond == moment.microsecond
     assert from_micros(None) is None
     assert from_micros(1_764_000_000_000_001) == datetime(2025, 11, 24, 16, 0, 0, 1, tzinfo=UTC)
+
+
+def test_microseconds_read_in_a_zone_are_the_moment_astimezone_gives():
+    """appliance.clock.from_micros_in: fromtimestamp over a float of seconds, exact to the
+    microsecond while that float can be (before 2242), Python's arithmetic after; the same
+    wall time and fold as astimezone, across daylight-saving changes in both directions."""
+    from datetime import UTC, datetime
+    from random import Random
+    from zoneinfo import ZoneInfo
+
+    from appliance.clock import from_micros, from_micros_in, to_micros
+
+    names = ("Europe/Berlin", "Asia/Kathmandu", "Australia/Lord_Howe", "America/St_Johns")
+    zones = [ZoneInfo(name) for name in names] + [UTC]
+    rng = Random(5)
+    # Berlin's autumn change, to the microsecond
+    change = to_micros(datetime(2026, 10, 25, 0, 59, 59, 999_999, tzinfo=UTC))
+    values = [change + d for d in range(-2, 3)]
+    values += [rng.randrange(0, 2**33 * 1_000_000) for _ in range(5000)]
+    values += [2**33 * 1_000_000 + 1, 200_000_000_000_000_123]  # past the float's exactness
+    for value in values:
+        zone = rng.choice(zones)
+        ours, expected = from_micros_in(value, zone), from_micros(value).astimezone(zone)
+        assert ours == expected and ours.tzinfo is zone, (value, zone)
+        wall = (ours.replace(tzinfo=None), ours.fold)
+        assert wall == (expected.replace(tzinfo=None), expected.fold), (value, zone)
+    berlin = ZoneInfo("Europe/Berlin")
+    twice = [to_micros(datetime(2026, 10, 25, h, 30, tzinfo=UTC)) for h in (0, 1)]
+    folds = [from_micros_in(value, berlin) for value in twice]
+    assert [(m.hour, m.fold) for m in folds] == [(2, 0), (2, 1)]  # 02:30 twice, told apart
+    assert from_micros_in(None, berlin) is None

@@ -100,3 +100,25 @@ def test_a_member_page_part_with_other_columns_than_its_rows_fails_loudly():
     assert _rows([list(row)], _VISITS, ("at",))[0].at.year == 2026
     with pytest.raises(ValueError, match="3 values for 4 columns"):
         _rows([row[:3], row[:3]], _VISITS)
+
+
+def test_the_member_page_and_search_give_moments_in_the_zone_asked(box, app):
+    # the web asks for the page's zone: moments come made in it (when shows them as they are)
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    from appliance.clock import from_micros
+    from appliance.member_view import member_page
+    from appliance.models import Member, Visit
+    from appliance.search import search_members
+
+    zone = ZoneInfo("Asia/Almaty")
+    at = from_micros(1_790_000_000_123_456)
+    member = Member.create(name="Zoned", joined_at=at, last_visit_at=at)
+    Visit.create(member=member, at=at, stamps=1, source="nfc")
+    utc, local = member_page(member.id), member_page(member.id, zone=zone)
+    assert utc.visits[0].at.tzinfo is UTC and local.visits[0].at.tzinfo is zone
+    assert local.visits[0].at == utc.visits[0].at == at and local.member.joined_at == at
+    found = search_members("Zoned", zone=zone).rows[0]
+    assert found.last_visit_at == at and found.last_visit_at.tzinfo is zone
+    assert search_members("Zoned").rows[0].last_visit_at.tzinfo is UTC

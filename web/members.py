@@ -28,6 +28,7 @@ from appliance.models import Member, Voucher
 from appliance.search import search_members
 from appliance.voucher_admin import issue_manual_voucher, recent_vouchers, void_voucher
 
+from .admin import page_zone
 from .admin_wallet import wallet_link
 from .auth import login_required
 from .i18n import page_language
@@ -76,7 +77,8 @@ def owner_actions(member_id: int) -> Markup:
 def search():
     query = request.args.get("q", "")
     page = max(1, request.args.get("page", 1, type=int))
-    return render_template("admin/members.html", result=search_members(query, page))
+    result = search_members(query, page, zone=page_zone())
+    return render_template("admin/members.html", result=result)
 
 
 @bp.get("/members/<int:member_id>")
@@ -85,7 +87,7 @@ def detail(member_id: int):
     # most views have no query string: it is not parsed for them
     query = request.environ.get("QUERY_STRING")
     history = request.args.get("history", HISTORY, type=int) if query else HISTORY
-    page = member_page(member_id, history) or abort(404)
+    page = member_page(member_id, history, page_zone()) or abort(404)
     return render_template(
         "admin/member.html", page=page, member=page.member, owner_actions=owner_actions
     )
