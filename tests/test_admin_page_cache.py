@@ -20,6 +20,35 @@ def test_staff_never_get_the_owners_cached_navigation(owner, staff):
     assert 'href="/admin/settings"' in _nav(owner)
 
 
+def test_a_cached_part_is_rendered_once_per_key_and_looked_up_first():
+    """web.page_cache.FragmentCache: the kept part is looked up by a plain call and written
+    out; the body is rendered (as a caller) only for a key not kept yet, and every time for
+    a key that cannot be kept (a list)."""
+    from jinja2 import DictLoader
+
+    from web.flask_app import PageEnvironment, StampboxFlask
+    from web.page_cache import FragmentCache
+
+    source = (
+        "{% block b %}<p>{% cached 'probe-part', who %}<i>{{ count() }} {{ who }}</i>"
+        "{% endcached %}</p>{% endblock %}"
+    )
+    env = PageEnvironment(StampboxFlask("probe"), autoescape=True, loader=DictLoader({"t": source}))
+    env.add_extension(FragmentCache)
+    renders = []
+
+    def count():
+        renders.append(1)
+        return len(renders)
+
+    page = env.get_template("t")
+    seen = [page.render(count=count, who=who) for who in ("<a>", "<a>", "b", ["x"], ["x"])]
+    assert seen[:3] == ["<p><i>1 &lt;a&gt;</i></p>"] * 2 + ["<p><i>2 b</i></p>"]
+    assert seen[3:] == ["<p><i>3 [&#39;x&#39;]</i></p>", "<p><i>4 [&#39;x&#39;]</i></p>"]
+    code = env.compile(source, raw=True)
+    assert code.index("_page_kept_fragment") < code.index("Macro(")
+
+
 def test_the_cached_navigation_follows_each_persons_language(owner, staff):
     english = _nav(staff)
     hebrew = _nav(staff, "/admin/members?lang=he")

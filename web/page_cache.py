@@ -85,24 +85,36 @@ class FragmentCache(Extension):
 
     tags = {"cached"}
 
+    def __init__(self, environment):
+        super().__init__(environment)
+        # the look-up, a plain function under a global name: templates call it directly
+        environment.globals[_KEPT] = _kept_fragment
+
     def parse(self, parser):
         lineno = next(parser.stream).lineno
         key = [parser.parse_expression()]
         while parser.stream.skip_if("comma"):
             key.append(parser.parse_expression())
         body = parser.parse_statements(("name:endcached",), drop_needle=True)
-        call = self.call_method("_fragment", [nodes.List(key)])
-        return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
+        # the kept part is looked up first and written out; only when none is kept is the
+        # body made into a caller (a Macro object, a call with it) and rendered to be kept
+        kept = parser.free_identifier(lineno)
+        lookup = nodes.Call(nodes.Name(_KEPT, "load"), [nodes.List(key)], [], None, None)
+        render = nodes.CallBlock(self.call_method("_fragment", [nodes.List(key)]), [], [], body)
+        missing = nodes.Test(kept, "none", [], [], None, None)
+        return [
+            nodes.Assign(kept, lookup).set_lineno(lineno),
+            nodes.If(missing, [render], [], [nodes.Output([kept])]).set_lineno(lineno),
+        ]
 
     def _fragment(self, key: list, caller):
-        # the language as rendered now (not page_locale's per-request copy: a view may force
-        # another), so a part is never kept under the wrong language
-        locale = page_language() or "en"
-        full = (locale, request.script_root if has_request_context() else "", *key)
+        full = _full_key(key)
         try:
             return _FRAGMENTS[full]
-        except (KeyError, TypeError):
+        except KeyError:
             pass
+        except TypeError:  # an unhashable key: rendered each time, never kept
+            return caller()
         text = caller()
         if len(_FRAGMENTS) > 256:
             _FRAGMENTS.clear()
@@ -111,6 +123,22 @@ class FragmentCache(Extension):
 
 
 _FRAGMENTS: dict[tuple, str] = {}
+_KEPT = "_page_kept_fragment"
+
+
+def _full_key(key: list) -> tuple:
+    # the language as rendered now (not page_locale's per-request copy: a view may force
+    # another), so a part is never kept under the wrong language
+    locale = page_language() or "en"
+    return (locale, request.script_root if has_request_context() else "", *key)
+
+
+def _kept_fragment(key: list):
+    """The part kept under `key`, or None (then the template renders and keeps it)."""
+    try:
+        return _FRAGMENTS.get(_full_key(key))
+    except TypeError:  # an unhashable key: never kept
+        return None
 
 
 def _page_globals() -> dict:
