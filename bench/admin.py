@@ -193,6 +193,7 @@ def run(spec: ShopSpec, seconds: float, rounds: int, clients: int, seed: int = 1
         times: dict[str, list[int]] = {page: [] for page in PAGES}
         busy: dict[str, float] = dict.fromkeys(PAGES, 0.0)
         per_round: list[dict[str, float]] = []  # each page's requests/s in each round
+        cpu_before = _cpu_times()
         rng = Random(seed)
         with multiprocessing.get_context("fork").Pool(clients) as pool:
             for page in PAGES:  # warm-up: caches, connections, first-request imports
@@ -214,6 +215,7 @@ def run(spec: ShopSpec, seconds: float, rounds: int, clients: int, seed: int = 1
                     took = time.perf_counter() - started
                     busy[page] += took
                     per_round[-1][page] = done / took
+        cpu_after = _cpu_times()
     finally:
         for proc in procs:
             proc.terminate()
@@ -221,6 +223,10 @@ def run(spec: ShopSpec, seconds: float, rounds: int, clients: int, seed: int = 1
         shutil.rmtree(work, ignore_errors=True)
     result = {"members": spec.members, "visits": spec.visits, "clients": clients,
               "seconds_per_page": seconds * rounds, "pages": {}}  # fmt: skip
+    if cpu_before and cpu_after:
+        # a virtual machine's processors taken by its host while the rounds ran (0 on a Pi)
+        spent = [after - before for before, after in zip(cpu_before, cpu_after, strict=True)]
+        result["steal_share"] = round(spent[7] / max(1, sum(spent)), 3) if len(spent) > 7 else 0
     bare_rps = len(times["bare"]) / busy["bare"]
     for page in PAGES:
         rps = len(times[page]) / busy[page]
@@ -240,6 +246,16 @@ def run(spec: ShopSpec, seconds: float, rounds: int, clients: int, seed: int = 1
         pages[p]["rps_vs_bare"] >= 0.5 for p in ("search", "detail")
     )
     return result
+
+
+def _cpu_times() -> list[int] | None:
+    """The machine's CPU time by kind (user, nice, system, idle, iowait, irq, softirq,
+    steal, ...) from /proc/stat, None where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
 
 
 def _add_bench_owner(shop: Path, password: str) -> None:
@@ -277,6 +293,8 @@ def main(argv=None) -> int:
     for page, row in result["pages"].items():
         print(f"{page:<10} {row['requests']:>8} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
               f"{row['max_ms']:>8.1f} {row['rps']:>8.1f} {row['rps_vs_bare']:>8.2f}")  # fmt: skip
+    if "steal_share" in result:
+        print(f"CPU taken by the host (steal) while measuring: {result['steal_share']:.1%}")
     print("target met" if result["target_met"] else "target NOT met")
     return 0
 
