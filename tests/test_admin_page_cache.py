@@ -20,6 +20,20 @@ def test_staff_never_get_the_owners_cached_navigation(owner, staff):
     assert 'href="/admin/settings"' in _nav(owner)
 
 
+def test_every_template_compiles_with_the_page_code_generator(app):
+    # PageCodeGenerator writes Python of its own (buffers, walrus reads, direct calls): each
+    # template of the app compiles, with its fixed texts translated (in a request) and not
+    env = app.jinja_env
+    names = [name for name in env.list_templates() if name.endswith(".html")]
+    assert len(names) > 30
+    for path in ("/", "/?lang=he"):
+        with app.test_request_context(path):
+            for name in names:
+                source = env.loader.get_source(env, name)[0]
+                assert env.compile(source, name, name) is not None, name
+    assert env.compile(env.loader.get_source(env, "base.html")[0], "base.html") is not None
+
+
 def test_a_cached_part_is_rendered_once_per_key_and_looked_up_first():
     """web.page_cache.FragmentCache: the kept part is looked up by a plain call and written
     out; the body is rendered (as a caller) only for a key not kept yet, and every time for

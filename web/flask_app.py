@@ -71,6 +71,11 @@ class PageCodeGenerator(CodeGenerator):
     _page_calls = 0  # call sites compiled so far (visit_Call names each callee after it)
     _page_names = 0  # inlined attribute reads and outputs so far (each has its own name)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # the inlined outputs still open (_output_child_pre written, _post not yet)
+        self._page_outputs: list[str | None] = []
+
     def _page_name(self, kind: str) -> str:
         self._page_names += 1
         return f"_page_{kind}{self._page_names}"
@@ -114,14 +119,6 @@ class PageCodeGenerator(CodeGenerator):
             super()._output_child_post(node, frame, finalize)
             return
         self.write(f").__class__ is str else escape({value}))")
-
-    @property
-    def _page_outputs(self) -> list:
-        # the inlined outputs still open (pre written, post not yet)
-        try:
-            return self.__dict__["_page_open_outputs"]
-        except KeyError:
-            return self.__dict__.setdefault("_page_open_outputs", [])
 
     def visit_Output(self, node, frame) -> None:
         """A run of text and values between two tags is handed on as one piece.
