@@ -1,4 +1,5 @@
-"""Time as data: aware UTC datetimes in the core, integer microseconds in the database."""
+"""Time as data: aware UTC datetimes in the core (a page's view may read them in its zone),
+integer microseconds in the database."""
 
 from __future__ import annotations
 
