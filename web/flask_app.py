@@ -12,7 +12,7 @@ from flask.templating import _default_template_ctx_processor
 from jinja2 import Template, nodes
 from jinja2.compiler import CodeGenerator, is_python_keyword, optimizeconst
 from jinja2.runtime import Context
-from markupsafe import _escape_inner  # markupsafe's C escaping (pinned 3.0)
+from markupsafe import _escape_inner  # markupsafe's C escaping (pinned 3.0.4, pyproject.toml)
 
 from appliance.member_view import Row
 
