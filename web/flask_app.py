@@ -68,8 +68,7 @@ class PageContext(Context):
 
 
 class PageCodeGenerator(CodeGenerator):
-    _page_calls = 0  # call sites compiled so far (visit_Call names each callee after it)
-    _page_names = 0  # inlined attribute reads and outputs so far (each has its own name)
+    _page_names = 0  # names given so far to inlined reads, outputs and callees (each its own)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -119,31 +118,6 @@ class PageCodeGenerator(CodeGenerator):
             super()._output_child_post(node, frame, finalize)
             return
         self.write(f").__class__ is str else escape({value}))")
-
-    def visit_Output(self, node, frame) -> None:
-        """A run of text and values between two tags is handed on as one piece.
-
-        Jinja yields each piece of a run separately, and every piece travels up through the
-        generators of the block, of each template it extends and of the render: three
-        hundred pieces on a member list, four levels each. The run's pieces are now gathered
-        the way Jinja gathers a macro's (its buffer) and joined: the same text, in the same
-        order, a tenth of the trips. Output that Jinja checks against an `extends` still
-        to come, output under a buffer already, and async templates stay Jinja's."""
-        if (
-            frame.buffer is not None
-            or frame.require_output_check
-            or self.environment.is_async
-            or all(isinstance(child, nodes.TemplateData) for child in node.nodes)
-        ):
-            super().visit_Output(node, frame)
-            return
-        self.writeline(f"{_RUN} = []")
-        frame.buffer = _RUN
-        try:
-            super().visit_Output(node, frame)
-        finally:
-            frame.buffer = None
-        self.writeline(f"yield concat({_RUN})")
 
     def blockvisit(self, body, frame) -> None:
         """A `{% block %}`, and a template that extends none, hands on its output as one piece.
@@ -195,8 +169,7 @@ class PageCodeGenerator(CodeGenerator):
             super().visit_Call(node, frame, forward_caller=forward_caller)
             return
         # a name per call site: a call among another's arguments keeps its own
-        self._page_calls += 1
-        callee = f"_page_callee{self._page_calls}"
+        callee = self._page_name("callee")
         self.write(f"({callee}(")
         for i, argument in enumerate((*node.args, *node.kwargs)):
             if i:
@@ -210,7 +183,6 @@ class PageCodeGenerator(CodeGenerator):
 
 
 # not names Jinja gives template variables (l_…, t_…) or uses itself
-_RUN = "_page_run"
 _BLOCK = "_page_block"
 _ROW = "_page_row"
 _ESCAPE_TEXT = "_page_escape_text"
@@ -244,7 +216,8 @@ class PageEnvironment(TranslatedEnvironment):
         """`row.at` on a query row (appliance.member_view.Row, a dict) reads the column
         directly; Jinja's way tried the attribute first, through a Python-level __getattr__,
         for each of the hundred cells of a member page. Anything else as Jinja's own (3.1,
-        not sandboxed) does, written out here: a call less for each of a page's cells."""
+        not sandboxed) does. Templates write these steps into their own code
+        (PageCodeGenerator.visit_Getattr); this serves filters such as `attr` and `map`."""
         if type(obj) is Row:
             try:
                 return obj[attribute]
@@ -253,11 +226,7 @@ class PageEnvironment(TranslatedEnvironment):
         try:
             return getattr(obj, attribute)
         except AttributeError:
-            pass
-        try:
-            return obj[attribute]
-        except (TypeError, LookupError, AttributeError):
-            return self.undefined(obj=obj, name=attribute)
+            return self.page_item(obj, attribute)
 
 
 class StampboxFlask(Flask):

@@ -108,17 +108,15 @@ class FragmentCache(Extension):
         ]
 
     def _fragment(self, key: list, caller):
+        # only reached when _kept_fragment found none: render it, and keep it if it can be
         full = _full_key(key)
-        try:
-            return _FRAGMENTS[full]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable key: rendered each time, never kept
-            return caller()
         text = caller()
         if len(_FRAGMENTS) > 256:
             _FRAGMENTS.clear()
-        _FRAGMENTS[full] = text
+        try:
+            _FRAGMENTS[full] = text
+        except TypeError:  # an unhashable key: rendered each time, never kept
+            pass
         return text
 
 
