@@ -222,7 +222,10 @@ def cmd_run(args) -> int:
 
 # Command groups of other areas (campaigns, devices, ...) live in their own modules, each with
 # register(sub, add): `sub` is the top-level subparsers, add(name, func, help, parent=sub)
-# makes a command that takes --json. Listing a module here is all it takes.
+# makes a command that takes --json. Listing a module here is all it takes. They are loaded
+# only for a command line that is not one of this module's own: the box's long-running
+# `stampbox worker` and `stampbox bridge` would otherwise carry every command's imports for
+# their whole life (the certificate's cryptography alone: 3 MB, bench/memory.py).
 COMMAND_MODULES: tuple[str, ...] = (
     "appliance.campaign_cli",
     "appliance.backup_cli",
@@ -247,7 +250,8 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; for `command`, one of this module's own, only its part."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
     parser = argparse.ArgumentParser(
@@ -316,13 +320,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("revoke", cmd_device_token_revoke, "revoke a device's token", token)
     p.add_argument("name")
 
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).register(sub, add)
+    if command not in sub.choices:  # another module's, none (--help), or a typo
+        for module in COMMAND_MODULES:
+            importlib.import_module(module).register(sub, add)
     return parser
 
 
+def _command(argv: list[str]) -> str | None:
+    # the first word that is not an option (the top level has only flags: --json, --version)
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     try:
         return args.func(args)

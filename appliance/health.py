@@ -10,22 +10,12 @@ from pathlib import Path
 
 from .backup import backup_dir, list_backups
 from .clock import from_micros, iso, to_micros, utcnow
+from .heartbeat import STALE_SECONDS, beat, heartbeat_path
+
+__all__ = ["LOW_DISK_BYTES", "STALE_SECONDS", "beat", "box_status", "heartbeat_path"]
 
 # below this much free space the status warns (taps still record: they need a few KB each)
 LOW_DISK_BYTES = 200 * 1024 * 1024
-# a process that has not shown a sign of life for this long counts as down
-STALE_SECONDS = 180
-
-
-def heartbeat_path(settings, process: str) -> Path:
-    return settings.data_dir / "run" / f"{process}.alive"
-
-
-def beat(settings, process: str) -> None:
-    """Record that a process is alive (touching a file costs no database write)."""
-    path = heartbeat_path(settings, process)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
 
 
 def web_answers(settings, timeout: float = 1.0) -> bool:

@@ -130,7 +130,7 @@ def day_summary_slip():
 @huey.periodic_task(crontab(minute="*"))
 def heartbeat():
     """Tell the status page the worker is alive (and its periodic schedule is running)."""
-    from .health import beat
+    from .heartbeat import beat
 
     beat(box_mod.current().settings, "worker")
 

@@ -86,7 +86,7 @@ def printer_state(*, box=None) -> dict:
 
 def _bridge_stopped(settings) -> bool:
     """The bridge ran here (its heartbeat file exists) but has not beaten for a while."""
-    from .health import STALE_SECONDS, heartbeat_path
+    from .heartbeat import STALE_SECONDS, heartbeat_path
 
     try:
         seen = heartbeat_path(settings, "bridge").stat().st_mtime

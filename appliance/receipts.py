@@ -18,10 +18,10 @@ from datetime import date, datetime, timedelta
 from babel.dates import format_date, format_time
 
 from . import box as box_mod
-from .channels.transactional import gettext, language
 from .clock import from_micros, utcnow
 from .codes import format_code, normalize
 from .shop import load_shop_settings
+from .wording import gettext, language
 
 ALIGNS = ("left", "center", "right")
 SHOP_TITLE = "Stampbox"

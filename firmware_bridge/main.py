@@ -15,7 +15,7 @@ import time
 
 from appliance import box as box_mod
 from appliance.db import DatabaseError
-from appliance.health import beat
+from appliance.heartbeat import beat
 from appliance.printer_status import preview_dir
 from appliance.settings import Settings, SettingsError, load_settings
 

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import ROOT
 
 
@@ -99,3 +101,45 @@ def test_a_shop_without_wallets_runs_the_worker_rounds_without_the_wallet_module
         "print(sorted(m for m in heavy if m in sys.modules))\n",
     )
     assert out.strip() == "[]"
+
+
+def test_a_command_of_the_cli_itself_loads_no_other_commands_modules():
+    # `stampbox worker` and `stampbox bridge` run all day: the other commands' imports (the
+    # certificate's cryptography, the staff's Argon2) would stay in their memory
+    out = _loaded(
+        "import sys\n"
+        "from appliance import cli\n"
+        "for argv in (['worker'], ['--json', 'bridge'], ['tap', '--json', 'X']):\n"
+        "    parser = cli.build_parser(cli._command(argv))\n"
+        "    assert parser.parse_args(argv).func.__name__.startswith('cmd_'), argv\n"
+        "print(sorted(m for m in cli.COMMAND_MODULES if m in sys.modules),"
+        " 'cryptography' in sys.modules, 'argon2' in sys.modules)\n"
+    )
+    assert out.strip() == "[] False False"
+
+
+def test_another_modules_command_and_the_help_still_have_every_command():
+    from appliance import cli
+
+    everything = cli.build_parser(None)
+    names = set(everything._subparsers._group_actions[0].choices)
+    assert {"worker", "tls", "staff", "campaign", "status", "backup", "wallet"} <= names
+    assert cli._command(["--json", "tls", "init"]) == "tls"
+    args = cli.build_parser("tls").parse_args(["--json", "tls", "init"])
+    assert args.func.__module__ == "appliance.tls"
+    with pytest.raises(SystemExit):  # a typo is told the real choices, not a narrower list
+        cli.build_parser(cli._command(["wrker"])).parse_args(["wrker"])
+
+
+def test_the_bridge_loads_neither_the_message_channels_nor_the_health_report():
+    # it prints slips in the members' languages and beats its heartbeat: the email, SMS and
+    # wallet channels (smtplib, ssl, urllib) and the status report's backups (tarfile) are
+    # the worker's and the web's (3.5 MB for the bridge's whole life, bench/memory.py)
+    out = _loaded(
+        "import sys\n"
+        "import firmware_bridge, firmware_bridge.main, firmware_bridge.runner\n"
+        "print(sorted(m for m in ('appliance.channels', 'appliance.health', 'appliance.backup',"
+        " 'smtplib', 'urllib.request', 'tarfile') if m in sys.modules),"
+        " 'appliance.wording' in sys.modules, 'appliance.heartbeat' in sys.modules)"
+    )
+    assert out.strip() == "[] True True"

@@ -4,41 +4,18 @@ A transactional message is one the member asked for (the double opt-in confirmat
 needs no marketing consent (it is how consent is asked for) and carries no unsubscribe
 link, but it never goes to an erased member or to an address that bounced.
 
-Wording comes from the web's catalogues (web/translations, he/kk/zh; English is the msgid),
-read with Babel directly: the core never imports Flask.
+Wording: appliance.wording (the members' languages and catalogues).
 """
 
 from __future__ import annotations
 
 import html
-from functools import lru_cache
-from pathlib import Path
-
-from babel.support import NullTranslations, Translations
 
 from ..messages import email_html, render
+from ..wording import HTML_LANG, LANGUAGES, RTL, gettext, language
 
-TRANSLATIONS_DIR = Path(__file__).resolve().parents[2] / "web" / "translations"
-LANGUAGES = ("en", "he", "kk", "zh")
-RTL = frozenset({"he"})
-HTML_LANG = {"zh": "zh-Hans"}
-
-
-def language(locale: str | None, default: str = "en") -> str:
-    """One of LANGUAGES for a stored locale ("he", "zh_Hans", "kk-KZ", ""...)."""
-    lang = (locale or "").replace("-", "_").split("_")[0].lower()
-    return lang if lang in LANGUAGES else default
-
-
-@lru_cache(maxsize=8)
-def _catalogue(lang: str) -> NullTranslations:
-    if lang == "en" or not (TRANSLATIONS_DIR / lang).is_dir():
-        return NullTranslations()
-    return Translations.load(str(TRANSLATIONS_DIR), [lang])
-
-
-def gettext(lang: str, text: str) -> str:
-    return _catalogue(lang).ugettext(text)
+__all__ = ["HTML_LANG", "LANGUAGES", "RTL", "confirmation", "gettext", "language",
+           "marketing_footer"]  # fmt: skip
 
 
 # -- the footer every marketing email carries ------------------------------------------------
