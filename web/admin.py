@@ -353,12 +353,12 @@ def init_app(app) -> None:
         # a page shows dozens of moments: the zone and the language are looked up once,
         # and kept on the request's context (no proxy per moment)
         ctx = _cv_request.get(None)
-        try:
-            zone, locale = ctx.stampbox_when
-        except AttributeError:
-            zone, locale = page_zone(), page_locale()
+        kept = getattr(ctx, "stampbox_when", None)  # no exception made when absent
+        if kept is None:
+            kept = page_zone(), page_locale()
             if ctx is not None:
-                ctx.stampbox_when = (zone, locale)
+                ctx.stampbox_when = kept
+        zone, locale = kept
         local = moment.astimezone(zone)
         return (
             f"{_date_text(locale, local.year, local.month, local.day)}"

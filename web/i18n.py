@@ -102,7 +102,9 @@ def page_language() -> str | None:
         return None
     # Flask-Babel 4 keeps it in g._flask_babel (a namespace; force_locale swaps it there)
     page_g = _cv_app.get().g
-    kept = getattr(page_g, "_flask_babel", None)
+    # g's own attributes live in its __dict__: getattr() on a missing one raised and caught
+    # a KeyError and an AttributeError in Flask's __getattr__ on every page's first question
+    kept = page_g.__dict__.get("_flask_babel")
     locale = getattr(kept, "babel_locale", None)
     if locale is None:
         # the page's first question: chosen as Flask-Babel's get_locale() would (its selector
