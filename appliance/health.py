@@ -10,9 +10,7 @@ from pathlib import Path
 
 from .backup import backup_dir, list_backups
 from .clock import from_micros, iso, to_micros, utcnow
-from .heartbeat import STALE_SECONDS, beat, heartbeat_path
-
-__all__ = ["LOW_DISK_BYTES", "STALE_SECONDS", "beat", "box_status", "heartbeat_path"]
+from .heartbeat import STALE_SECONDS, heartbeat_path
 
 # below this much free space the status warns (taps still record: they need a few KB each)
 LOW_DISK_BYTES = 200 * 1024 * 1024

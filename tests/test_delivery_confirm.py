@@ -11,9 +11,10 @@ import pytest
 
 from appliance import box as box_mod
 from appliance.channels.delivery import deliver_all
-from appliance.channels.transactional import LANGUAGES, WORDING, gettext
+from appliance.channels.transactional import WORDING
 from appliance.member_rights import erase_member
 from appliance.models import Member, Outbox
+from appliance.wording import LANGUAGES, gettext
 
 from .test_campaigns import Sink, SmtpServer, smtp_settings
 from .test_web import csrf_token, make_app

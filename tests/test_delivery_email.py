@@ -122,7 +122,8 @@ def test_a_campaign_from_the_offer_starter_arrives_filled_in(shop, smtp):
 
 
 def test_a_hebrew_members_email_reads_right_to_left_with_a_hebrew_footer(shop, smtp):
-    from appliance.channels.transactional import MARKETING_FOOTER, gettext
+    from appliance.channels.transactional import MARKETING_FOOTER
+    from appliance.wording import gettext
 
     box, ids = shop
     _, sink = smtp

@@ -14,7 +14,8 @@ from appliance import box as box_mod
 from appliance.backup import take_backup
 from appliance.clock import iso, utcnow
 from appliance.counter import handle
-from appliance.health import beat, box_status, heartbeat_path
+from appliance.health import box_status
+from appliance.heartbeat import beat, heartbeat_path
 from appliance.members import add_member
 
 from .conftest import T0

@@ -157,7 +157,7 @@ def test_the_counter_prints_a_signup_slip_for_an_unknown_card(settings, init_inf
 def test_a_stopped_bridge_is_said_whatever_the_printer_said_last(settings, init_info, box):
     import os
 
-    from appliance.health import beat, heartbeat_path
+    from appliance.heartbeat import beat, heartbeat_path
 
     printing.enqueue(printer_test_receipt(now=T0), now=T0)
     assert _loop(f"tcp:127.0.0.1:{free_port()}", box).loop(now=T0) == "absent"

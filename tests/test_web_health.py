@@ -39,7 +39,7 @@ def test_the_owner_reads_the_status_as_a_page(app, init_info, box):
     from appliance.backup import take_backup
     from appliance.clock import utcnow
     from appliance.counter import handle
-    from appliance.health import beat
+    from appliance.heartbeat import beat
     from appliance.members import add_member
 
     owner = app.test_client()

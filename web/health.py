@@ -10,7 +10,8 @@ from peewee import DatabaseError
 from appliance import box as box_mod
 from appliance import migrate
 from appliance.clock import parse_moment
-from appliance.health import LOW_DISK_BYTES, STALE_SECONDS, beat, box_status
+from appliance.health import LOW_DISK_BYTES, box_status
+from appliance.heartbeat import STALE_SECONDS, beat
 
 from .security import owner_required
 

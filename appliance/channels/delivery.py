@@ -18,9 +18,10 @@ from ..db import is_sqlite, sql
 from ..messages import check_sms, email_html, render, sms_info
 from ..program import load_program
 from ..vouchers import issue_voucher_sql
+from ..wording import HTML_LANG, RTL, language
 from . import REGISTRY, Offline, Outgoing, Rejected, Uncertain, get
 from .email import message_id
-from .transactional import HTML_LANG, RTL, confirmation, language, marketing_footer
+from .transactional import confirmation, marketing_footer
 from .unsubscribe import preferences_url, unsubscribe_url
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,7 @@ from __future__ import annotations
 import html
 
 from ..messages import email_html, render
-from ..wording import HTML_LANG, LANGUAGES, RTL, gettext, language
-
-__all__ = ["HTML_LANG", "LANGUAGES", "RTL", "confirmation", "gettext", "language",
-           "marketing_footer"]  # fmt: skip
-
+from ..wording import HTML_LANG, RTL, gettext
 
 # -- the footer every marketing email carries ------------------------------------------------
 
