@@ -18,11 +18,12 @@ from flask_babel import Babel, get_translations
 from jinja2 import nodes
 from jinja2.visitor import NodeTransformer
 
-CUSTOMER_LOCALES = ("en", "he", "kk", "zh")
+# the members' languages, their direction and what <html lang> says, as the core's messages
+# and slips have them (Simplified Chinese is "zh" in the catalogues, "zh-Hans" in HTML)
+from appliance.wording import HTML_LANG, RTL
+from appliance.wording import LANGUAGES as CUSTOMER_LOCALES
+
 ADMIN_LOCALES = ("en", "he")
-RTL = {"he", "ar", "fa", "ur"}
-# what <html lang> says: Simplified Chinese is "zh" in the catalogues
-HTML_LANG = {"zh": "zh-Hans"}
 
 babel = Babel()
 
