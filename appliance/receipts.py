@@ -279,21 +279,28 @@ def setup_receipt(
     return Receipt("setup", tuple(blocks), title)
 
 
-def printer_test_receipt(*, now: datetime | None = None, zone=None, width: int = 80) -> Receipt:
-    """`stampbox print test`: every block kind, the code page's special letters, a QR."""
+def printer_test_receipt(
+    *, now: datetime | None = None, zone=None, width: int = 80, lang: str | None = None
+) -> Receipt:
+    """`stampbox print test`: every block kind, the code page's special letters, a QR.
+
+    In the shop's language: a Hebrew, Kazakh or Chinese shop sees its own letters print (the
+    printer's code page cannot carry them: they are drawn, as on every slip of that shop)."""
     now = now or utcnow()
-    blocks = _header("Printer test", now, zone) + [
-        Text(f"Paper: {width} mm"),
-        Text("Left"),
-        Text("Centre", align="center"),
-        Text("Right", align="right"),
-        Text("Bold", bold=True),
-        Text("Big", size=2),
+    lang = slip_language(lang)
+    title = _t(lang, "Printer test")
+    blocks = _header(title, now, zone, lang) + [
+        Text(_t(lang, "Paper: %(width)s mm", width=width)),
+        Text(_t(lang, "Left")),
+        Text(_t(lang, "Centre"), align="center"),
+        Text(_t(lang, "Right"), align="right"),
+        Text(_t(lang, "Bold"), bold=True),
+        Text(_t(lang, "Big"), size=2),
         Text("Café crème 2,50 € · Grüße · Ñandú"),
         QR("STAMPBOX PRINTER TEST"),
         Barcode("STAMPBOX"),
     ]
-    return Receipt("test", tuple(blocks), "Printer test")
+    return Receipt("test", tuple(blocks), title)
 
 
 def day_summary_receipt(

@@ -242,3 +242,33 @@ def test_the_end_of_day_and_enrolment_slips_follow_the_shops_language(box, lang,
     assert any(line.startswith(visits) for line in day.text().splitlines())
     enrol = enrolment_receipt("https://stampbox.local/join/K7Q2", "C0123456789ABCDE", now=T0)
     assert enrol.title == {"en": "Welcome!", "kk": "Қош келдіңіз!", "zh": "欢迎！"}[lang]
+
+
+def test_a_hebrew_shops_printer_test_prints_its_own_letters(box, emupos_python, tmp_path):
+    from appliance.shop import save_shop_settings
+    from firmware_bridge.raster import text_image
+
+    english = printer_test_receipt(now=T0, width=80)
+    save_shop_settings({"language": "he"}, "owner")
+    slip = printer_test_receipt(now=T0, width=80)
+    lines = slip.text().splitlines()
+    assert slip.title == "בדיקת מדפסת" and english.title == "Printer test"
+    assert {"בדיקת מדפסת", "נייר: 80 מ״מ", "שמאל", "מרכז", "ימין", "מודגש", "גדול"} <= set(lines)
+    assert "Paper: 80 mm" in english.text().splitlines()
+    (receipt,) = decode(emupos_python, render_escpos(slip, 80), tmp_path, 80)["receipts"]
+    # the code page's own check stays text; the shop's letters are drawn, the title among them
+    assert "Café crème 2,50 € · Grüße · Ñandú" in receipt["text"]
+    assert "מדפסת" not in receipt["text"]
+    title = text_image("בדיקת מדפסת", 576, align="center", bold=True)
+    assert _rows_of(Image.open(receipt["png"]), title) is not None
+    assert read_codes(Image.open(receipt["png"]))["QRCode"] == "STAMPBOX PRINTER TEST"
+
+
+@pytest.mark.parametrize(("lang", "words"), [("kk", "Принтерді тексеру"), ("zh", "打印机测试")])
+def test_the_printer_test_follows_the_shops_language(box, lang, words):
+    from appliance.shop import save_shop_settings
+
+    save_shop_settings({"language": lang}, "owner")
+    slip = printer_test_receipt(now=T0, width=80)
+    assert slip.title == words and words in slip.text().splitlines()
+    assert printer_test_receipt(now=T0, lang="en").title == "Printer test"
