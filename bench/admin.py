@@ -276,7 +276,8 @@ def main(argv=None) -> int:
     parser.add_argument("--visits", type=int, default=2_000_000)
     parser.add_argument("--seed", type=int, default=1)
     # short turns, many rounds: this machine's speed drifts by ±10 % over seconds, and a
-    # share is only fair when every page sees the same drift (bench/README.md, eighth pass)
+    # share is only fair when every page sees the same drift (bench/README.md, eighth and
+    # ninth passes)
     parser.add_argument("--seconds", type=float, default=0.25, help="per page per round")
     parser.add_argument("--rounds", type=int, default=36)
     parser.add_argument("--clients", type=int, default=4)
